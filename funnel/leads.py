@@ -1,0 +1,317 @@
+"""Lead use cases: create a validated lead with its contact and stage history, move its stage."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from funnel import audit
+from funnel.clock import utcnow
+from funnel.models import Contact, Customer, Opportunity, StageEvent
+from funnel.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
+from funnel.validation import (
+    FieldError,
+    ValidationError,
+    clean,
+    normalize_email,
+    normalize_phone,
+    normalize_wechat,
+)
+
+GRADES = ("A", "B", "C")
+STATUSES = ("open", WON, LOST)
+_NO_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+@dataclass
+class LeadInput:
+    """What a form, an import row or the demo generator knows about a new lead."""
+
+    name: str
+    company: str | None = None
+    contact_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wechat: str | None = None
+    channel: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    owner_id: int | None = None
+    tags: str | None = None
+    grade: str | None = None
+    stage: str | None = None
+    status: str = "open"
+    lost_reason: str | None = None
+    amount: Decimal | None = None
+    created_at: datetime | None = None
+    external_id: str | None = None
+    # Known dates of reaching stages or outcomes: {"contact": ..., "won": ...}.
+    stage_dates: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CleanLead:
+    """A LeadInput after validation: normalised values and the resolved stage."""
+
+    data: LeadInput
+    stage: str
+    status: str
+    history: list[tuple[str, datetime]]
+
+
+def new_customer_no(at: datetime) -> str:
+    """A short human-readable number: C + yymmdd + 5 random characters (no 0/O/1/I)."""
+    suffix = "".join(secrets.choice(_NO_ALPHABET) for _ in range(5))
+    return f"C{at:%y%m%d}{suffix}"
+
+
+def parse_amount(raw: object) -> Decimal | None:
+    text = clean(raw)
+    if text is None:
+        return None
+    text = text.replace(",", "").replace("¥", "").replace("￥", "").replace("$", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(raw) from exc
+    if value < 0 or not value.is_finite():
+        raise ValueError(raw)
+    return value
+
+
+def validate_lead(lead: LeadInput, *, pipeline: Pipeline | None = None) -> CleanLead:
+    """Check and normalise a lead; raise ValidationError listing every bad field."""
+    pipeline = pipeline or get_pipeline()
+    errors: list[FieldError] = []
+    lead.name = clean(lead.name) or ""
+    if not lead.name:
+        errors.append(FieldError("name", "error.required"))
+    for name in ("company", "contact_name", "channel", "region", "industry", "tags", "lost_reason"):
+        setattr(lead, name, clean(getattr(lead, name)))
+    lead.external_id = clean(lead.external_id)
+    checks = (("phone", normalize_phone), ("email", normalize_email), ("wechat", normalize_wechat))
+    for name, normalize in checks:
+        raw = clean(getattr(lead, name))
+        if raw is None:
+            setattr(lead, name, None)
+            continue
+        try:
+            setattr(lead, name, normalize(raw))
+        except ValueError:
+            errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
+    if not (lead.phone or lead.email or lead.wechat) and not any(
+        e.field in ("phone", "email", "wechat") for e in errors
+    ):
+        errors.append(FieldError("phone", "error.contact_required"))
+    grade = clean(lead.grade)
+    lead.grade = grade.upper() if grade else None
+    if lead.grade and lead.grade not in GRADES:
+        errors.append(FieldError("grade", "error.grade_invalid", {"value": grade or ""}))
+    status = (clean(lead.status) or "open").lower()
+    stage = pipeline.first
+    raw_stage = clean(lead.stage)
+    if raw_stage:
+        resolved = pipeline.resolve(raw_stage)
+        if resolved is None:
+            errors.append(FieldError("stage", "error.stage_unknown", {"value": raw_stage}))
+        elif resolved in OUTCOMES:
+            status = resolved
+        else:
+            stage = resolved
+    resolved_status = pipeline.resolve(status) if status != "open" else "open"
+    if resolved_status not in STATUSES:
+        errors.append(FieldError("status", "error.status_unknown", {"value": status}))
+    if errors:
+        raise ValidationError(errors)
+    assert resolved_status is not None
+    created = lead.created_at or utcnow()
+    lead.created_at = created
+    history = _history(pipeline, stage=stage, status=resolved_status, created=created, dates=lead.stage_dates)
+    if resolved_status == WON:
+        stage = WON
+    elif resolved_status == LOST:
+        # A lost lead stays at the furthest stage it reached, so losses can be located.
+        reached = [key for key, _ in history if key not in OUTCOMES]
+        stage = max(reached, key=pipeline.rank)
+    return CleanLead(data=lead, stage=stage, status=resolved_status, history=history)
+
+
+def _history(
+    pipeline: Pipeline, *, stage: str, status: str, created: datetime, dates: dict[str, datetime]
+) -> list[tuple[str, datetime]]:
+    """Stage events to record: the first stage at creation, each dated stage, the named stage, the outcome."""
+    events: dict[str, datetime] = {pipeline.first: dates.get(pipeline.first, created)}
+    for key in pipeline.keys:
+        if key in dates:
+            events[key] = dates[key]
+    if stage not in events:
+        events[stage] = max(events.values())
+    if status in OUTCOMES:
+        events[status] = dates.get(status, max(events.values()))
+    order = {key: i for i, key in enumerate([*pipeline.keys, *OUTCOMES])}
+    return sorted(events.items(), key=lambda item: order[item[0]])
+
+
+def find_duplicate(session: Session, lead: LeadInput) -> Customer | None:
+    """An existing customer with the same phone, e-mail or WeChat as this lead."""
+    conditions = [
+        getattr(Contact, name) == getattr(lead, name)
+        for name in ("phone", "email", "wechat")
+        if getattr(lead, name)
+    ]
+    if not conditions:
+        return None
+    return session.scalars(select(Customer).join(Contact).where(or_(*conditions)).limit(1)).first()
+
+
+def create_lead(
+    session: Session,
+    lead: LeadInput,
+    *,
+    by_user_id: int | None = None,
+    pipeline: Pipeline | None = None,
+    allow_duplicate: bool = False,
+) -> Customer:
+    """Validate and store a lead, its primary contact, stage history and opportunity (one transaction)."""
+    cleaned = validate_lead(lead, pipeline=pipeline)
+    if not allow_duplicate:
+        duplicate = find_duplicate(session, lead)
+        if duplicate is not None:
+            raise ValidationError(
+                [FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})]
+            )
+    assert lead.created_at is not None
+    customer = Customer(
+        customer_no=new_customer_no(lead.created_at),
+        external_id=lead.external_id,
+        name=lead.name,
+        company=lead.company,
+        industry=lead.industry,
+        region=lead.region,
+        channel=lead.channel,
+        tags=lead.tags,
+        owner_id=lead.owner_id,
+        grade=lead.grade,
+        stage=cleaned.stage,
+        status=cleaned.status,
+        lost_reason=lead.lost_reason,
+        created_at=lead.created_at,
+        updated_at=lead.created_at,
+    )
+    _apply_history_dates(customer, cleaned)
+    session.add(customer)
+    session.flush()
+    session.add(
+        Contact(
+            customer_id=customer.id,
+            name=lead.contact_name or lead.name,
+            phone=lead.phone,
+            email=lead.email,
+            wechat=lead.wechat,
+            is_primary=True,
+            created_at=lead.created_at,
+        )
+    )
+    previous: str | None = None
+    for key, at in cleaned.history:
+        session.add(
+            StageEvent(
+                customer_id=customer.id, from_stage=previous, to_stage=key, at=at, by_user_id=by_user_id
+            )
+        )
+        previous = key
+    if lead.amount is not None:
+        session.add(Opportunity(customer_id=customer.id, amount=lead.amount, created_at=lead.created_at))
+    audit.record(
+        session,
+        action="create",
+        entity="customer",
+        entity_id=customer.id,
+        customer_id=customer.id,
+        user_id=by_user_id,
+        changes=audit.diff({}, _audited_fields(customer)),
+    )
+    return customer
+
+
+def _apply_history_dates(customer: Customer, cleaned: CleanLead) -> None:
+    dates = dict(cleaned.history)
+    later = [at for key, at in cleaned.history if key != cleaned.history[0][0] and key not in OUTCOMES]
+    if later:
+        customer.first_contacted_at = min(later)
+    if cleaned.status in OUTCOMES:
+        customer.closed_at = dates[cleaned.status]
+
+
+AUDITED_FIELDS = (
+    "name", "company", "industry", "region", "channel", "tags", "owner_id", "grade",
+    "stage", "status", "lost_reason", "budget_range", "purchase_timeline", "use_case", "competitors",
+)  # fmt: skip
+
+
+def _audited_fields(customer: Customer) -> dict[str, object]:
+    return {name: getattr(customer, name) for name in AUDITED_FIELDS}
+
+
+class StaleEditError(RuntimeError):
+    """Someone else saved this customer after it was loaded."""
+
+
+def move_stage(
+    session: Session,
+    *,
+    customer_id: int,
+    to_stage: str,
+    by_user_id: int | None = None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+    lost_reason: str | None = None,
+    pipeline: Pipeline | None = None,
+) -> Customer:
+    """Move a customer to a stage or outcome, recording the event and the audit entry."""
+    pipeline = pipeline or get_pipeline()
+    key = pipeline.resolve(to_stage)
+    if key is None:
+        raise ValidationError([FieldError("stage", "error.stage_unknown", {"value": to_stage})])
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise LookupError(f"customer {customer_id} does not exist")
+    if expected_version is not None and customer.version != expected_version:
+        raise StaleEditError(customer.customer_no)
+    if key == LOST and not clean(lost_reason):
+        raise ValidationError([FieldError("lost_reason", "error.required")])
+    at = at or utcnow()
+    before = _audited_fields(customer)
+    previous = WON if customer.status == WON else customer.stage
+    if key in OUTCOMES:
+        customer.status = key
+        customer.closed_at = at
+        if key == WON:
+            customer.stage = WON
+        else:
+            customer.lost_reason = clean(lost_reason)
+    else:
+        customer.status = "open"
+        customer.stage = key
+        customer.closed_at = None
+        if customer.first_contacted_at is None and pipeline.rank(key) > 0:
+            customer.first_contacted_at = at
+    session.add(
+        StageEvent(customer_id=customer.id, from_stage=previous, to_stage=key, at=at, by_user_id=by_user_id)
+    )
+    audit.record(
+        session,
+        action="stage_move",
+        entity="customer",
+        entity_id=customer.id,
+        customer_id=customer.id,
+        user_id=by_user_id,
+        changes=audit.diff(before, _audited_fields(customer)),
+    )
+    session.flush()
+    return customer

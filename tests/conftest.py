@@ -1,0 +1,86 @@
+"""Shared fixtures: a migrated database per test on SQLite, and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from funnel.config import get_settings
+from funnel.db import make_engine, session_factory, upgrade
+
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES_URL, reason="CRM_TEST_POSTGRES_URL is not set"),
+        ],
+    ),
+]
+
+
+def _fresh_postgres(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+def database_url_for(backend: str, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        assert POSTGRES_URL
+        _fresh_postgres(POSTGRES_URL).dispose()
+        return POSTGRES_URL
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A URL of an empty database on each backend, also exported as CRM_DATABASE_URL."""
+    url = database_url_for(request.param, tmp_path)
+    monkeypatch.setenv("CRM_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A URL of an empty SQLite database, exported as CRM_DATABASE_URL (for app and unit-level tests)."""
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    monkeypatch.setenv("CRM_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated engine on each backend."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as s:
+        yield s
+
+
+@pytest.fixture
+def datasets() -> Path:
+    if not DATASETS.exists():
+        pytest.skip(f"shared data sets not found at {DATASETS}")
+    return DATASETS
