@@ -1,4 +1,8 @@
-"""`t(key)` over the message catalogues in funnel/locales/ (English and Simplified Chinese)."""
+"""`t(key)` over the message catalogues in funnel/locales/<lang>/*.json (English, Simplified Chinese).
+
+Each area of the product keeps its own catalogue file (core.json, app.json, import.json, ...), merged
+per language; a test checks that both languages hold the same keys.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,14 @@ DEFAULT_LANGUAGE = "en"
 @lru_cache(maxsize=len(LANGUAGES))
 def catalogue(lang: str) -> dict[str, str]:
     """Every message of one language, keyed by message key."""
-    path = LOCALES_DIR / f"{lang}.json"
-    data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / lang).glob("*.json")):
+        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        duplicated = merged.keys() & data.keys()
+        if duplicated:
+            raise ValueError(f"{path.name} repeats message keys {sorted(duplicated)}")
+        merged.update(data)
+    return merged
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:

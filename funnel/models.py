@@ -84,7 +84,7 @@ class Customer(Base):
     owner: Mapped[User | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer")
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as a class dict)
 
 
 # A person at the customer; one of them may be the primary decision maker.
