@@ -1,0 +1,78 @@
+"""The funnel report: overall and per-segment funnels as plain data, for the CLI, the API and pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from funnel.analytics import FunnelSegment, funnel_segment, funnel_segments
+from funnel.queries import CustomerFilter, loss_details, stage_rollup
+from funnel.stages import Pipeline, get_pipeline
+
+
+@dataclass(frozen=True)
+class FunnelReport:
+    stages: list[str]
+    overall: FunnelSegment
+    segments: list[FunnelSegment]
+    details: pd.DataFrame
+    segment_details: pd.DataFrame
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON document of `report --format json`."""
+        return {
+            "stages": self.stages,
+            "overall": self.overall.as_dict(self.details),
+            "segments": [s.as_dict(self.segment_details) for s in self.segments],
+        }
+
+
+def build_report(
+    session: Session,
+    *,
+    by: str | None = None,
+    filters: CustomerFilter | None = None,
+    pipeline: Pipeline | None = None,
+) -> FunnelReport:
+    """Overall funnel plus one funnel per value of `by` (none without `by`)."""
+    pipeline = pipeline or get_pipeline()
+    stages = pipeline.funnel_keys
+    overall_rollup = stage_rollup(session, filters=filters, pipeline=pipeline)
+    details = loss_details(session, filters=filters)
+    segments: list[FunnelSegment] = []
+    segment_details = details
+    if by:
+        segments = funnel_segments(stage_rollup(session, by=by, filters=filters, pipeline=pipeline), stages)
+        segment_details = loss_details(session, by=by, filters=filters)
+    return FunnelReport(
+        stages=stages,
+        overall=funnel_segment(overall_rollup, stages),
+        segments=segments,
+        details=details,
+        segment_details=segment_details,
+    )
+
+
+def report_table(report: FunnelReport, *, lang: str = "en", pipeline: Pipeline | None = None) -> pd.DataFrame:
+    """One row per (segment, stage): reached, current, step and overall conversion, drop-off."""
+    pipeline = pipeline or get_pipeline()
+    rows = []
+    for segment in [report.overall, *report.segments]:
+        label = "(all)" if segment is report.overall else (segment.value or "(none)")
+        step, overall, drop = segment.step_conversion, segment.overall_conversion, segment.drop_off
+        for stage in report.stages:
+            rows.append(
+                {
+                    "segment": label,
+                    "stage": stage,
+                    "stage_name": pipeline.name(stage, lang),
+                    "reached": segment.reached[stage],
+                    "current": segment.current[stage],
+                    "step_conversion": step[stage],
+                    "overall_conversion": overall[stage],
+                    "drop_off": drop[stage],
+                }
+            )
+    return pd.DataFrame(rows)
