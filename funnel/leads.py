@@ -108,6 +108,10 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline | None = None) -> Clean
         e.field in ("phone", "email", "wechat") for e in errors
     ):
         errors.append(FieldError("phone", "error.contact_required"))
+    try:
+        lead.amount = parse_amount(lead.amount)
+    except ValueError:
+        errors.append(FieldError("amount", "error.amount_invalid", {"value": str(lead.amount)}))
     grade = clean(lead.grade)
     lead.grade = grade.upper() if grade else None
     if lead.grade and lead.grade not in GRADES:

@@ -1,0 +1,123 @@
+"""The funnel report end to end: leads through the use case, counts in SQL, JSON from the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pytest
+
+from funnel.cli import main
+from funnel.leads import LeadInput, create_lead, move_stage
+from funnel.models import Contract, Objection, Payment
+from funnel.queries import CustomerFilter, entity_funnel
+from funnel.report import build_report
+from tests.factories import SEED_STAGES, add_leads
+
+
+def _report_json(capsys, *args: str) -> dict:
+    assert main(["report", "--format", "json", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_seed_example_comes_out_exactly_from_the_cli(session, capsys):
+    add_leads(session, SEED_STAGES)
+    session.commit()
+
+    report = _report_json(capsys)
+
+    overall = report["overall"]
+    assert report["stages"] == ["lead", "contact", "qualify", "proposal", "closing", "won"]
+    assert list(overall["reached"].values()) == [1000, 200, 100, 20, 10, 0]
+    assert [overall["step_conversion"][s] for s in ("contact", "qualify", "proposal", "closing")] == [
+        0.2,
+        0.5,
+        0.2,
+        0.5,
+    ]
+    assert overall["drop_off"]["contact"] == 800
+    assert overall["win_rate"] is None
+    assert overall["loss_point"]["at_stage"] == "lead"
+    assert report["segments"] == []
+
+
+def test_segments_split_by_channel_with_wins_losses_and_amounts(session, capsys):
+    add_leads(session, {"lead": 3, "won": 2}, channel="官网", amount="1000")
+    add_leads(session, {"contact": 1, "lost": 1}, channel="展会")
+    session.commit()
+
+    report = _report_json(capsys, "--by", "channel")
+
+    by_value = {s["value"]: s for s in report["segments"]}
+    assert set(by_value) == {"官网", "展会"}
+    assert (by_value["官网"]["won"], by_value["官网"]["won_amount"], by_value["官网"]["win_rate"]) == (
+        2,
+        2000.0,
+        1.0,
+    )
+    assert (by_value["展会"]["lost"], by_value["展会"]["win_rate"]) == (1, 0.0)
+    assert report["overall"]["total"] == 7
+    assert sum(s["total"] for s in report["segments"]) == 7
+
+
+def test_the_loss_point_carries_lost_reasons_and_objections_recorded_at_that_stage(session):
+    add_leads(session, {"lead": 2, "contact": 10, "closing": 1})
+    for n in range(3):
+        lead = create_lead(session, LeadInput(name=f"L{n}", email=f"l{n}@x.cn", stage="contact"))
+        move_stage(session, customer_id=lead.id, to_stage="lost", lost_reason="价格太高")
+        session.add(Objection(customer_id=lead.id, category="price", stage="contact"))
+    session.commit()
+
+    report = build_report(session)
+    loss = report.overall.loss_point(report.details)
+
+    assert (loss.at_stage, loss.to_stage) == ("contact", "qualify")
+    assert loss.lost_reasons == {"价格太高": 3}
+    assert loss.objections == {"price": 3}
+
+
+def test_filters_by_creation_date(session, capsys):
+    create_lead(session, LeadInput(name="old", email="o@x.cn", created_at=datetime(2025, 1, 5)))
+    create_lead(session, LeadInput(name="new", email="n@x.cn", created_at=datetime(2026, 2, 5, 23, 30)))
+    session.commit()
+
+    assert _report_json(capsys, "--since", "2026-01-01")["overall"]["total"] == 1
+    assert _report_json(capsys, "--until", "2026-02-05")["overall"]["total"] == 2
+    assert _report_json(capsys, "--until", "2026-02-04")["overall"]["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("by", "values"), [("created_month", {"2026-01", "2026-02"}), ("created_week", {"2026-W01", "2026-W06"})]
+)
+def test_segments_by_creation_period_mark_open_cohorts_incomplete(session, capsys, by, values):
+    create_lead(session, LeadInput(name="a", email="a@x.cn", created_at=datetime(2026, 1, 2), status="won"))
+    create_lead(session, LeadInput(name="b", email="b@x.cn", created_at=datetime(2026, 2, 3)))
+    session.commit()
+
+    segments = {s["value"]: s for s in _report_json(capsys, "--by", by)["segments"]}
+
+    assert set(segments) == values
+    assert [s["incomplete"] for s in sorted(segments.values(), key=lambda s: s["value"])] == [False, True]
+
+
+def test_the_entity_funnel_joins_opportunities_contracts_and_payments_by_customer(session):
+    add_leads(session, {"lead": 2}, amount="500")
+    won = create_lead(session, LeadInput(name="w", email="w@x.cn", status="won", amount="900"))
+    session.add(Contract(customer_id=won.id, amount=800, signed_on=date(2026, 5, 1)))
+    session.add(Payment(customer_id=won.id, amount=300, received_on=date(2026, 5, 9)))
+    session.commit()
+
+    frame = entity_funnel(session).set_index("step")
+
+    assert frame["customers"].tolist() == [3, 3, 1, 1]
+    assert frame.loc["contracts", "amount"] == 800
+    assert frame.loc["payments", "amount"] == 300
+    assert (
+        entity_funnel(session, filters=CustomerFilter(values={"channel": ("none",)}))["customers"].sum() == 0
+    )
+
+
+def test_a_bad_split_field_is_a_clear_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--by", "colour"])
+    assert "invalid choice" in capsys.readouterr().err
