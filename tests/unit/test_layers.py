@@ -35,7 +35,10 @@ def test_importing_every_funnel_module_does_not_load_streamlit():
         for p in (ROOT / "funnel").rglob("*.py")
         if p.name != "__main__.py"
     ]
-    code = f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\nprint('streamlit' in sys.modules)"
+    code = (
+        f"import sys, importlib\nfor m in {modules!r}: importlib.import_module(m)\n"
+        "print('streamlit' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "False"
