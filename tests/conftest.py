@@ -14,6 +14,8 @@ from funnel.config import get_settings
 from funnel.db import make_engine, session_factory, upgrade
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
+if os.environ.get("CRM_REQUIRE_POSTGRES") and not POSTGRES_URL:
+    raise pytest.UsageError("CRM_REQUIRE_POSTGRES is set but CRM_TEST_POSTGRES_URL is not")
 DATASETS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
 BACKENDS = [
