@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from funnel import audit
 from funnel.clock import utcnow
 from funnel.models import Contact, Customer, Opportunity, StageEvent
+from funnel.permissions import Actor, allowed, can_see, require, require_customer
 from funnel.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.validation import (
     FieldError,
@@ -84,7 +85,9 @@ def parse_amount(raw: object) -> Decimal | None:
     return value
 
 
-def validate_lead(lead: LeadInput, *, pipeline: Pipeline | None = None) -> CleanLead:
+def validate_lead(
+    lead: LeadInput, *, pipeline: Pipeline | None = None, require_contact: bool = True
+) -> CleanLead:
     """Check and normalise a lead; raise ValidationError listing every bad field."""
     pipeline = pipeline or get_pipeline()
     errors: list[FieldError] = []
@@ -104,8 +107,10 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline | None = None) -> Clean
             setattr(lead, name, normalize(raw))
         except ValueError:
             errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
-    if not (lead.phone or lead.email or lead.wechat) and not any(
-        e.field in ("phone", "email", "wechat") for e in errors
+    if (
+        require_contact
+        and not (lead.phone or lead.email or lead.wechat)
+        and not any(e.field in ("phone", "email", "wechat") for e in errors)
     ):
         errors.append(FieldError("phone", "error.contact_required"))
     try:
@@ -173,25 +178,42 @@ def find_duplicate(session: Session, lead: LeadInput) -> Customer | None:
     return session.scalars(select(Customer).join(Contact).where(or_(*conditions)).limit(1)).first()
 
 
+def _duplicate_error(session: Session, actor: Actor | None, duplicate: Customer) -> FieldError:
+    # Only name the existing customer to someone allowed to see it: the form must not leak leads.
+    if actor is not None and can_see(session, actor, duplicate):
+        return FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})
+    if actor is None:
+        return FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})
+    return FieldError("phone", "error.duplicate_hidden")
+
+
 def create_lead(
     session: Session,
     lead: LeadInput,
     *,
-    by_user_id: int | None = None,
+    actor: Actor | None = None,
     pipeline: Pipeline | None = None,
     allow_duplicate: bool = False,
+    customer_no: str | None = None,
+    require_contact: bool = True,
 ) -> Customer:
-    """Validate and store a lead, its primary contact, stage history and opportunity (one transaction)."""
-    cleaned = validate_lead(lead, pipeline=pipeline)
+    """Validate and store a lead, its primary contact, stage history and opportunity (one transaction).
+
+    The importer passes `customer_no` (checked unique in bulk) and `require_contact=False` for rows that
+    carry an external id, which identifies them instead.
+    """
+    require(actor, "customer.create")
+    cleaned = validate_lead(lead, pipeline=pipeline, require_contact=require_contact)
+    if actor is not None and not allowed(actor, "customer.assign"):
+        # A rep's new lead is their own; handing leads to others is a manager's call.
+        lead.owner_id = actor.user_id
     if not allow_duplicate:
         duplicate = find_duplicate(session, lead)
         if duplicate is not None:
-            raise ValidationError(
-                [FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})]
-            )
+            raise ValidationError([_duplicate_error(session, actor, duplicate)])
     assert lead.created_at is not None
     customer = Customer(
-        customer_no=new_customer_no(lead.created_at),
+        customer_no=customer_no or new_customer_no(lead.created_at),
         external_id=lead.external_id,
         name=lead.name,
         company=lead.company,
@@ -221,6 +243,7 @@ def create_lead(
             created_at=lead.created_at,
         )
     )
+    by_user_id = actor.user_id if actor else None
     previous: str | None = None
     for key, at in cleaned.history:
         session.add(
@@ -238,7 +261,7 @@ def create_lead(
         entity_id=customer.id,
         customer_id=customer.id,
         user_id=by_user_id,
-        changes=audit.diff({}, _audited_fields(customer)),
+        changes=audit.diff({}, audited_fields(customer)),
     )
     return customer
 
@@ -258,7 +281,7 @@ AUDITED_FIELDS = (
 )  # fmt: skip
 
 
-def _audited_fields(customer: Customer) -> dict[str, object]:
+def audited_fields(customer: Customer) -> dict[str, object]:
     return {name: getattr(customer, name) for name in AUDITED_FIELDS}
 
 
@@ -271,7 +294,7 @@ def move_stage(
     *,
     customer_id: int,
     to_stage: str,
-    by_user_id: int | None = None,
+    actor: Actor | None = None,
     at: datetime | None = None,
     expected_version: int | None = None,
     lost_reason: str | None = None,
@@ -285,12 +308,14 @@ def move_stage(
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise LookupError(f"customer {customer_id} does not exist")
+    require_customer(session, actor, customer, "customer.edit")
+    by_user_id = actor.user_id if actor else None
     if expected_version is not None and customer.version != expected_version:
         raise StaleEditError(customer.customer_no)
     if key == LOST and not clean(lost_reason):
         raise ValidationError([FieldError("lost_reason", "error.required")])
     at = at or utcnow()
-    before = _audited_fields(customer)
+    before = audited_fields(customer)
     previous = WON if customer.status == WON else customer.stage
     if key in OUTCOMES:
         customer.status = key
@@ -315,7 +340,7 @@ def move_stage(
         entity_id=customer.id,
         customer_id=customer.id,
         user_id=by_user_id,
-        changes=audit.diff(before, _audited_fields(customer)),
+        changes=audit.diff(before, audited_fields(customer)),
     )
     session.flush()
     return customer

@@ -105,6 +105,15 @@ class Contact(Base):
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 
 
+# A customer shared with a user other than its owner (a rep sees their own and shared customers).
+class CustomerShare(Base):
+    __tablename__ = "customer_share"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # Every stage change, including the outcome (won / lost); the source of truth for "reached".
 class StageEvent(Base):
     __tablename__ = "stage_event"

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal,
 from sqlalchemy.orm import Session
 
 from funnel.models import Contract, Customer, Objection, Opportunity, Payment, StageEvent, User
+from funnel.permissions import Scope
 from funnel.stages import LOST, WON, Pipeline, get_pipeline
 
 # Attributes a funnel can be split by; periods are bucketed from the creation day.
@@ -26,8 +27,8 @@ class CustomerFilter:
     since: date | None = None
     until: date | None = None
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # None means every owner; a rep's scope is their own id (and whatever is shared with them).
-    owner_ids: tuple[int, ...] | None = None
+    # Which customers the user may see (funnel.permissions.customer_scope); None means all.
+    scope: Scope | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
@@ -41,8 +42,8 @@ class CustomerFilter:
             if wanted:
                 column = User.username if name == "owner" else getattr(Customer, name)
                 conds.append(column.in_(wanted))
-        if self.owner_ids is not None:
-            conds.append(Customer.owner_id.in_(self.owner_ids))
+        if self.scope is not None:
+            conds.extend(self.scope.conditions())
         return conds
 
 

@@ -1,0 +1,231 @@
+"""Accounts: argon2 password hashes, sign-in with lock-out, idle expiry, and user administration."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from funnel import audit
+from funnel.clock import utcnow
+from funnel.config import get_settings
+from funnel.models import User
+from funnel.permissions import ROLES, Actor, require
+from funnel.validation import FieldError, ValidationError, clean, normalize_email
+
+_hasher = PasswordHasher()
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD_LENGTH = 8
+USER_FIELDS = ("display_name", "email", "role", "region", "industry", "team", "is_active")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            [FieldError("password", "error.password_short", {"n": str(MIN_PASSWORD_LENGTH)})]
+        )
+
+
+def find_user(session: Session, login: str) -> User | None:
+    """A user by username (case-insensitive) or e-mail."""
+    text = login.strip().lower()
+    if not text:
+        return None
+    return session.scalars(
+        select(User).where(or_(func.lower(User.username) == text, func.lower(User.email) == text))
+    ).first()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a sign-in; failures are returned, not raised, so that their count is committed."""
+
+    user: User | None
+    error: str | None = None
+    locked_until: datetime | None = None
+
+
+def authenticate(session: Session, login: str, password: str, *, now: datetime | None = None) -> LoginResult:
+    """Check credentials; count failures and lock the account after too many."""
+    settings = get_settings()
+    now = now or utcnow()
+    user = find_user(session, login)
+    if user is None:
+        # The same message as a wrong password, so sign-in does not reveal which usernames exist.
+        audit.record(
+            session, action="login_failed", entity="user", entity_id=None, changes={"login": [None, login]}
+        )
+        return LoginResult(None, "login.bad_credentials")
+    if user.locked_until and user.locked_until > now:
+        audit.record(
+            session, action="login_refused_locked", entity="user", entity_id=user.id, user_id=user.id
+        )
+        return LoginResult(None, "login.locked", user.locked_until)
+    if not verify_password(user.password_hash, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        audit.record(session, action="login_failed", entity="user", entity_id=user.id, user_id=user.id)
+        if user.failed_logins >= settings.max_failed_logins:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            user.failed_logins = 0
+            audit.record(session, action="account_locked", entity="user", entity_id=user.id, user_id=user.id)
+            return LoginResult(None, "login.locked", user.locked_until)
+        return LoginResult(None, "login.bad_credentials")
+    if not user.is_active:
+        return LoginResult(None, "login.disabled")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    audit.record(session, action="login", entity="user", entity_id=user.id, user_id=user.id)
+    return LoginResult(user)
+
+
+def session_expired(last_seen: datetime, *, now: datetime | None = None) -> bool:
+    """True once a signed-in session has been idle longer than the configured minutes."""
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    return (now or utcnow()) - last_seen > idle
+
+
+@dataclass
+class UserInput:
+    """What the users page or `user add` knows about an account."""
+
+    username: str
+    role: str = "rep"
+    display_name: str | None = None
+    email: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    team: str | None = None
+    is_active: bool = True
+
+
+def _check_user(user_in: UserInput) -> list[FieldError]:
+    errors = []
+    if not _USERNAME.match(user_in.username):
+        errors.append(FieldError("username", "error.username_invalid", {"value": user_in.username}))
+    if user_in.role not in ROLES:
+        errors.append(FieldError("role", "error.role_invalid", {"value": user_in.role}))
+    if user_in.email:
+        try:
+            user_in.email = normalize_email(user_in.email)
+        except ValueError:
+            errors.append(FieldError("email", "error.email_invalid", {"value": user_in.email}))
+    return errors
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def add_user(session: Session, user_in: UserInput, *, password: str | None, actor: Actor | None) -> User:
+    """Create an account (actor None = the CLI or the first-run form)."""
+    require(actor, "users.manage")
+    user_in.username = (clean(user_in.username) or "").lower()
+    errors = _check_user(user_in)
+    if password is not None:
+        try:
+            check_password(password)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if not errors and find_user(session, user_in.username):
+        errors.append(FieldError("username", "error.username_taken", {"value": user_in.username}))
+    if errors:
+        raise ValidationError(errors)
+    user = User(
+        username=user_in.username,
+        display_name=clean(user_in.display_name) or user_in.username,
+        email=user_in.email,
+        role=user_in.role,
+        region=clean(user_in.region),
+        industry=clean(user_in.industry),
+        team=clean(user_in.team),
+        is_active=user_in.is_active,
+        password_hash=hash_password(password) if password is not None else None,
+    )
+    session.add(user)
+    session.flush()
+    fields = {name: getattr(user, name) for name in ("username", *USER_FIELDS)}
+    audit.record(
+        session,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        user_id=actor.user_id if actor else None,
+        changes=audit.diff({}, fields),
+    )
+    return user
+
+
+def update_user(session: Session, username: str, *, actor: Actor | None, **changes: object) -> User:
+    """Change role, routing attributes, display name, e-mail or active flag."""
+    require(actor, "users.manage")
+    user = _get(session, username)
+    unknown = set(changes) - set(USER_FIELDS)
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    before = {name: getattr(user, name) for name in USER_FIELDS}
+    proposed = UserInput(username=user.username, **{**before, **changes})  # type: ignore[arg-type]
+    errors = _check_user(proposed)
+    if errors:
+        raise ValidationError(errors)
+    for name in changes:
+        value = getattr(proposed, name)
+        setattr(user, name, clean(value) if isinstance(value, str) else value)
+    user.display_name = user.display_name or user.username
+    after = {name: getattr(user, name) for name in USER_FIELDS}
+    audit.record(
+        session,
+        action="update",
+        entity="user",
+        entity_id=user.id,
+        user_id=actor.user_id if actor else None,
+        changes=audit.diff(before, after),
+    )
+    return user
+
+
+def set_password(session: Session, username: str, password: str, *, actor: Actor | None) -> User:
+    """Set a new password (an admin's reset or the CLI); also lifts a lock-out."""
+    require(actor, "users.manage")
+    check_password(password)
+    user = _get(session, username)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(
+        session,
+        action="password_reset",
+        entity="user",
+        entity_id=user.id,
+        user_id=actor.user_id if actor else None,
+    )
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def _get(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise LookupError(f"no user {username!r}")
+    return user
