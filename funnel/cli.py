@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from funnel.commands import COMMAND_MODULES
+from funnel.permissions import PermissionDenied
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except PermissionDenied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (ValueError, OSError, LookupError) as exc:
         # Errors a user can cause (a bad path, a bad option value) get one line, not a traceback.
         print(f"error: {exc}", file=sys.stderr)

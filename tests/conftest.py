@@ -86,3 +86,11 @@ def datasets() -> Path:
     if not DATASETS.exists():
         pytest.skip(f"shared data sets not found at {DATASETS}")
     return DATASETS
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with tiny costs: the same algorithm and format, without 60 ms per hash in every test."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("funnel.auth._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

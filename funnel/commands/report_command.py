@@ -8,7 +8,9 @@ import sys
 from datetime import date
 from typing import Any
 
+from funnel.auth import find_user
 from funnel.db import make_engine, session_scope, upgrade
+from funnel.permissions import Actor, customer_scope, require
 from funnel.queries import SEGMENT_FIELDS, CustomerFilter
 from funnel.report import build_report, report_table
 
@@ -31,14 +33,25 @@ def register(sub: Any) -> None:
     parser.add_argument("--since", type=_date, help="only customers created on or after this date")
     parser.add_argument("--until", type=_date, help="only customers created on or before this date")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument(
+        "--as", dest="as_user", metavar="USERNAME", help="report exactly what this user may see (e.g. a rep)"
+    )
     parser.set_defaults(handler=report)
 
 
 def report(args: argparse.Namespace) -> int:
     engine = make_engine()
     upgrade(engine)
-    filters = CustomerFilter(since=args.since, until=args.until)
     with session_scope(engine) as session:
+        scope = None
+        if args.as_user:
+            user = find_user(session, args.as_user)
+            if user is None:
+                raise LookupError(f"no user {args.as_user!r}")
+            actor = Actor.of(user)
+            require(actor, "analytics.read")
+            scope = customer_scope(session, actor)
+        filters = CustomerFilter(since=args.since, until=args.until, scope=scope)
         result = build_report(session, by=args.by, filters=filters)
     if args.format == "json":
         json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)

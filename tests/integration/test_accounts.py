@@ -1,0 +1,242 @@
+"""Accounts, lock-out, permissions per role (run for real against the use cases) and the audit trail."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from funnel.auth import UserInput, add_user, authenticate, set_password, update_user
+from funnel.cli import main
+from funnel.customers import (
+    assign_customer,
+    audit_entries,
+    delete_customer,
+    get_customer,
+    list_customers,
+    share_customer,
+    update_customer,
+)
+from funnel.leads import LeadInput, create_lead, move_stage
+from funnel.models import AuditLog, Customer, User
+from funnel.permissions import Actor, PermissionDenied, customer_scope
+from funnel.queries import CustomerFilter
+from funnel.report import build_report
+from funnel.validation import ValidationError
+
+PASSWORD = "correct horse"
+ROLES = ("rep", "manager", "leader", "delivery", "admin")
+
+
+@pytest.fixture
+def team(session):
+    """One user per role plus a second rep; rep owns an open lead, rep2 a won customer."""
+    users = {
+        name: add_user(session, UserInput(username=name, role=role), password=PASSWORD, actor=None)
+        for name, role in [*((r, r) for r in ROLES), ("rep2", "rep")]
+    }
+    actors = {name: Actor.of(user) for name, user in users.items()}
+    own = create_lead(session, LeadInput(name="Own lead", email="own@x.cn"), actor=actors["rep"])
+    other = create_lead(
+        session, LeadInput(name="Other's", email="other@x.cn", status="won"), actor=actors["rep2"]
+    )
+    session.commit()
+    return {"users": users, "actors": actors, "own": own, "other": other}
+
+
+def test_passwords_are_stored_only_as_argon2_hashes(session, team):
+    stored = session.scalars(select(User.password_hash)).all()
+
+    assert all(h.startswith("$argon2id$") for h in stored)
+    dump = json.dumps([list(r) for r in session.execute(select(AuditLog.changes, AuditLog.action)).all()])
+    assert PASSWORD not in dump
+    assert PASSWORD not in " ".join(stored)
+
+
+def test_the_right_password_signs_in_and_a_wrong_one_does_not(session, team):
+    assert authenticate(session, "REP", PASSWORD).user is team["users"]["rep"]
+    assert authenticate(session, "rep", "wrong").error == "login.bad_credentials"
+    assert authenticate(session, "nobody", PASSWORD).error == "login.bad_credentials"
+
+
+def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(session, team):
+    now = datetime(2026, 11, 1, 9, 0)
+    results = [authenticate(session, "rep", "wrong", now=now) for _ in range(5)]
+    session.commit()
+
+    assert [r.error for r in results] == ["login.bad_credentials"] * 4 + ["login.locked"]
+    assert authenticate(session, "rep", PASSWORD, now=now + timedelta(minutes=14)).error == "login.locked"
+    assert authenticate(session, "rep", PASSWORD, now=now + timedelta(minutes=16)).user is not None
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.action.like("%lock%"))).all()
+    assert "account_locked" in actions
+
+
+def test_the_lockout_threshold_is_configurable(session, team, monkeypatch):
+    from funnel.config import get_settings
+
+    monkeypatch.setenv("CRM_MAX_FAILED_LOGINS", "2")
+    get_settings.cache_clear()
+
+    assert authenticate(session, "rep", "x").error == "login.bad_credentials"
+    assert authenticate(session, "rep", "x").error == "login.locked"
+
+
+def test_a_disabled_user_cannot_sign_in(session, team):
+    update_user(session, "rep", actor=None, is_active=False)
+
+    assert authenticate(session, "rep", PASSWORD).error == "login.disabled"
+
+
+# (role, use case, on whose customer) -> allowed
+PERMISSIONS = [
+    ("rep", "read", "own", True), ("rep", "read", "other", False),
+    ("rep", "edit", "own", True), ("rep", "edit", "other", False),
+    ("rep", "move", "own", True), ("rep", "move", "other", False),
+    ("rep", "assign", "own", False), ("rep", "delete", "own", False), ("rep", "create", None, True),
+    ("manager", "read", "other", True), ("manager", "edit", "other", True), ("manager", "assign", "own", True),
+    ("manager", "delete", "own", True), ("manager", "create", None, True),
+    ("leader", "read", "other", True), ("leader", "edit", "own", False), ("leader", "move", "own", False),
+    ("leader", "create", None, False), ("leader", "assign", "own", False),
+    ("delivery", "read", "other", True), ("delivery", "read", "own", False), ("delivery", "edit", "other", False),
+    ("delivery", "create", None, False),
+    ("admin", "read", "own", True), ("admin", "edit", "other", True), ("admin", "delete", "other", True),
+]  # fmt: skip
+
+
+def _attempt(session, team, role, action, whose):
+    actor = team["actors"][role]
+    customer = team.get(whose)
+    if action == "read":
+        get_customer(session, actor=actor, customer_id=customer.id)
+    elif action == "edit":
+        update_customer(
+            session,
+            actor=actor,
+            customer_id=customer.id,
+            changes={"grade": "A"},
+            expected_version=customer.version,
+        )
+    elif action == "move":
+        move_stage(session, actor=actor, customer_id=customer.id, to_stage="contact")
+    elif action == "assign":
+        assign_customer(session, actor=actor, customer_id=customer.id, owner_id=team["users"]["rep2"].id)
+    elif action == "delete":
+        delete_customer(session, actor=actor, customer_id=customer.id)
+    elif action == "create":
+        create_lead(session, LeadInput(name="New", email="new@x.cn"), actor=actor)
+
+
+@pytest.mark.parametrize(("role", "action", "whose", "allowed"), PERMISSIONS)
+def test_each_role_against_each_use_case(session, team, role, action, whose, allowed):
+    if allowed:
+        _attempt(session, team, role, action, whose)
+    else:
+        with pytest.raises(PermissionDenied):
+            _attempt(session, team, role, action, whose)
+
+
+def test_a_rep_lists_and_counts_only_their_own_customers_and_a_manager_all(session, team):
+    rep, manager = team["actors"]["rep"], team["actors"]["manager"]
+
+    assert list_customers(session, actor=rep)["name"].tolist() == ["Own lead"]
+    assert sorted(list_customers(session, actor=manager)["name"]) == ["Other's", "Own lead"]
+    rep_report = build_report(session, filters=CustomerFilter(scope=customer_scope(session, rep)))
+    assert rep_report.overall.total == 1
+    assert (
+        build_report(session, filters=CustomerFilter(scope=customer_scope(session, manager))).overall.total
+        == 2
+    )
+
+
+def test_a_customer_shared_with_a_rep_becomes_visible_to_them(session, team):
+    rep = team["actors"]["rep"]
+    with pytest.raises(PermissionDenied):
+        get_customer(session, actor=rep, customer_id=team["other"].id)
+
+    share_customer(
+        session, actor=team["actors"]["manager"], customer_id=team["other"].id, user_id=rep.user_id
+    )
+
+    assert get_customer(session, actor=rep, customer_id=team["other"].id) is team["other"]
+
+
+def test_a_rep_creating_a_duplicate_of_another_reps_lead_learns_nothing_about_it(session, team):
+    with pytest.raises(ValidationError) as raised:
+        create_lead(session, LeadInput(name="Dup", email="other@x.cn"), actor=team["actors"]["rep"])
+
+    assert raised.value.errors[0].code == "error.duplicate_hidden"
+    assert raised.value.errors[0].params == {}
+
+
+def test_an_edit_writes_who_when_which_record_and_each_fields_old_and_new_value(session, team):
+    rep, own = team["actors"]["rep"], team["own"]
+    update_customer(
+        session,
+        actor=rep,
+        customer_id=own.id,
+        changes={"grade": "b", "company": "新公司"},
+        expected_version=own.version,
+    )
+    session.commit()
+
+    entry = audit_entries(session, actor=rep, customer_id=own.id).iloc[0]
+    assert (entry["user"], entry["action"], entry["entity"], entry["entity_id"]) == (
+        "rep",
+        "update",
+        "customer",
+        own.id,
+    )
+    assert entry["changes"] == {"grade": [None, "B"], "company": [None, "新公司"]}
+    with pytest.raises(PermissionDenied):
+        audit_entries(session, actor=rep)  # the whole log is for managers, leaders and admins
+    assert len(audit_entries(session, actor=team["actors"]["admin"], action="update")) == 1
+
+
+def test_assignment_and_deletion_are_audited_and_deletion_keeps_the_trail(session, team):
+    admin, own = team["actors"]["admin"], team["own"]
+    assign_customer(session, actor=admin, customer_id=own.id, owner_id=team["users"]["rep2"].id)
+    delete_customer(session, actor=admin, customer_id=own.id)
+    session.commit()
+
+    entries = audit_entries(session, actor=admin, customer_id=None)
+    kinds = entries[entries["customer_id"] == own.id]["action"].tolist()
+    assert kinds[:2] == ["delete", "assign"]
+    assert session.get(Customer, own.id) is None
+
+
+def test_user_add_reads_the_password_from_stdin_and_report_as_scopes_the_counts(
+    session, team, monkeypatch, capsys
+):
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
+    assert main(["user", "add", "carol", "--role", "rep", "--name", "Carol 陈", "--password-stdin"]) == 0
+    assert authenticate(session, "carol", "s3cret-pass").user is not None
+    capsys.readouterr()
+
+    assert main(["report", "--as", "rep", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["total"] == 1
+    assert main(["report", "--as", "manager", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["total"] == 2
+    assert main(["report", "--as", "delivery"]) == 3  # delivery reads orders, not analytics
+
+
+def test_passwd_and_disable_from_the_cli(session, team, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("brand-new-pass\n"))
+    assert main(["user", "passwd", "rep", "--password-stdin"]) == 0
+    assert main(["user", "disable", "rep2"]) == 0
+    session.expire_all()
+
+    assert authenticate(session, "rep", "brand-new-pass").user is not None
+    assert authenticate(session, "rep2", PASSWORD).error == "login.disabled"
+
+
+def test_no_plain_password_reaches_the_database_file(session, team, db_url):
+    set_password(session, "rep", "needle-in-haystack", actor=None)
+    session.commit()
+    if db_url.startswith("sqlite"):
+        session.execute(text("PRAGMA wal_checkpoint(FULL)"))
+        raw = Path(db_url.removeprefix("sqlite:///")).read_bytes()
+        assert b"needle-in-haystack" not in raw
