@@ -24,7 +24,7 @@ from funnel.demo_catalog import (
 from funnel.demo_deals import RaisedObjection, add_deal, add_objections, budget_range, deal_amount
 from funnel.demo_journey import BEIJING, WORK_START, Journey, phase, simulate_journey, working_time
 from funnel.demo_people import People, Person, unique
-from funnel.leads import _NO_ALPHABET
+from funnel.leads import new_customer_no
 from funnel.stages import LOST, WON, Pipeline
 
 # Parents before children, so foreign keys hold at every insert.
@@ -186,9 +186,8 @@ class DemoRows:
         return local - BEIJING
 
     def _customer_no(self, created: datetime) -> str:
-        # funnel.leads.new_customer_no's format, drawn from the seeded generator instead of `secrets`.
         def draw() -> str:
-            return f"C{created:%y%m%d}" + "".join(self.rng.choice(_NO_ALPHABET) for _ in range(5))
+            return new_customer_no(created, self.rng)
 
         return unique(draw(), self.taken_numbers, draw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,10 +66,21 @@ class CleanLead:
     history: list[tuple[str, datetime]]
 
 
-def new_customer_no(at: datetime) -> str:
-    """A short human-readable number: C + yymmdd + 5 random characters (no 0/O/1/I)."""
-    suffix = "".join(secrets.choice(_NO_ALPHABET) for _ in range(5))
-    return f"C{at:%y%m%d}{suffix}"
+def new_customer_no(at: datetime, rng: random.Random | None = None) -> str:
+    """A short human-readable number: C + yymmdd + 5 random characters (no 0/O/1/I).
+
+    `rng` makes it reproducible (the demo); otherwise it is drawn from `secrets`.
+    """
+    choose = rng.choice if rng is not None else secrets.choice
+    return f"C{at:%y%m%d}" + "".join(choose(_NO_ALPHABET) for _ in range(5))
+
+
+def _unused_customer_no(session: Session, at: datetime) -> str:
+    # 32^5 numbers per day: a clash is rare for a form, but checking costs one indexed lookup.
+    while True:
+        number = new_customer_no(at)
+        if session.scalar(select(Customer.id).where(Customer.customer_no == number)) is None:
+            return number
 
 
 def parse_amount(raw: object) -> Decimal | None:
@@ -213,7 +225,7 @@ def create_lead(
             raise ValidationError([_duplicate_error(session, actor, duplicate)])
     assert lead.created_at is not None
     customer = Customer(
-        customer_no=customer_no or new_customer_no(lead.created_at),
+        customer_no=customer_no or _unused_customer_no(session, lead.created_at),
         external_id=lead.external_id,
         name=lead.name,
         company=lead.company,
