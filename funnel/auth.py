@@ -182,7 +182,7 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
     before = {name: getattr(user, name) for name in USER_FIELDS}
-    proposed = UserInput(username=user.username, **{**before, **changes})  # type: ignore[arg-type]
+    proposed = UserInput(username=user.username, **{**before, **changes})
     errors = _check_user(proposed)
     if errors:
         raise ValidationError(errors)

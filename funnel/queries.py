@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from funnel.models import Contract, Customer, Objection, Opportunity, Payment, StageEvent, User
 from funnel.permissions import Scope
 from funnel.stages import LOST, WON, Pipeline, get_pipeline
+
+_S = TypeVar("_S", bound=Select)
 
 # Attributes a funnel can be split by; periods are bucketed from the creation day.
 ATTRIBUTE_FIELDS = ("channel", "owner", "region", "industry", "grade")
@@ -63,7 +65,7 @@ def _segment_column(by: str) -> ColumnElement[Any]:
     raise ValueError(f"cannot split the funnel by {by!r}; use one of {', '.join(SEGMENT_FIELDS)}")
 
 
-def _scoped(stmt: Select[Any], filters: CustomerFilter | None) -> Select[Any]:
+def _scoped(stmt: _S, filters: CustomerFilter | None) -> _S:
     stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
     return stmt.where(and_(*filters.conditions())) if filters and filters.conditions() else stmt
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _MAINLAND_LANDLINE = re.compile(r"^0\d{9,11}$")
@@ -19,7 +20,7 @@ class FieldError:
 
     field: str
     code: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class ValidationError(ValueError):
