@@ -1,0 +1,61 @@
+"""Dashboard: where leads are lost, overall and by channel."""
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from funnel.clock import utcnow
+from funnel.i18n import t
+from funnel.ui_state import CUSTOM_PERIOD, PERIODS, period_bounds
+from pages._shared import dashboard_parts as parts
+from pages._shared.common import (
+    cached_customer_count,
+    cached_entity_funnel,
+    cached_report,
+    cached_segment_values,
+    current_language,
+    database_url,
+    page_setup,
+    tr,
+)
+
+page_setup()
+lang = current_language()  # bound into format functions, which also run outside the script
+st.title(tr("dash.title"))
+url = database_url()
+if cached_customer_count(url) == 0:
+    parts.welcome()
+    st.stop()
+
+filter_cols = st.columns([1, 1, 2])
+preset = filter_cols[0].selectbox(
+    tr("dash.period"),
+    options=[*PERIODS, CUSTOM_PERIOD],
+    format_func=lambda key: t(f"period.{key}", lang),
+    key="dash_period",
+)
+today = utcnow().date()  # creation times are stored in UTC
+custom: tuple[date, ...] = ()
+if preset == CUSTOM_PERIOD:
+    default_range = (today - timedelta(days=182), today)
+    picked = filter_cols[1].date_input(tr("dash.date_range"), value=default_range, key="dash_range")
+    custom = tuple(picked) if isinstance(picked, tuple | list) else ()
+channels = filter_cols[2].multiselect(
+    tr("dash.channels"),
+    options=cached_segment_values(url, "channel"),
+    placeholder=tr("dash.channels_all"),
+    key="dash_channels",
+)
+since, until = period_bounds(preset, today=today, custom=custom)
+report = cached_report(url, since, until, tuple(channels), "channel")
+
+if report.overall.total == 0:
+    st.info(tr("dash.no_match"))
+    st.stop()
+
+parts.metrics(report.overall)
+loss = report.overall.loss_point(report.details)
+parts.loss_callout(loss)
+parts.funnel_section(report, loss)
+parts.channel_section(report.segments)
+parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels)))

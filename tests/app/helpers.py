@@ -1,0 +1,54 @@
+"""Helpers for app tests: seeding through the use cases, opening a page, finding what a page drew."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from funnel.db import session_scope
+from tests.factories import add_leads
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+DASHBOARD = "pages/dashboard.py"
+LEAD_ENTRY = "pages/lead_entry.py"
+PAGES = (DASHBOARD, LEAD_ENTRY)
+
+
+def seed(engine: Engine, stage_counts: dict[str, int], **fields: object) -> None:
+    """Leads at each stage (or won / lost), stored through funnel.leads.create_lead."""
+    with session_scope(engine) as session:
+        add_leads(session, stage_counts, **fields)
+
+
+def open_page(app: AppTest, page: str) -> AppTest:
+    """Run the app (it opens on the dashboard), then switch to `page`."""
+    app.run()
+    if page != DASHBOARD:
+        app.switch_page(page).run()
+    return app
+
+
+def metric_values(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def element_after(app: AppTest, key: str) -> Any:
+    """The element drawn right after the widget with `key`, in the same container (None if none)."""
+
+    def walk(node: Any) -> Any:
+        children = getattr(node, "children", None) or {}
+        ordered = [children[i] for i in sorted(children)]
+        for before, after in pairwise(ordered):
+            if getattr(before, "key", None) == key:
+                return after
+        for child in ordered:
+            found = walk(child)
+            if found is not None:
+                return found
+        return None
+
+    return walk(app.main)
