@@ -16,6 +16,7 @@ from faker import Faker
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from funnel.auth import hash_password
 from funnel.clock import utcnow
 from funnel.db import session_scope
 from funnel.demo_catalog import DEMO_USERS
@@ -24,6 +25,8 @@ from funnel.models import Base, Contact, Customer, User
 from funnel.stages import get_pipeline
 
 CHUNK_ROWS = 5000
+# Printed by `demo` and shown on the sign-in page while demo users exist; change it in real use.
+DEMO_PASSWORD = "loudou-demo"
 MAX_LEADS = 1_000_000
 
 
@@ -71,7 +74,9 @@ def _next_ids(session: Session) -> dict[str, int]:
     return {table.name: (session.scalar(select(func.max(table.c.id))) or 0) + 1 for table in demo_tables()}
 
 
-def _add_users(session: Session, rows: DemoRows, zh: Faker, now: datetime) -> list[DemoUser]:
+def _add_users(
+    session: Session, rows: DemoRows, zh: Faker, now: datetime, password_hash: str
+) -> list[DemoUser]:
     """The demo users, reusing any that already exist by username (so --append works); sets rows.reps."""
     rng = rows.rng
     existing = {user.username: user for user in session.scalars(select(User))}
@@ -95,7 +100,7 @@ def _add_users(session: Session, rows: DemoRows, zh: Faker, now: datetime) -> li
                 industry=spec.industry,
                 team=spec.team,
                 is_active=True,
-                password_hash=None,  # sign-in arrives in a later issue; demo users get passwords then
+                password_hash=password_hash,
                 failed_logins=0,
                 locked_until=None,
                 last_login_at=None,
@@ -176,7 +181,8 @@ def generate_demo(
             taken_numbers=taken_numbers,
             taken_handles=taken_handles,
         )
-        users = _add_users(session, rows, zh, now)
+        # One hash for every new demo user: they share the published DEMO_PASSWORD anyway.
+        users = _add_users(session, rows, zh, now, hash_password(DEMO_PASSWORD))
         for _ in range(leads):
             rows.add_lead()
         filled = [table for table in demo_tables() if rows.rows[table.name]]

@@ -10,7 +10,7 @@ from typing import Any
 from funnel.db import make_engine, upgrade
 
 DESCRIPTION = """\
-Load demo users (12 reps, manager, boss, delivery, admin; no passwords yet) and N leads with six months
+Load demo users (12 reps, manager, boss, delivery, admin; password loudou-demo) and N leads with six months
 of stage history, grades, objections, opportunities, contracts, payments, activities and follow-up tasks.
 The same --seed, --leads and --anchor give identical data in an empty database.
 
@@ -66,7 +66,7 @@ def _user_line(*cells: str | None) -> str:
 
 def demo(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for loading Faker.
-    from funnel.demo import generate_demo
+    from funnel.demo import DEMO_PASSWORD, generate_demo
 
     engine = make_engine()
     try:
@@ -84,7 +84,7 @@ def demo(args: argparse.Namespace) -> int:
     print("Rows inserted:")
     for table, count in summary.counts.items():
         print(f"  {table:<12} {count:>9,}")
-    print("Demo users (no passwords yet; sign-in arrives in a later release):")
+    print(f"Demo users (new ones sign in with the password {DEMO_PASSWORD!r}):")
     print(_user_line("username", "role", "name", "region", "industry", "team"))
     for user in summary.users:
         note = "" if user.created else "  (already existed)"

@@ -240,3 +240,14 @@ def test_no_plain_password_reaches_the_database_file(session, team, db_url):
         session.execute(text("PRAGMA wal_checkpoint(FULL)"))
         raw = Path(db_url.removeprefix("sqlite:///")).read_bytes()
         assert b"needle-in-haystack" not in raw
+
+
+def test_demo_users_sign_in_with_the_printed_demo_password(engine):
+    from funnel.db import session_scope
+    from funnel.demo import DEMO_PASSWORD, generate_demo
+
+    summary = generate_demo(engine, leads=20, seed=1)
+    with session_scope(engine) as s:
+        assert {u.role for u in summary.users} == set(ROLES)
+        assert authenticate(s, "rep01", DEMO_PASSWORD).user is not None
+        assert authenticate(s, "admin", DEMO_PASSWORD).user.role == "admin"
