@@ -108,14 +108,14 @@ def test_the_summary_counts_match_the_rows_stored(demo, session):
         assert session.scalar(select(func.count()).select_from(table)) > 0, table.name
 
 
-def test_there_are_twelve_reps_and_one_of_each_other_role_without_passwords(demo, session):
+def test_there_are_twelve_reps_and_one_of_each_other_role_with_hashed_passwords(demo, session):
     users = session.scalars(select(User)).all()
     roles = sorted(user.role for user in users)
 
     assert roles.count("rep") == 12
     assert [r for r in roles if r != "rep"] == ["admin", "delivery", "leader", "manager"]
     assert {u.username for u in users} >= {"manager", "boss", "delivery", "admin", "rep01", "rep12"}
-    assert all(u.password_hash is None for u in users)
+    assert all(u.password_hash and u.password_hash.startswith("$argon2id$") for u in users)
     assert all(u.region and u.industry and u.team for u in users if u.role == "rep")
 
 
