@@ -229,3 +229,36 @@ def _get(session: Session, username: str) -> User:
     if user is None:
         raise LookupError(f"no user {username!r}")
     return user
+
+
+class SetupDone(Exception):
+    """The first admin already exists; further accounts are made by an admin."""
+
+
+def create_first_admin(session: Session, user_in: UserInput, *, password: str) -> User:
+    """The first-run account: only while the database has no user at all."""
+    if count_users(session) > 0:
+        raise SetupDone()
+    user_in.role = "admin"
+    return add_user(session, user_in, password=password, actor=None)
+
+
+def active_actor(session: Session, user_id: int) -> Actor | None:
+    """The signed-in user as an Actor, or None once the account is disabled or gone."""
+    user = session.get(User, user_id)
+    return Actor.of(user) if user is not None and user.is_active else None
+
+
+def sign_in_by_email(session: Session, email: str) -> LoginResult:
+    """Single sign-on: map the identity provider's verified e-mail to an active local user."""
+    user = find_user(session, email) if email else None
+    if user is None or not user.email or user.email.lower() != email.strip().lower():
+        audit.record(
+            session, action="login_failed", entity="user", entity_id=None, changes={"sso": [None, email]}
+        )
+        return LoginResult(None, "login.sso_unknown")
+    if not user.is_active:
+        return LoginResult(None, "login.disabled")
+    user.last_login_at = utcnow()
+    audit.record(session, action="login_sso", entity="user", entity_id=user.id, user_id=user.id)
+    return LoginResult(user)

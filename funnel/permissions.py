@@ -61,10 +61,17 @@ class Actor:
     username: str
     role: str
     team: str | None = None
+    display_name: str = ""
 
     @classmethod
     def of(cls, user: User) -> Actor:
-        return cls(user_id=user.id, username=user.username, role=user.role, team=user.team)
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            team=user.team,
+            display_name=user.display_name or user.username,
+        )
 
 
 def allowed(actor: Actor | None, action: str) -> bool:

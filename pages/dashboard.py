@@ -6,6 +6,7 @@ import streamlit as st
 
 from funnel.clock import utcnow
 from funnel.i18n import t
+from funnel.permissions import allowed
 from funnel.ui_state import CUSTOM_PERIOD, PERIODS, period_bounds
 from pages._shared import dashboard_parts as parts
 from pages._shared.common import (
@@ -17,15 +18,17 @@ from pages._shared.common import (
     database_url,
     page_setup,
     tr,
+    visible_scope,
 )
 
-page_setup()
+actor = page_setup("analytics.read")
 lang = current_language()  # bound into format functions, which also run outside the script
 st.title(tr("dash.title"))
 url = database_url()
 if cached_customer_count(url) == 0:
-    parts.welcome()
+    parts.welcome(can_load_demo=allowed(actor, "settings.manage"))
     st.stop()
+scope = visible_scope(actor)
 
 filter_cols = st.columns([1, 1, 2])
 preset = filter_cols[0].selectbox(
@@ -47,7 +50,7 @@ channels = filter_cols[2].multiselect(
     key="dash_channels",
 )
 since, until = period_bounds(preset, today=today, custom=custom)
-report = cached_report(url, since, until, tuple(channels), "channel")
+report = cached_report(url, since, until, tuple(channels), "channel", scope)
 
 if report.overall.total == 0:
     st.info(tr("dash.no_match"))
@@ -58,4 +61,4 @@ loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
 parts.channel_section(report.segments)
-parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels)))
+parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels), scope))

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.db import session_scope
 from funnel.leads import GRADES, create_lead
+from funnel.permissions import PermissionDenied
 from funnel.stages import get_pipeline
 from funnel.ui_state import channel_options, lead_form_defaults, lead_input
 from funnel.validation import ValidationError
@@ -20,7 +21,7 @@ from pages._shared.common import (
     tr,
 )
 
-page_setup()
+actor = page_setup("customer.create")
 KEY = "lead_{}".format  # widget key of a form field
 pipeline, lang = get_pipeline(), current_language()
 defaults = lead_form_defaults(pipeline.first)
@@ -67,7 +68,7 @@ if submitted:
     values = {name: st.session_state.get(KEY(name)) for name in defaults}
     try:
         with session_scope(get_engine()) as session:
-            customer_no = create_lead(session, lead_input(values)).customer_no
+            customer_no = create_lead(session, lead_input(values), actor=actor).customer_no
     except ValidationError as exc:
         messages: dict[str, list[str]] = {}
         for error in exc.errors:
@@ -75,6 +76,8 @@ if submitted:
             messages.setdefault(field, []).append(tr(error.code, **error.params))
         for field, texts in messages.items():
             slots[field].error("  \n".join(texts), icon=":material/error:")
+    except PermissionDenied as exc:
+        slots["form"].error(tr("error.permission", action=exc.action), icon=":material/block:")
     except SQLAlchemyError:
         logging.getLogger(__name__).exception("saving a lead failed")
         slots["form"].error(tr("lead.save_failed"), icon=":material/error:")

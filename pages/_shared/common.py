@@ -16,6 +16,7 @@ from streamlit.navigation.page import Page
 from funnel.config import get_settings
 from funnel.db import make_engine, session_scope, upgrade
 from funnel.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
+from funnel.permissions import Actor, Scope, allowed, customer_scope
 from funnel.queries import CustomerFilter, customer_count, entity_funnel, segment_values
 from funnel.report import FunnelReport, build_report
 
@@ -87,16 +88,24 @@ def run_page(page: Page) -> None:
     page.run()
 
 
-def page_setup() -> None:
-    """Every page calls this first: when the page runs without app.py, it draws app.py's part itself.
+def page_setup(permission: str | None = None) -> Actor:
+    """Every page calls this first; it returns the signed-in user, or shows the sign-in form and stops.
 
     Until the first st.navigation call of a server process (and on every AppTest run) Streamlit treats
-    pages/ as an old-style pages folder and may run a page on its own; the page then still gets the
-    page config and the language switch (not app.py's navigation menu, until the next app.py run).
+    pages/ as an old-style pages folder and may run a page on its own; the page then draws app.py's part
+    itself (page config, language switch, sign-in), so no page is reachable without signing in.
+    A page that needs a `permission` the user's role lacks says so and stops.
     """
+    from pages._shared.auth_ui import signed_in_actor
+
     if not st.session_state.pop(_SHELL_KEY, False):
         configure_page()
         language_switch()
+    actor = signed_in_actor()
+    if permission and not allowed(actor, permission):
+        st.warning(tr("auth.not_allowed_page", role=tr(f"role.{actor.role}")), icon=":material/block:")
+        st.stop()
+    return actor
 
 
 def clear_data_caches() -> None:
@@ -104,8 +113,17 @@ def clear_data_caches() -> None:
     st.cache_data.clear()
 
 
-def _filters(since: date | None, until: date | None, channels: tuple[str, ...]) -> CustomerFilter:
-    return CustomerFilter(since=since, until=until, values={"channel": channels} if channels else {})
+def _filters(
+    since: date | None, until: date | None, channels: tuple[str, ...], scope: Scope | None
+) -> CustomerFilter:
+    values = {"channel": channels} if channels else {}
+    return CustomerFilter(since=since, until=until, values=values, scope=scope)
+
+
+def visible_scope(actor: Actor) -> Scope:
+    """The customers this user's analytics count (a rep: only their own)."""
+    with session_scope(get_engine()) as session:
+        return customer_scope(session, actor)
 
 
 # Cached queries take the database URL and plain, hashable filter values as their cache key.
@@ -123,15 +141,20 @@ def cached_segment_values(url: str, field_name: str) -> list[str]:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_report(
-    url: str, since: date | None, until: date | None, channels: tuple[str, ...], by: str | None
+    url: str,
+    since: date | None,
+    until: date | None,
+    channels: tuple[str, ...],
+    by: str | None,
+    scope: Scope | None,
 ) -> FunnelReport:
     with session_scope(_engine(url)) as session:
-        return build_report(session, by=by, filters=_filters(since, until, channels))
+        return build_report(session, by=by, filters=_filters(since, until, channels, scope))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_entity_funnel(
-    url: str, since: date | None, until: date | None, channels: tuple[str, ...]
+    url: str, since: date | None, until: date | None, channels: tuple[str, ...], scope: Scope | None
 ) -> pd.DataFrame:
     with session_scope(_engine(url)) as session:
-        return entity_funnel(session, filters=_filters(since, until, channels))
+        return entity_funnel(session, filters=_filters(since, until, channels, scope))

@@ -30,10 +30,12 @@ def _known(prefix: str, value: str) -> str:
     return tr(key) if key in catalogue(current_language()) else value
 
 
-def welcome() -> None:
+def welcome(*, can_load_demo: bool) -> None:
     st.markdown(tr("dash.welcome"))
+    load = False
     with st.container(horizontal=True, vertical_alignment="center"):
-        load = st.button(tr("dash.load_demo"), key="load_demo", type="primary", icon=":material/dataset:")
+        if can_load_demo:
+            load = st.button(tr("dash.load_demo"), key="load_demo", type="primary", icon=":material/dataset:")
         st.page_link("pages/lead_entry.py", label=tr("dash.first_lead"), icon=":material/person_add:")
     if load:
         _load_demo()

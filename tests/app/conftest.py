@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.db import make_engine, upgrade
+from funnel.auth import UserInput, add_user
+from funnel.clock import utcnow
+from funnel.db import make_engine, session_scope, upgrade
+from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.helpers import APP
 
 
@@ -29,7 +32,41 @@ def app_engine(sqlite_url: str) -> Iterator[Engine]:
     _clear_streamlit_caches()
 
 
+ROLES = ("rep", "manager", "leader", "delivery", "admin")
+PASSWORD = "app-test-pass"
+
+
 @pytest.fixture
-def app(app_engine: Engine) -> AppTest:
-    """The app on that database, not yet run."""
+def accounts(app_engine: Engine) -> dict[str, int]:
+    """One user per role (username = role) plus a second rep `rep2`; their ids by username."""
+    ids = {}
+    with session_scope(app_engine) as session:
+        for username, role in [*((r, r) for r in ROLES), ("rep2", "rep")]:
+            user = add_user(session, UserInput(username=username, role=role), password=PASSWORD, actor=None)
+            ids[username] = user.id
+    return ids
+
+
+@pytest.fixture
+def app_as(app_engine: Engine, accounts: dict[str, int]) -> Callable[[str], AppTest]:
+    """The app, not yet run, with `username` already signed in."""
+
+    def make(username: str) -> AppTest:
+        app = AppTest.from_file(str(APP), default_timeout=30)
+        app.session_state[USER_KEY] = accounts[username]
+        app.session_state[SEEN_KEY] = utcnow()
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(app_as: Callable[[str], AppTest]) -> AppTest:
+    """The app on that database, not yet run, signed in as the administrator."""
+    return app_as("admin")
+
+
+@pytest.fixture
+def anonymous_app(app_engine: Engine) -> AppTest:
+    """The app with nobody signed in (the sign-in or first-run form)."""
     return AppTest.from_file(str(APP), default_timeout=30)
