@@ -125,3 +125,24 @@ def test_a_stale_edit_is_refused(engine):
 
     with pytest.raises(StaleEditError), session_scope(engine) as s:
         move_stage(s, customer_id=customer_id, to_stage="qualify", expected_version=loaded_version)
+
+
+def test_an_older_database_is_brought_to_the_latest_migration_keeping_its_rows(db_url):
+    from alembic import command
+
+    from funnel.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0001")
+    with session_scope(engine) as s:
+        s.execute(text("INSERT INTO customer (customer_no, name, stage, status, created_at, updated_at, version) "
+                       "VALUES ('C0001', 'kept', 'lead', 'open', '2026-01-01', '2026-01-01', 1)"))  # fmt: skip
+    assert "customer_share" not in inspect(engine).get_table_names()
+
+    upgrade(engine)
+
+    assert "customer_share" in inspect(engine).get_table_names()
+    assert schema_is_current(engine)
+    with session_scope(engine) as s:
+        assert s.scalars(select(Customer.name)).all() == ["kept"]
+    engine.dispose()
