@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
@@ -147,6 +148,7 @@ def add_user(session: Session, user_in: UserInput, *, password: str | None, acto
             errors.extend(exc.errors)
     if not errors and find_user(session, user_in.username):
         errors.append(FieldError("username", "error.username_taken", {"value": user_in.username}))
+    errors.extend(_email_taken(session, user_in, errors, user_id=None))
     if errors:
         raise ValidationError(errors)
     user = User(
@@ -184,6 +186,10 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
     before = {name: getattr(user, name) for name in USER_FIELDS}
     proposed = UserInput(username=user.username, **{**before, **changes})
     errors = _check_user(proposed)
+    errors.extend(_email_taken(session, proposed, errors, user_id=user.id))
+    if _removes_last_admin(session, user, proposed):
+        field = "role" if proposed.role != "admin" else "is_active"
+        errors.append(FieldError(field, "error.last_admin", {"value": user.username}))
     if errors:
         raise ValidationError(errors)
     for name in changes:
@@ -200,6 +206,30 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
         changes=audit.diff(before, after),
     )
     return user
+
+
+def _email_taken(
+    session: Session, user_in: UserInput, errors: list[FieldError], *, user_id: int | None
+) -> list[FieldError]:
+    """An error when another account already signs in with this e-mail (checked once it is valid)."""
+    if not user_in.email or any(error.field == "email" for error in errors):
+        return []
+    owner = session.scalar(select(User.id).where(func.lower(User.email) == user_in.email.lower()))
+    if owner is None or owner == user_id:
+        return []
+    return [FieldError("email", "error.email_taken", {"value": user_in.email})]
+
+
+def _removes_last_admin(session: Session, user: User, proposed: UserInput) -> bool:
+    """True when the change would leave no active administrator to manage the accounts."""
+    if not (user.role == "admin" and user.is_active) or (proposed.role == "admin" and proposed.is_active):
+        return False
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.is_active.is_(True), User.id != user.id)
+    )
+    return not others
 
 
 def set_password(session: Session, username: str, password: str, *, actor: Actor | None) -> User:
@@ -222,6 +252,26 @@ def set_password(session: Session, username: str, password: str, *, actor: Actor
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+USER_TABLE_COLUMNS = [
+    "username", "display_name", "email", "role", "region", "industry", "team",
+    "is_active", "locked_until", "last_login_at",
+]  # fmt: skip
+
+
+def user_table(session: Session, *, actor: Actor | None, now: datetime | None = None) -> pd.DataFrame:
+    """Every account for the users page; `locked_until` only while the lock-out still holds."""
+    require(actor, "users.manage")
+    now = now or utcnow()
+    rows = [
+        {
+            **{name: getattr(user, name) for name in USER_TABLE_COLUMNS},
+            "locked_until": user.locked_until if user.locked_until and user.locked_until > now else None,
+        }
+        for user in list_users(session)
+    ]
+    return pd.DataFrame(rows, columns=USER_TABLE_COLUMNS)
 
 
 def _get(session: Session, username: str) -> User:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from funnel import audit
+from funnel.clock import utcnow
+from funnel.config import get_settings
 from funnel.leads import AUDITED_FIELDS, GRADES, StaleEditError, audited_fields
-from funnel.models import AuditLog, Contact, Customer, CustomerShare, User
-from funnel.permissions import Actor, customer_scope, require, require_customer
+from funnel.models import AuditLog, Contact, Customer, CustomerShare, Objection, Opportunity, StageEvent, User
+from funnel.permissions import ROLE_PERMISSIONS, Actor, customer_scope, require, require_customer
 from funnel.validation import FieldError, ValidationError, clean
 
 EDITABLE_FIELDS = (
@@ -36,8 +40,12 @@ def list_customers(
     search: str | None = None,
     status: str | None = None,
     limit: int = 500,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
-    """The customers the actor may see, newest first, optionally matching a search text."""
+    """The customers the actor may see, newest first, optionally matching a search text.
+
+    `first_contact_overdue` flags open leads nobody has contacted within the first-contact SLA.
+    """
     require(actor, "customer.read")
     stmt = (
         select(
@@ -54,6 +62,7 @@ def list_customers(
             Customer.status,
             Customer.created_at,
             Customer.first_contacted_at,
+            first_contact_overdue(now or utcnow()).label("first_contact_overdue"),
         )
         .outerjoin(User, User.id == Customer.owner_id)
         .where(*customer_scope(session, actor).conditions())
@@ -65,19 +74,41 @@ def list_customers(
     text = clean(search)
     if text:
         like = f"%{text}%"
-        phone_match = select(Contact.customer_id).where(
-            or_(Contact.phone.like(like), Contact.email.ilike(like), Contact.wechat.ilike(like))
+        # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
+        digits = "".join(ch for ch in text if ch.isdigit())
+        looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
+        phone_like = f"%{digits}%" if looks_like_phone else like
+        contact_match = select(Contact.customer_id).where(
+            or_(
+                Contact.phone.like(like),
+                Contact.phone.like(phone_like),
+                Contact.email.ilike(like),
+                Contact.wechat.ilike(like),
+            )
         )
         stmt = stmt.where(
             or_(
                 Customer.name.ilike(like),
                 Customer.company.ilike(like),
                 Customer.customer_no.ilike(like),
-                Customer.id.in_(phone_match),
+                Customer.id.in_(contact_match),
             )
         )
     rows = session.execute(stmt).all()
-    return pd.DataFrame(rows, columns=list(rows[0]._fields) if rows else list(stmt.selected_columns.keys()))
+    frame = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    # SQLite answers the flag as 0/1, PostgreSQL as a boolean.
+    frame["first_contact_overdue"] = frame["first_contact_overdue"].astype(bool)
+    return frame
+
+
+def first_contact_overdue(now: datetime, sla_hours: int | None = None) -> ColumnElement[bool]:
+    """SQL: an open customer without a first contact, created longer than the SLA before `now`."""
+    hours = get_settings().first_contact_sla_hours if sla_hours is None else sla_hours
+    return and_(
+        Customer.status == "open",
+        Customer.first_contacted_at.is_(None),
+        Customer.created_at < now - timedelta(hours=hours),
+    )
 
 
 def update_customer(
@@ -221,3 +252,172 @@ def audit_entries(
     if until:
         stmt = stmt.where(AuditLog.at < datetime.combine(until + timedelta(days=1), time.min))
     return pd.DataFrame(session.execute(stmt).all(), columns=AUDIT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    """Everything the customer page shows, read in one go, detached from the session."""
+
+    id: int
+    customer_no: str
+    version: int
+    stage: str
+    status: str
+    owner_id: int | None
+    owner: str | None
+    lost_reason: str | None
+    score: int | None
+    created_at: datetime
+    first_contacted_at: datetime | None
+    closed_at: datetime | None
+    first_contact_overdue: bool
+    # The EDITABLE_FIELDS, as stored (None when empty).
+    fields: dict[str, str | None]
+    shared_with: tuple[str, ...]
+    contacts: pd.DataFrame
+    stage_events: pd.DataFrame
+    opportunities: pd.DataFrame
+    objections: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.fields["name"] or ""
+
+
+CONTACT_COLUMNS = ["name", "title", "phone", "email", "wechat", "is_primary", "is_decision_maker"]
+STAGE_EVENT_COLUMNS = ["at", "from_stage", "to_stage", "by"]
+OPPORTUNITY_COLUMNS = ["name", "amount", "expected_close", "quoted_at", "created_at"]
+OBJECTION_COLUMNS = ["created_at", "category", "stage", "status", "detail"]
+
+
+def customer_detail(
+    session: Session, *, actor: Actor | None, customer_id: int, now: datetime | None = None
+) -> CustomerDetail:
+    """The customer with its contacts, stage history, opportunities and objections (permission-checked)."""
+    customer = get_customer(session, actor=actor, customer_id=customer_id)
+    overdue = session.scalar(select(first_contact_overdue(now or utcnow())).where(Customer.id == customer.id))
+    shared = session.scalars(
+        select(User.display_name)
+        .join(CustomerShare, CustomerShare.user_id == User.id)
+        .where(CustomerShare.customer_id == customer.id)
+        .order_by(User.display_name)
+    )
+    return CustomerDetail(
+        id=customer.id,
+        customer_no=customer.customer_no,
+        version=customer.version,
+        stage=customer.stage,
+        status=customer.status,
+        owner_id=customer.owner_id,
+        owner=customer.owner.display_name if customer.owner else None,
+        lost_reason=customer.lost_reason,
+        score=customer.score,
+        created_at=customer.created_at,
+        first_contacted_at=customer.first_contacted_at,
+        closed_at=customer.closed_at,
+        first_contact_overdue=bool(overdue),
+        fields={name: getattr(customer, name) for name in EDITABLE_FIELDS},
+        shared_with=tuple(shared),
+        contacts=_frame(
+            session,
+            select(*(getattr(Contact, c) for c in CONTACT_COLUMNS))
+            .where(Contact.customer_id == customer.id)
+            .order_by(Contact.is_primary.desc(), Contact.id),
+        ),
+        stage_events=_frame(
+            session,
+            select(StageEvent.at, StageEvent.from_stage, StageEvent.to_stage, User.display_name.label("by"))
+            .outerjoin(User, User.id == StageEvent.by_user_id)
+            .where(StageEvent.customer_id == customer.id)
+            .order_by(StageEvent.at, StageEvent.id),
+        ),
+        opportunities=_frame(
+            session,
+            select(*(getattr(Opportunity, c) for c in OPPORTUNITY_COLUMNS))
+            .where(Opportunity.customer_id == customer.id)
+            .order_by(Opportunity.created_at, Opportunity.id),
+        ),
+        objections=_frame(
+            session,
+            select(*(getattr(Objection, c) for c in OBJECTION_COLUMNS))
+            .where(Objection.customer_id == customer.id)
+            .order_by(Objection.created_at, Objection.id),
+        ),
+    )
+
+
+def _frame(session: Session, stmt: Select[*tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(session.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+
+
+HISTORY_COLUMNS = ["at", "user", "action", "field", "old", "new"]
+_USER_ID_FIELDS = ("owner_id", "shared_with")
+
+
+def customer_history(session: Session, *, actor: Actor | None, customer_id: int) -> pd.DataFrame:
+    """The customer's audit trail, one row per changed field (old -> new), newest first.
+
+    User ids (owner, shared with) are replaced by the users' display names.
+    """
+    entries = audit_entries(session, actor=actor, customer_id=customer_id)
+    names = _display_names(session, entries)
+    users = _display_names_by_username(session, entries)
+    rows: list[tuple[object, ...]] = []
+    for entry in entries.itertuples(index=False):
+        who = users.get(entry.user, entry.user) if entry.user else None
+        changes: dict[str, list[object]] = entry.changes or {}
+        if not changes:
+            rows.append((entry.at, who, entry.action, None, None, None))
+        for field_name, (old, new) in changes.items():
+            if field_name in _USER_ID_FIELDS:
+                old, new = names.get(old, old), names.get(new, new)
+            rows.append((entry.at, who, entry.action, field_name, old, new))
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    # Old and new values mix text, numbers and None; keep them as they are (no NaN for None).
+    for column in ("old", "new"):
+        frame[column] = pd.Series([row[HISTORY_COLUMNS.index(column)] for row in rows], dtype=object)
+    return frame
+
+
+def _display_names(session: Session, entries: pd.DataFrame) -> dict[object, str]:
+    ids = {
+        value
+        for changes in entries["changes"]
+        if changes
+        for field_name in _USER_ID_FIELDS
+        for value in changes.get(field_name, ())
+        if isinstance(value, int)
+    }
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _display_names_by_username(session: Session, entries: pd.DataFrame) -> dict[str, str]:
+    usernames = {u for u in entries["user"] if u}
+    if not usernames:
+        return {}
+    stmt = select(User.username, User.display_name).where(User.username.in_(usernames))
+    return {username: name for username, name in session.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class UserChoice:
+    """A user a customer can be assigned to or shared with."""
+
+    id: int
+    display_name: str
+    role: str
+
+
+def assignable_users(session: Session, *, actor: Actor | None) -> list[UserChoice]:
+    """Active users who may work customers (own, edit), for the assign and share choices."""
+    require(actor, "customer.assign")
+    roles = [role for role, permissions in ROLE_PERMISSIONS.items() if "customer.edit" in permissions]
+    stmt = (
+        select(User.id, User.display_name, User.role)
+        .where(User.is_active.is_(True), User.role.in_(roles))
+        .order_by(User.display_name, User.id)
+    )
+    return [UserChoice(id=r.id, display_name=r.display_name, role=r.role) for r in session.execute(stmt)]

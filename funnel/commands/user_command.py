@@ -100,7 +100,10 @@ def _list(_args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
-    with session_scope(_engine()) as session:
-        update_user(session, args.username, actor=None, is_active=False)
+    try:
+        with session_scope(_engine()) as session:
+            update_user(session, args.username, actor=None, is_active=False)
+    except ValidationError as exc:
+        return _fail(exc)
     print(f"disabled {args.username}")
     return 0

@@ -96,12 +96,15 @@ def page_setup(permission: str | None = None) -> Actor:
     itself (page config, language switch, sign-in), so no page is reachable without signing in.
     A page that needs a `permission` the user's role lacks says so and stops.
     """
-    from pages._shared.auth_ui import signed_in_actor
+    from pages._shared.auth_ui import account_sidebar, signed_in_actor
 
-    if not st.session_state.pop(_SHELL_KEY, False):
+    inside_app = st.session_state.pop(_SHELL_KEY, False)
+    if not inside_app:
         configure_page()
         language_switch()
     actor = signed_in_actor()
+    if not inside_app:
+        account_sidebar(actor)
     if permission and not allowed(actor, permission):
         st.warning(tr("auth.not_allowed_page", role=tr(f"role.{actor.role}")), icon=":material/block:")
         st.stop()

@@ -15,7 +15,7 @@ from tests.factories import add_leads
 APP = Path(__file__).resolve().parents[2] / "app.py"
 DASHBOARD = "pages/dashboard.py"
 LEAD_ENTRY = "pages/lead_entry.py"
-PAGES = (DASHBOARD, LEAD_ENTRY)
+PAGES = (DASHBOARD, LEAD_ENTRY, "pages/leads.py", "pages/users.py", "pages/audit.py")
 
 
 def seed(engine: Engine, stage_counts: dict[str, int], **fields: object) -> None:

@@ -13,8 +13,8 @@ def test_english_and_chinese_catalogues_have_the_same_keys() -> None:
     assert set(catalogue("en")) == set(catalogue("zh"))
 
 
-@pytest.mark.parametrize("name", ["app.json"])
-def test_app_messages_use_the_same_placeholders_in_both_languages(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(p.name for p in (LOCALES_DIR / "en").glob("*.json")))
+def test_messages_use_the_same_placeholders_in_both_languages(name: str) -> None:
     en = json.loads(Path(LOCALES_DIR / "en" / name).read_text(encoding="utf-8"))
     zh = json.loads(Path(LOCALES_DIR / "zh" / name).read_text(encoding="utf-8"))
 

@@ -1,0 +1,320 @@
+"""What the leads list and the customer page draw: the table, the customer's sections and their forms.
+
+Every write goes through `attempt`, which turns what a user can cause (a bad field, a stale edit, a
+refused permission) into a message on the form and keeps what they typed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from streamlit.delta_generator import DeltaGenerator
+
+from funnel.config import get_settings
+from funnel.customers import EDITABLE_FIELDS, CustomerDetail, UserChoice
+from funnel.db import session_scope
+from funnel.i18n import t
+from funnel.leads import GRADES, StaleEditError
+from funnel.permissions import PermissionDenied
+from funnel.stages import LOST, WON, Pipeline
+from funnel.validation import ValidationError
+from pages._shared.common import clear_data_caches, get_engine, tr
+
+LEADS_PAGE = "pages/leads.py"
+CUSTOMER_PAGE = "pages/customer.py"
+CUSTOMER_ID_KEY = "customer_id"
+NOTICE_KEY = "cust_notice"
+LEADS_NOTICE_KEY = "leads_notice"
+EDIT = "cust_edit_{}".format  # widget key of an edit-form field
+EDIT_FOR_KEY = "cust_edit_for"  # the customer whose values the edit form holds
+VERSION = "cust_version_{}".format  # the version the edit form's values were loaded at
+Slots = dict[str, DeltaGenerator]
+log = logging.getLogger(__name__)
+
+
+def text(value: object, empty: str = "—") -> str:
+    """A cell or value as text: "—" for None / NaN, dates without seconds, a tick for True."""
+    if isinstance(value, bool | np.bool_):
+        return "✓" if value else ""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return empty
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, Decimal | float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+# ---- the leads list
+
+
+LEADS_COLUMNS = (
+    "customer_no", "name", "company", "stage", "status", "owner", "grade", "first_contact_overdue",
+    "created_at", "first_contacted_at", "channel", "region", "industry",
+)  # fmt: skip
+
+
+def leads_table(frame: pd.DataFrame, pipeline: Pipeline, lang: str) -> tuple[Any, dict[str, Any]]:
+    """The list as shown (stage and status by name, no empty cells, overdue in red) and its columns."""
+    shown = pd.DataFrame({name: [text(v, "") for v in frame[name]] for name in LEADS_COLUMNS})
+    shown["stage"] = [pipeline.name(key, lang) for key in frame["stage"]]
+    shown["status"] = [t(f"leads.status.{status}", lang) for status in frame["status"]]
+    shown["first_contact_overdue"] = [
+        t("leads.overdue", lang) if v else "" for v in frame["first_contact_overdue"]
+    ]
+    shown["created_at"] = frame["created_at"]
+    shown["first_contacted_at"] = [text(v) for v in frame["first_contacted_at"]]
+    config: dict[str, Any] = {
+        name: st.column_config.TextColumn(t(f"leads.col.{name}", lang)) for name in LEADS_COLUMNS
+    }
+    config["created_at"] = st.column_config.DatetimeColumn(
+        t("leads.col.created_at", lang), format="YYYY-MM-DD HH:mm"
+    )
+    config["first_contact_overdue"] = st.column_config.TextColumn(
+        t("leads.col.first_contact_overdue", lang),
+        width=110,
+        help=t("leads.col.first_contact_overdue.help", lang, hours=get_settings().first_contact_sla_hours),
+    )
+    red = "color: #d62728; font-weight: 600"
+    return shown.style.map(lambda v: red if v else "", subset=["first_contact_overdue"]), config
+
+
+def open_customer(customer_id: int) -> None:
+    st.session_state[CUSTOMER_ID_KEY] = customer_id
+    st.switch_page(CUSTOMER_PAGE, query_params={"id": str(customer_id)})
+
+
+# ---- the customer page: reading
+
+
+def chosen_customer_id() -> int | None:
+    """The customer the page shows: chosen in the list (session), else named by the link (?id=)."""
+    raw = st.session_state.get(CUSTOMER_ID_KEY) or st.query_params.get("id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def back_to_leads() -> None:
+    st.page_link(LEADS_PAGE, label=tr("cust.back"), icon=":material/arrow_back:")
+
+
+def header(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> None:
+    fields = detail.fields
+    st.subheader(f"{detail.customer_no} · {detail.name}")
+    if fields["company"]:
+        st.caption(fields["company"])
+    st.markdown(
+        tr(
+            "cust.summary",
+            stage=pipeline.name(detail.stage, lang),
+            status=tr(f"leads.status.{detail.status}"),
+            owner=detail.owner or tr("cust.unowned"),
+            grade=text(fields["grade"]),
+        )
+    )
+    dates = (detail.created_at, detail.first_contacted_at, detail.closed_at)
+    st.caption(
+        tr("cust.dates", **dict(zip(("created", "first_contact", "closed"), map(text, dates), strict=True)))
+    )
+    if detail.first_contact_overdue:
+        st.error(
+            tr("cust.overdue", hours=get_settings().first_contact_sla_hours), icon=":material/timer_off:"
+        )
+    if detail.status == LOST and detail.lost_reason:
+        st.warning(tr("cust.lost_because", reason=detail.lost_reason))
+    if detail.shared_with:
+        st.caption(tr("cust.shared_with", names=", ".join(detail.shared_with)))
+
+
+def table(frame: pd.DataFrame, prefix: str, key: str) -> None:
+    """A read-only table with translated headers and no "None" cells."""
+    shown = frame.map(text) if not frame.empty else frame
+    shown = shown.rename(columns={c: tr(f"{prefix}.{c}") for c in frame.columns})
+    st.dataframe(shown, hide_index=True, width="stretch", key=key)
+
+
+def details(detail: CustomerDetail) -> None:
+    """The editable fields, read-only (for roles that may not edit)."""
+    st.subheader(tr("cust.details"))
+    left, right = st.columns(2)
+    for i, name in enumerate(EDITABLE_FIELDS):
+        (left if i < 6 else right).markdown(
+            f"**{tr(f'cust.field.{name}').rstrip(' *')}:** {text(detail.fields[name])}"
+        )
+
+
+def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> None:
+    st.subheader(tr("cust.history"))
+    events = pd.DataFrame(
+        {
+            tr("cust.col.at"): [text(v) for v in detail.stage_events["at"]],
+            tr("cust.col.from"): [
+                pipeline.name(k, lang) if isinstance(k, str) else "—"
+                for k in detail.stage_events["from_stage"]
+            ],
+            tr("cust.col.to"): [pipeline.name(k, lang) for k in detail.stage_events["to_stage"]],
+            tr("cust.col.by"): [text(v, tr("cust.system")) for v in detail.stage_events["by"]],
+        }
+    )
+    st.markdown(f"**{tr('cust.stage_events')}**")
+    st.dataframe(events, hide_index=True, width="stretch", key="cust_stage_events")
+    st.markdown(f"**{tr('cust.audit')}**")
+    if audit.empty:
+        st.caption(tr("cust.no_audit"))
+    else:
+        st.dataframe(audit_view(audit, pipeline, lang), hide_index=True, width="stretch", key="cust_audit")
+
+
+def audit_view(audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> pd.DataFrame:
+    """The audit rows as sentences a rep can read: when, who, what, field: old → new."""
+
+    def value(field: str, raw: object) -> str:
+        if field == "stage" and isinstance(raw, str):
+            return pipeline.name(raw, lang)
+        if field == "status" and isinstance(raw, str):
+            return t(f"leads.status.{raw}", lang)
+        return text(raw)
+
+    return pd.DataFrame(
+        {
+            tr("cust.col.at"): [text(v) for v in audit["at"]],
+            tr("cust.col.by"): [text(v, tr("cust.system")) for v in audit["user"]],
+            tr("cust.col.action"): [tr(f"cust.action.{a}") for a in audit["action"]],
+            tr("cust.col.field"): [tr(f"cust.field.{f}").rstrip(" *") if f else "" for f in audit["field"]],
+            tr("cust.col.change"): [
+                f"{value(f, old)} → {value(f, new)}" if f else ""
+                for f, old, new in zip(audit["field"], audit["old"], audit["new"], strict=True)
+            ],
+        }
+    )
+
+
+# ---- the customer page: writing
+
+
+def attempt(write: Callable[[Session], object], slots: Slots, customer_no: str) -> bool:
+    """Run one write in a transaction; show what went wrong on its form and return whether it worked."""
+    try:
+        with session_scope(get_engine()) as session:
+            write(session)
+    except ValidationError as exc:
+        for error in exc.errors:
+            slot = slots.get(error.field, slots["form"])
+            slot.error(tr(error.code, **error.params), icon=":material/error:")
+    except (StaleEditError, StaleDataError):
+        slots["form"].error(tr("error.stale_edit", customer_no=customer_no), icon=":material/sync_problem:")
+    except PermissionDenied as exc:
+        slots["form"].error(tr("error.permission", action=exc.action), icon=":material/block:")
+    except LookupError:
+        slots["form"].warning(tr("cust.not_found"))
+    except SQLAlchemyError:
+        log.exception("saving customer %s failed", customer_no)
+        slots["form"].error(tr("cust.save_failed"), icon=":material/error:")
+    else:
+        clear_data_caches()
+        return True
+    return False
+
+
+def done(notice: str) -> None:
+    """After a write: show `notice` on the fresh page."""
+    st.session_state[NOTICE_KEY] = notice
+    st.rerun()
+
+
+def forget_edit_form() -> None:
+    """Load the stored values into the edit form again on the next run (after a save, or to discard)."""
+    st.session_state.pop(EDIT_FOR_KEY, None)
+
+
+def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slots]:
+    """The edit form, holding the values (and version) it was loaded with until saved or discarded."""
+    if st.session_state.get(EDIT_FOR_KEY) != detail.id or any(
+        EDIT(name) not in st.session_state for name in EDITABLE_FIELDS
+    ):
+        for name in EDITABLE_FIELDS:
+            st.session_state[EDIT(name)] = detail.fields[name] or ""
+        st.session_state[VERSION(detail.id)] = detail.version
+        st.session_state[EDIT_FOR_KEY] = detail.id
+    slots: Slots = {}
+    st.subheader(tr("cust.details"))
+    with st.form("cust_edit_form", enter_to_submit=False):
+        left, right = st.columns(2)
+        for i, name in enumerate(EDITABLE_FIELDS):
+            column = left if i < 6 else right
+            label = tr(f"cust.field.{name}")
+            if name == "grade":
+                column.selectbox(label, ["", *GRADES], format_func=lambda g: g or "—", key=EDIT(name))
+            elif name == "use_case":
+                column.text_area(label, key=EDIT(name), height=100)
+            else:
+                column.text_input(label, key=EDIT(name))
+            slots[name] = column.empty()
+        slots["form"] = st.empty()
+        submitted = st.form_submit_button(tr("cust.save"), key="cust_edit_submit", type="primary")
+    st.button(tr("cust.discard"), key="cust_edit_discard", type="tertiary", on_click=forget_edit_form)
+    values = {name: st.session_state.get(EDIT(name)) for name in EDITABLE_FIELDS}
+    return submitted, values, st.session_state[VERSION(detail.id)], slots
+
+
+def stage_form(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> tuple[bool, str, str, Slots]:
+    """Move to a stage or an outcome; returns (submitted, target, lost reason, slots)."""
+    options = [*pipeline.keys, WON, LOST]
+    current = LOST if detail.status == LOST else detail.stage
+    slots: Slots = {}
+    st.subheader(tr("cust.move"))
+    with st.form("cust_move_form", enter_to_submit=False):
+        left, right = st.columns(2)
+        target = left.selectbox(
+            tr("cust.move_to"),
+            options,
+            index=options.index(current) if current in options else 0,
+            format_func=lambda key: pipeline.name(key, lang),
+            key="cust_move_to",
+        )
+        slots["stage"] = left.empty()
+        reason = right.text_input(
+            tr("cust.lost_reason"), key="cust_lost_reason", placeholder=tr("cust.lost_reason.placeholder")
+        )
+        slots["lost_reason"] = right.empty()
+        slots["form"] = st.empty()
+        submitted = st.form_submit_button(tr("cust.move_submit"), key="cust_move_submit")
+    return submitted, str(target), reason, slots
+
+
+USER_CHOICES = {
+    "cust_assign": ("cust.assign_to", "cust.assign_submit"),
+    "cust_share": ("cust.share_with", "cust.share_submit"),
+}
+
+
+def user_choice(key: str, users: list[UserChoice], lang: str) -> tuple[UserChoice | None, Slots]:
+    """The assign or share form (`key` in USER_CHOICES); returns the user chosen when submitted."""
+    label, button = (tr(k) for k in USER_CHOICES[key])
+    by_id = {user.id: user for user in users}
+    with st.form(f"{key}_form", enter_to_submit=False):
+        if not users:
+            st.caption(tr("cust.no_users"))
+        chosen = st.selectbox(
+            label,
+            list(by_id),
+            index=None,
+            placeholder=tr("cust.choose_user"),
+            format_func=lambda uid: f"{by_id[uid].display_name} · {t(f'role.{by_id[uid].role}', lang)}",
+            key=key,
+        )
+        slots: Slots = {"form": st.empty()}
+        submitted = st.form_submit_button(button, key=f"{key}_submit", disabled=not users)
+    return (by_id.get(chosen) if submitted and chosen is not None else None), slots

@@ -1,0 +1,62 @@
+"""Leads: the customers a user may see, searchable and filtered by status; a row opens the customer."""
+
+import streamlit as st
+
+from funnel.config import get_settings
+from funnel.customers import list_customers
+from funnel.db import session_scope
+from funnel.i18n import t
+from funnel.leads import STATUSES
+from funnel.stages import get_pipeline
+from pages._shared import customer_parts as parts
+from pages._shared.common import current_language, get_engine, page_setup, tr
+
+LIMIT = 500
+
+actor = page_setup("customer.read")
+pipeline, lang = get_pipeline(), current_language()
+st.title(tr("leads.title"))
+st.caption(tr("leads.intro"))
+if notice := st.session_state.pop(parts.LEADS_NOTICE_KEY, None):
+    st.success(notice, icon=":material/check_circle:")
+
+search_col, status_col = st.columns([3, 1])
+search = search_col.text_input(
+    tr("leads.search"), key="leads_search", placeholder=tr("leads.search.placeholder")
+)
+status = status_col.selectbox(
+    tr("leads.status"),
+    ["all", *STATUSES],
+    format_func=lambda key: t(f"leads.status.{key}", lang),
+    key="leads_status",
+)
+# Read fresh on every run: a worklist must show a colleague's change at once, and the query is one
+# indexed SELECT limited to LIMIT rows.
+with session_scope(get_engine()) as session:
+    frame = list_customers(
+        session, actor=actor, search=search, status=None if status == "all" else status, limit=LIMIT
+    )
+
+if frame.empty:
+    st.info(tr("leads.empty"))
+    st.stop()
+
+counts = [tr("leads.count", count=len(frame))]
+if overdue := int(frame["first_contact_overdue"].sum()):
+    counts.append(tr("leads.overdue_count", count=overdue, hours=get_settings().first_contact_sla_hours))
+st.markdown(" · ".join(counts))
+if len(frame) >= LIMIT:
+    st.caption(tr("leads.count_limited", count=LIMIT))
+
+shown, columns = parts.leads_table(frame, pipeline, lang)
+event = st.dataframe(
+    shown,
+    column_config=columns,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="leads_table",
+)
+if event.selection.rows:
+    parts.open_customer(int(frame.iloc[event.selection.rows[0]]["id"]))

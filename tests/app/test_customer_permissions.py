@@ -1,0 +1,127 @@
+"""The customer page offers only what a role may do, and shows nothing of a customer the user may not see."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from funnel.db import session_scope
+from funnel.leads import LeadInput, create_lead
+from funnel.models import User
+from funnel.permissions import Actor
+
+CUSTOMER = "pages/customer.py"
+AppAs = Callable[[str], AppTest]
+SECRET = "Secret Deal of rep2"
+
+
+@pytest.fixture
+def customers(app_engine: Engine, accounts: dict[str, int]) -> dict[str, int]:
+    """rep's own lead and rep2's lead (named SECRET, with a company and a phone only rep2 may see)."""
+    ids = {}
+    with session_scope(app_engine) as session:
+        for owner, name, email in (("rep", "Own lead", "own@x.cn"), ("rep2", SECRET, "secret@x.cn")):
+            actor = Actor.of(session.get(User, accounts[owner]))  # type: ignore[arg-type]
+            lead = LeadInput(
+                name=name, email=email, company=f"{name} Co", phone="13900001111" if owner == "rep2" else None
+            )
+            ids[owner] = create_lead(session, lead, actor=actor).id
+    return ids
+
+
+def texts(node: Any) -> Iterator[str]:
+    """Every text the page drew: element values, labels, captions and table cells."""
+    for name in ("value", "label", "body", "help", "placeholder"):
+        try:
+            value = getattr(node, name, None)
+        except Exception:  # some elements raise for attributes they do not have
+            value = None
+        if isinstance(value, str):
+            yield value
+        elif hasattr(value, "to_csv"):
+            yield value.to_csv()
+    for child in (getattr(node, "children", None) or {}).values():
+        yield from texts(child)
+
+
+def page_text(app: AppTest) -> str:
+    return "\n".join([*texts(app.main), *texts(app.sidebar)])
+
+
+def open_customer(app: AppTest, customer_id: int) -> AppTest:
+    app.run()
+    app.session_state["customer_id"] = customer_id
+    return app.switch_page(CUSTOMER).run()
+
+
+def test_a_rep_opening_another_reps_customer_sees_a_permission_error_and_none_of_its_data(
+    app_as: AppAs, customers: dict[str, int]
+) -> None:
+    app = open_customer(app_as("rep"), customers["rep2"])
+    assert not app.exception
+    assert "You are not allowed to do this (customer.read)" in app.error[0].value
+    text = page_text(app)
+    assert SECRET not in text
+    assert "13900001111" not in text
+    assert not app.text_input
+    assert not app.dataframe
+
+
+def test_a_link_to_another_reps_customer_is_refused_the_same_way(
+    app_as: AppAs, customers: dict[str, int]
+) -> None:
+    app = app_as("rep").run()
+    app.query_params["id"] = str(customers["rep2"])
+    app.switch_page(CUSTOMER).run()
+    assert "not allowed" in app.error[0].value
+    assert SECRET not in page_text(app)
+
+
+def test_an_unknown_customer_id_says_it_does_not_exist(app_as: AppAs, customers: dict[str, int]) -> None:
+    app = open_customer(app_as("rep"), 999_999)
+    assert not app.exception
+    assert "does not exist" in app.warning[0].value
+
+
+def test_a_leader_reads_the_customer_without_edit_move_assign_or_delete(
+    app_as: AppAs, customers: dict[str, int]
+) -> None:
+    app = open_customer(app_as("leader"), customers["rep2"])
+    assert not app.exception
+    assert SECRET in app.subheader[0].value
+    assert "13900001111" in page_text(
+        app
+    )  # page_text sees table cells: the refusal tests above mean something
+    assert "can read this customer but not change it" in app.info[0].value
+    widget_keys = {w.key for w in [*app.text_input, *app.selectbox, *app.button, *app.checkbox]}
+    assert not {"cust_edit_name", "cust_move_to", "cust_assign", "cust_share", "cust_delete"} & widget_keys
+    assert "Own lead Co" not in page_text(app)  # a different customer's data is not drawn either
+
+
+def test_a_rep_can_edit_and_move_but_not_assign_share_or_delete(
+    app_as: AppAs, customers: dict[str, int]
+) -> None:
+    app = open_customer(app_as("rep"), customers["rep"])
+    keys = {w.key for w in [*app.text_input, *app.selectbox, *app.button, *app.checkbox]}
+    assert {"cust_edit_name", "cust_move_to", "cust_move_submit"} <= keys
+    assert not {"cust_assign", "cust_share", "cust_delete"} & keys
+
+
+def test_delivery_cannot_open_an_open_lead(app_as: AppAs, customers: dict[str, int]) -> None:
+    app = open_customer(app_as("delivery"), customers["rep"])
+    assert "not allowed" in app.error[0].value
+    assert "Own lead" not in page_text(app)
+
+
+def test_the_leads_list_of_a_rep_does_not_name_another_reps_customer(
+    app_as: AppAs, customers: dict[str, int]
+) -> None:
+    app = app_as("rep").run()
+    app.switch_page("pages/leads.py").run()
+    app.text_input(key="leads_search").input("13900001111").run()  # rep2's contact's phone
+    assert SECRET not in page_text(app)
+    assert "No customers match" in app.info[0].value

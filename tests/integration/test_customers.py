@@ -1,0 +1,192 @@
+"""The customer read models behind the leads list and the customer page, on each backend."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session
+
+from funnel.auth import UserInput, add_user, update_user
+from funnel.customers import (
+    assign_customer,
+    assignable_users,
+    customer_detail,
+    customer_history,
+    list_customers,
+    share_customer,
+    update_customer,
+)
+from funnel.leads import LeadInput, create_lead, move_stage
+from funnel.models import Contact, Customer, Objection
+from funnel.permissions import Actor, PermissionDenied
+
+NOW = datetime(2026, 11, 2, 9, 0)
+ROLES = ("rep", "manager", "leader", "delivery", "admin")
+
+
+@pytest.fixture
+def actors(session: Session) -> dict[str, Actor]:
+    """One user per role (display name = username in upper case) and a second rep."""
+    users = [*((r, r) for r in ROLES), ("rep2", "rep")]
+    return {
+        name: Actor.of(
+            add_user(
+                session,
+                UserInput(username=name, role=role, display_name=name.upper()),
+                password=None,
+                actor=None,
+            )
+        )
+        for name, role in users
+    }
+
+
+def lead(session: Session, actor: Actor, name: str, **fields: object) -> Customer:
+    return create_lead(
+        session, LeadInput(name=name, email=f"{name.lower().replace(' ', '.')}@x.cn", **fields), actor=actor
+    )  # type: ignore[arg-type]
+
+
+# (hours since creation, status, contacted) -> overdue, with the default 24 h first-contact SLA
+OVERDUE_CASES = [
+    (30, "open", False, True),
+    (23, "open", False, False),
+    (30, "open", True, False),
+    (30, "won", False, False),
+    (30, "lost", False, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("hours", "status", "contacted", "overdue"), OVERDUE_CASES)
+def test_the_list_flags_open_leads_not_contacted_within_the_sla(
+    session, actors, hours, status, contacted, overdue
+):
+    stage = "contact" if contacted else None
+    lead(
+        session,
+        actors["rep"],
+        "Lead",
+        created_at=NOW - timedelta(hours=hours),
+        status=status,
+        stage=stage,
+        lost_reason="x",
+    )
+    session.commit()
+
+    frame = list_customers(session, actor=actors["rep"], now=NOW)
+
+    assert frame["first_contact_overdue"].tolist() == [overdue]
+    assert frame["first_contact_overdue"].dtype == bool
+
+
+def test_the_list_finds_a_phone_typed_with_spaces_and_only_within_the_actors_customers(session, actors):
+    lead(session, actors["rep"], "Mine", phone="13812345678")
+    lead(session, actors["rep2"], "Theirs", phone="13812349999")
+    session.commit()
+
+    assert list_customers(session, actor=actors["rep"], search="138 1234")["name"].tolist() == ["Mine"]
+    assert sorted(list_customers(session, actor=actors["manager"], search="138-1234")["name"]) == [
+        "Mine",
+        "Theirs",
+    ]
+    assert list_customers(session, actor=actors["rep"], search="mine@x")["name"].tolist() == ["Mine"]
+
+
+def test_the_detail_holds_contacts_stage_history_deals_objections_and_shares(session, actors):
+    rep = actors["rep"]
+    customer = lead(
+        session,
+        rep,
+        "Acme",
+        company="Acme Ltd",
+        phone="13812345678",
+        amount=Decimal("1200"),
+        grade="a",
+        created_at=NOW - timedelta(days=1),
+    )
+    session.add(Contact(customer_id=customer.id, name="Ms Li", title="CFO", is_decision_maker=True))
+    session.add(Objection(customer_id=customer.id, category="price", detail="too dear", stage="lead"))
+    move_stage(session, actor=rep, customer_id=customer.id, to_stage="qualify", at=NOW)
+    share_customer(session, actor=actors["manager"], customer_id=customer.id, user_id=actors["rep2"].user_id)
+    session.commit()
+
+    detail = customer_detail(session, actor=rep, customer_id=customer.id, now=NOW)
+
+    assert (detail.customer_no, detail.name, detail.stage, detail.status) == (
+        customer.customer_no,
+        "Acme",
+        "qualify",
+        "open",
+    )
+    assert (detail.owner, detail.owner_id, detail.fields["company"], detail.fields["grade"]) == (
+        "REP",
+        rep.user_id,
+        "Acme Ltd",
+        "A",
+    )
+    assert detail.version == customer.version
+    assert detail.first_contacted_at == NOW
+    assert not detail.first_contact_overdue
+    assert detail.contacts["name"].tolist() == ["Acme", "Ms Li"]  # the primary contact first
+    assert detail.contacts["phone"].tolist()[0] == "13812345678"
+    events = detail.stage_events.astype(object).where(detail.stage_events.notna(), None)
+    assert events[["from_stage", "to_stage", "by"]].to_numpy().tolist() == [
+        [None, "lead", "REP"],
+        ["lead", "qualify", "REP"],
+    ]
+    assert detail.opportunities["amount"].tolist() == [Decimal("1200.00")]
+    assert detail.objections[["category", "detail"]].to_numpy().tolist() == [["price", "too dear"]]
+    assert detail.shared_with == ("REP2",)
+
+
+def test_the_detail_is_refused_to_a_rep_who_may_not_see_the_customer(session, actors):
+    theirs = lead(session, actors["rep2"], "Theirs")
+    session.commit()
+
+    with pytest.raises(PermissionDenied):
+        customer_detail(session, actor=actors["rep"], customer_id=theirs.id)
+    with pytest.raises(PermissionDenied):
+        customer_history(session, actor=actors["rep"], customer_id=theirs.id)
+    with pytest.raises(LookupError):
+        customer_detail(session, actor=actors["rep"], customer_id=theirs.id + 1000)
+
+
+def test_the_history_lists_each_changed_field_with_old_and_new_values_and_names_users(session, actors):
+    rep, manager = actors["rep"], actors["manager"]
+    customer = lead(session, rep, "Acme", company="Acme Ltd")
+    update_customer(
+        session,
+        actor=rep,
+        customer_id=customer.id,
+        changes={"company": "Acme Group"},
+        expected_version=customer.version,
+    )
+    assign_customer(session, actor=manager, customer_id=customer.id, owner_id=actors["rep2"].user_id)
+    share_customer(session, actor=manager, customer_id=customer.id, user_id=rep.user_id)
+    session.commit()
+
+    history = customer_history(session, actor=manager, customer_id=customer.id)
+    rows = (
+        history[history["action"] != "create"][["user", "action", "field", "old", "new"]].to_numpy().tolist()
+    )
+
+    assert ["MANAGER", "share", "shared_with", None, "REP"] in rows
+    assert ["MANAGER", "assign", "owner_id", "REP", "REP2"] in rows
+    assert ["REP", "update", "company", "Acme Ltd", "Acme Group"] in rows
+    assert history["at"].is_monotonic_decreasing
+    created = history[history["action"] == "create"].set_index("field")
+    assert created.loc["name", "new"] == "Acme"
+
+
+def test_customers_can_be_assigned_to_active_users_who_work_customers(session, actors):
+    update_user(session, "rep2", actor=None, is_active=False)
+    session.commit()
+
+    choices = assignable_users(session, actor=actors["manager"])
+
+    assert sorted(u.display_name for u in choices) == ["ADMIN", "MANAGER", "REP"]
+    assert {u.role for u in choices} == {"rep", "manager", "admin"}
+    with pytest.raises(PermissionDenied):
+        assignable_users(session, actor=actors["rep"])
