@@ -9,7 +9,7 @@ from funnel.customers import audit_entries
 from funnel.db import session_scope
 from funnel.validation import clean
 from pages._shared import admin_parts as parts
-from pages._shared.common import current_language, get_engine, page_setup, tr
+from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 
 actor = page_setup("audit.read")
 lang = current_language()
@@ -18,7 +18,7 @@ COLUMNS = ("at", "user", "action", "entity", "entity_id", "customer_id", "change
 
 st.title(tr("auditlog.title"))
 st.caption(tr("auditlog.intro"))
-zone = parts.browser_zone()
+zone = browser_zone()
 today = datetime.now(zone).date()
 
 parts.keep_translated_choices("audit_action")

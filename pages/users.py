@@ -10,7 +10,7 @@ from funnel.i18n import t
 from funnel.permissions import ROLES
 from funnel.validation import FieldError
 from pages._shared import admin_parts as parts
-from pages._shared.common import current_language, get_engine, page_setup, tr
+from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 
 actor = page_setup("users.manage")
 lang = current_language()
@@ -35,7 +35,7 @@ st.caption(tr("users.intro"))
 parts.show_notice()
 with session_scope(get_engine()) as session:
     users = user_table(session, actor=actor)
-zone = parts.browser_zone()
+zone = browser_zone()
 shown = users.assign(
     role=users["role"].map(role_name),
     locked_until=local_times(users["locked_until"], zone),

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import tzinfo
 from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from funnel.audit_format import reader_zone
 from funnel.db import session_scope
 from funnel.i18n import t
 from funnel.permissions import PermissionDenied
@@ -22,11 +20,6 @@ NOTICE_KEY = "users_notice"
 _LANG_SEEN_KEY = "admin_lang_seen"
 T = TypeVar("T")
 Slots = dict[str, Any]  # field name -> the placeholder under that field ("form": under the whole form)
-
-
-def browser_zone() -> tzinfo:
-    """The reader's time zone (their browser's), UTC when Streamlit does not know it."""
-    return reader_zone(st.context.timezone)
 
 
 def keep_translated_choices(*keys: str) -> None:

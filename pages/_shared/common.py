@@ -6,13 +6,14 @@ st.navigation call of a server process (and on every AppTest run), underscore or
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 from streamlit.navigation.page import Page
 
+from funnel.audit_format import reader_zone
 from funnel.config import get_settings
 from funnel.db import make_engine, session_scope, upgrade
 from funnel.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
@@ -51,6 +52,16 @@ def default_language() -> str:
 def current_language() -> str:
     lang = st.session_state.get(LANG_KEY)
     return lang if lang in LANGUAGES else default_language()
+
+
+def browser_zone() -> tzinfo:
+    """The reader's time zone (their browser's), UTC when Streamlit does not know it."""
+    return reader_zone(st.context.timezone)
+
+
+def local_time(value: datetime) -> datetime:
+    """A stored (naive UTC) time in the reader's time zone."""
+    return value.replace(tzinfo=UTC).astimezone(browser_zone())
 
 
 def tr(key: str, **params: object) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from funnel.leads import GRADES, StaleEditError
 from funnel.permissions import PermissionDenied
 from funnel.stages import LOST, WON, Pipeline
 from funnel.validation import ValidationError
-from pages._shared.common import clear_data_caches, get_engine, tr
+from pages._shared.common import browser_zone, clear_data_caches, get_engine, local_time, tr
 
 LEADS_PAGE = "pages/leads.py"
 CUSTOMER_PAGE = "pages/customer.py"
@@ -49,7 +49,7 @@ def text(value: object, empty: str = "—") -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return empty
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+        return f"{local_time(value):%Y-%m-%d %H:%M}"
     if isinstance(value, Decimal | float):
         return f"{value:,.2f}"
     return str(value)
@@ -72,7 +72,9 @@ def leads_table(frame: pd.DataFrame, pipeline: Pipeline, lang: str) -> tuple[Any
     shown["first_contact_overdue"] = [
         t("leads.overdue", lang) if v else "" for v in frame["first_contact_overdue"]
     ]
-    shown["created_at"] = frame["created_at"]
+    shown["created_at"] = (
+        pd.to_datetime(frame["created_at"]).dt.tz_localize(UTC).dt.tz_convert(browser_zone())
+    )
     shown["first_contacted_at"] = [text(v) for v in frame["first_contacted_at"]]
     config: dict[str, Any] = {
         name: st.column_config.TextColumn(t(f"leads.col.{name}", lang)) for name in LEADS_COLUMNS
