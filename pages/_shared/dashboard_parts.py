@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -100,18 +101,29 @@ def funnel_section(report: FunnelReport, loss: LossPoint | None) -> None:
     st.altair_chart(chart, width="stretch")
     st.caption(tr("dash.funnel_caption"))
     shown = table[["stage_name", "reached", "current", "step_conversion", "overall_conversion", "drop_off"]]
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=_columns(shown.columns))
+    _table(st, shown)
+
+
+_PERCENT_COLUMNS = {"step_conversion", "overall_conversion", "win_rate", "conversion_to_won", "share"}
+
+
+def _table(where: Any, frame: pd.DataFrame) -> None:
+    """A figures table; a rate or amount that does not exist (the first stage's step) shows as "—"."""
+    shown = frame.copy()
+    for name in shown.columns:
+        if name in _PERCENT_COLUMNS:
+            shown[name] = [_percent(None if pd.isna(v) else float(v)) for v in shown[name]]
+        elif name == "amount":
+            shown[name] = ["—" if pd.isna(v) else f"¥{v:,.0f}" for v in shown[name]]
+    where.dataframe(shown, hide_index=True, width="stretch", column_config=_columns(shown.columns))
 
 
 def _columns(names: pd.Index) -> dict[str, st.column_config.Column]:
-    percent = {"step_conversion", "overall_conversion", "win_rate", "conversion_to_won", "share"}
     config: dict[str, st.column_config.Column] = {}
     for name in names:
         label = tr(f"table.{name}")
-        if name in percent:
-            config[name] = st.column_config.NumberColumn(label, format="percent")
-        elif name == "amount":
-            config[name] = st.column_config.NumberColumn(label, format="yen")
+        if name in _PERCENT_COLUMNS or name == "amount":
+            config[name] = st.column_config.TextColumn(label, alignment="right")
         elif name in ("stage_name", "channel", "step"):
             config[name] = st.column_config.TextColumn(label)
         else:
@@ -128,7 +140,7 @@ def channel_section(segments: list[FunnelSegment]) -> None:
     chart_col, table_col = st.columns(2)
     chart_col.altair_chart(channel_chart(frame, current_language()), width="stretch")
     shown = frame[["channel", "total", "won", "win_rate", "conversion_to_won"]]
-    table_col.dataframe(shown, hide_index=True, width="stretch", column_config=_columns(shown.columns))
+    _table(table_col, shown)
 
 
 def entity_section(entities: pd.DataFrame) -> None:
@@ -136,4 +148,4 @@ def entity_section(entities: pd.DataFrame) -> None:
     st.caption(tr("dash.entities_caption"))
     table = entity_table(entities)
     table["step"] = [tr(f"entity.{step}") for step in table["step"]]
-    st.dataframe(table, hide_index=True, width="stretch", column_config=_columns(table.columns))
+    _table(st, table)
