@@ -14,7 +14,18 @@ from funnel import audit
 from funnel.clock import utcnow
 from funnel.config import get_settings
 from funnel.leads import AUDITED_FIELDS, GRADES, StaleEditError, audited_fields
-from funnel.models import AuditLog, Contact, Customer, CustomerShare, Objection, Opportunity, StageEvent, User
+from funnel.models import (
+    AuditLog,
+    Contact,
+    Contract,
+    Customer,
+    CustomerShare,
+    Objection,
+    Opportunity,
+    Payment,
+    StageEvent,
+    User,
+)
 from funnel.permissions import ROLE_PERMISSIONS, Actor, customer_scope, require, require_customer
 from funnel.validation import FieldError, ValidationError, clean
 
@@ -277,6 +288,8 @@ class CustomerDetail:
     contacts: pd.DataFrame
     stage_events: pd.DataFrame
     opportunities: pd.DataFrame
+    contracts: pd.DataFrame
+    payments: pd.DataFrame
     objections: pd.DataFrame
 
     @property
@@ -288,12 +301,14 @@ CONTACT_COLUMNS = ["name", "title", "phone", "email", "wechat", "is_primary", "i
 STAGE_EVENT_COLUMNS = ["at", "from_stage", "to_stage", "by"]
 OPPORTUNITY_COLUMNS = ["name", "amount", "expected_close", "quoted_at", "created_at"]
 OBJECTION_COLUMNS = ["created_at", "category", "stage", "status", "detail"]
+CONTRACT_COLUMNS = ["contract_no", "amount", "signed_on", "status"]
+PAYMENT_COLUMNS = ["received_on", "amount"]
 
 
 def customer_detail(
     session: Session, *, actor: Actor | None, customer_id: int, now: datetime | None = None
 ) -> CustomerDetail:
-    """The customer with its contacts, stage history, opportunities and objections (permission-checked)."""
+    """The customer with contacts, stage history, deals, orders, payments, objections (permission-checked)."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     overdue = session.scalar(select(first_contact_overdue(now or utcnow())).where(Customer.id == customer.id))
     shared = session.scalars(
@@ -336,6 +351,18 @@ def customer_detail(
             select(*(getattr(Opportunity, c) for c in OPPORTUNITY_COLUMNS))
             .where(Opportunity.customer_id == customer.id)
             .order_by(Opportunity.created_at, Opportunity.id),
+        ),
+        contracts=_frame(
+            session,
+            select(*(getattr(Contract, c) for c in CONTRACT_COLUMNS))
+            .where(Contract.customer_id == customer.id)
+            .order_by(Contract.signed_on, Contract.id),
+        ),
+        payments=_frame(
+            session,
+            select(*(getattr(Payment, c) for c in PAYMENT_COLUMNS))
+            .where(Payment.customer_id == customer.id)
+            .order_by(Payment.received_on, Payment.id),
         ),
         objections=_frame(
             session,

@@ -66,6 +66,11 @@ else:
 if not detail.opportunities.empty:
     st.subheader(tr("cust.deals"))
     parts.table(detail.opportunities, "cust.deal", "cust_deals")
+if not detail.contracts.empty:
+    st.subheader(tr("cust.orders"))
+    parts.table(detail.contracts, "cust.order", "cust_orders")
+    if not detail.payments.empty:
+        parts.table(detail.payments, "cust.payment", "cust_payments")
 if not detail.objections.empty:
     st.subheader(tr("cust.objections"))
     objections = detail.objections.assign(

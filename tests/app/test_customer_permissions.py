@@ -125,3 +125,30 @@ def test_the_leads_list_of_a_rep_does_not_name_another_reps_customer(
     app.text_input(key="leads_search").input("13900001111").run()  # rep2's contact's phone
     assert SECRET not in page_text(app)
     assert "No customers match" in app.info[0].value
+
+
+def test_delivery_opens_a_won_customer_and_sees_its_order_and_payments(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+) -> None:
+    from datetime import date
+
+    from funnel.models import Contract, Payment
+
+    with session_scope(app_engine) as session:
+        won = create_lead(
+            session, LeadInput(name="Signed Co", email="signed@x.cn", status="won", amount="80000")
+        )
+        session.add(
+            Contract(customer_id=won.id, contract_no="HT-2026-007", amount=80000, signed_on=date(2026, 11, 2))
+        )
+        session.add(Payment(customer_id=won.id, amount=30000, received_on=date(2026, 11, 9)))
+        won_id = won.id
+
+    app = open_customer(app_as("delivery"), won_id)
+
+    assert not app.exception
+    assert "Orders and payments (回款)" in [h.value for h in app.subheader]
+    text = page_text(app)
+    assert "HT-2026-007" in text
+    assert "30,000.00" in text
+    assert "cust_edit_name" not in {w.key for w in app.text_input}  # delivery reads, it does not edit
