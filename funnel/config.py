@@ -27,6 +27,10 @@ class Settings:
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     language: str = "en"
+    # The sales team's time zone: what "a day", "a week" and naive spreadsheet times mean.
+    timezone: str = "Asia/Shanghai"
+    # Whether the app offers "Load demo data" (and shows the demo logins); turn off in production.
+    allow_demo: bool = True
 
 
 def _secrets_database_url() -> str | None:
@@ -68,6 +72,8 @@ def load_settings() -> Settings:
         max_failed_logins=_int_env("CRM_MAX_FAILED_LOGINS", 5),
         lockout_minutes=_int_env("CRM_LOCKOUT_MINUTES", 15),
         language=os.environ.get("CRM_LANGUAGE", "en"),
+        timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
+        allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 
