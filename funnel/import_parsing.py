@@ -8,13 +8,13 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, String
 
-from funnel.clock import utcnow
+from funnel.clock import local_to_utc, utcnow
 from funnel.i18n import DEFAULT_LANGUAGE, catalogue, t
 from funnel.leads import CleanLead, LeadInput, parse_amount, validate_lead
 from funnel.models import Contact, Customer, User
@@ -156,11 +156,16 @@ def resolve_stage_map(stage_map: Mapping[str, str] | None, pipeline: Pipeline) -
 
 
 def parse_date(raw: object) -> datetime | None:
-    """A naive UTC datetime from an Excel date or text like 2018-02-26, 2018/2/26 19:58, 2018年2月26日."""
-    if raw is None or isinstance(raw, datetime):
-        return raw.astimezone(UTC).replace(tzinfo=None) if raw and raw.tzinfo else raw
+    """A naive UTC datetime from an Excel date or text like 2018-02-26, 2018/2/26 19:58, 2018年2月26日.
+
+    A time without a zone is on the team's clock (settings.timezone); one with a zone is converted.
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return local_to_utc(raw)
     if isinstance(raw, date):
-        return datetime(raw.year, raw.month, raw.day)
+        return local_to_utc(datetime(raw.year, raw.month, raw.day))
     text = clean(raw)
     if text is None:
         return None
@@ -169,7 +174,9 @@ def parse_date(raw: object) -> datetime | None:
         raise ValueError(raw)
     year, month, day, hour, minute, second, zone = match.groups()
     value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
-    if zone and zone != "Z":
+    if not zone:
+        return local_to_utc(value)
+    if zone != "Z":
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
         value -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))

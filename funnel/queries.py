@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date
 from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from funnel.clock import day_start_utc, next_day, team_zone
 from funnel.models import Contract, Customer, Objection, Opportunity, Payment, StageEvent, User
 from funnel.permissions import Scope
 from funnel.stages import LOST, WON, Pipeline, get_pipeline
@@ -34,10 +35,11 @@ class CustomerFilter:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
+        # since / until are the team's calendar days (funnel.clock), stored times are UTC.
         if self.since:
-            conds.append(Customer.created_at >= datetime.combine(self.since, time.min))
+            conds.append(Customer.created_at >= day_start_utc(self.since))
         if self.until:
-            conds.append(Customer.created_at < datetime.combine(self.until + timedelta(days=1), time.min))
+            conds.append(Customer.created_at < day_start_utc(next_day(self.until)))
         for name, wanted in self.values.items():
             if name not in ATTRIBUTE_FIELDS:
                 raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(ATTRIBUTE_FIELDS)}")
@@ -49,16 +51,25 @@ class CustomerFilter:
         return conds
 
 
-def _segment_columns(by: str | None) -> list[ColumnElement[Any]]:
+def _segment_columns(by: str | None, dialect: str) -> list[ColumnElement[Any]]:
     """The GROUP BY column for a split, or none (PostgreSQL refuses to group by a constant)."""
-    return [] if by is None else [_segment_column(by)]
+    return [] if by is None else [_segment_column(by, dialect)]
 
 
-def _segment_column(by: str) -> ColumnElement[Any]:
+def _utc_hour(dialect: str) -> ColumnElement[Any]:
+    # Periods are the team's days and weeks: group by the UTC hour in SQL (at most 24 a day, so the
+    # result stays small) and let pandas move each hour into the team's zone. Zones whose offset is
+    # not whole hours (e.g. +05:30) can put the half hour around midnight in the neighbouring day.
+    if dialect == "postgresql":
+        return func.date_trunc("hour", Customer.created_at)
+    return func.strftime("%Y-%m-%d %H:00:00", Customer.created_at)
+
+
+def _segment_column(by: str, dialect: str) -> ColumnElement[Any]:
     if by == "owner":
         return func.coalesce(User.display_name, User.username).label("segment")
     if by in PERIOD_FIELDS:
-        return func.date(Customer.created_at).label("segment")
+        return _utc_hour(dialect).label("segment")
     if by in ATTRIBUTE_FIELDS:
         column: ColumnElement[Any] = getattr(Customer, by)
         return column.label("segment")
@@ -71,8 +82,12 @@ def _scoped(stmt: _S, filters: CustomerFilter | None) -> _S:
 
 
 def _furthest_rank(pipeline: Pipeline) -> ColumnElement[int]:
-    """Per customer, the rank of the furthest stage in its history (won = len(stages))."""
-    ranks = {key: i for i, key in enumerate(pipeline.funnel_keys)}
+    """Per customer, the rank of the furthest stage in its history (won = len(stages)).
+
+    Only a customer whose status is won has reached `won`: an old won event of a deal reopened since
+    does not count (status is the truth for outcomes, the history for stages).
+    """
+    ranks = {key: i for i, key in enumerate(pipeline.keys)}
     rank_of_event = case(ranks, value=StageEvent.to_stage, else_=None)
     furthest_event = (
         select(func.max(rank_of_event)).where(StageEvent.customer_id == Customer.id).scalar_subquery()
@@ -102,7 +117,7 @@ def stage_rollup(
 ) -> pd.DataFrame:
     """Customer counts and amounts per (segment, status, current stage, furthest rank)."""
     pipeline = pipeline or get_pipeline()
-    segment = _segment_columns(by)
+    segment = _segment_columns(by, session.get_bind().dialect.name)
     furthest = _furthest_rank(pipeline).label("furthest")
     amount = _deal_amount()
     stmt = select(
@@ -127,8 +142,8 @@ def stage_rollup(
     return frame
 
 
-def _period_labels(days: pd.Series, by: str) -> pd.Series:
-    stamps = pd.to_datetime(days)
+def _period_labels(utc_hours: pd.Series, by: str) -> pd.Series:
+    stamps = pd.to_datetime(utc_hours).dt.tz_localize(UTC).dt.tz_convert(team_zone())
     if by == "created_week":
         iso = stamps.dt.isocalendar()
         return iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
@@ -142,7 +157,7 @@ def loss_details(
     filters: CustomerFilter | None = None,
 ) -> pd.DataFrame:
     """Lost reasons and objection categories counted per segment and stage where they happened."""
-    segment = _segment_columns(by)
+    segment = _segment_columns(by, session.get_bind().dialect.name)
     lost = select(
         *segment,
         Customer.stage.label("stage"),
@@ -205,8 +220,8 @@ def entity_funnel(session: Session, *, filters: CustomerFilter | None = None) ->
     )
 
 
-def segment_values(session: Session, field_name: str) -> list[str]:
-    """Distinct values of an attribute, for filter widgets (owners by username)."""
+def segment_values(session: Session, field_name: str, *, scope: Scope | None = None) -> list[str]:
+    """Distinct values of an attribute among the customers in `scope` (owners by username), for filters."""
     if field_name == "owner":
         stmt = select(User.username).join(Customer, Customer.owner_id == User.id).distinct()
     elif field_name in ATTRIBUTE_FIELDS:
@@ -214,6 +229,8 @@ def segment_values(session: Session, field_name: str) -> list[str]:
         stmt = select(column).where(column.is_not(None)).distinct()
     else:
         raise ValueError(f"unknown field {field_name!r}")
+    if scope is not None:
+        stmt = stmt.where(*scope.conditions())
     return sorted(str(v) for v in session.scalars(stmt) if v is not None)
 
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from funnel.clock import utcnow
+from funnel.clock import team_today
 from funnel.i18n import t
 from funnel.permissions import allowed
 from funnel.ui_state import CUSTOM_PERIOD, PERIODS, period_bounds
@@ -37,7 +37,7 @@ preset = filter_cols[0].selectbox(
     format_func=lambda key: t(f"period.{key}", lang),
     key="dash_period",
 )
-today = utcnow().date()  # creation times are stored in UTC
+today = team_today()  # periods are the sales team's days (CRM_TIMEZONE)
 custom: tuple[date, ...] = ()
 if preset == CUSTOM_PERIOD:
     default_range = (today - timedelta(days=182), today)
@@ -45,7 +45,7 @@ if preset == CUSTOM_PERIOD:
     custom = tuple(picked) if isinstance(picked, tuple | list) else ()
 channels = filter_cols[2].multiselect(
     tr("dash.channels"),
-    options=cached_segment_values(url, "channel"),
+    options=cached_segment_values(url, "channel", scope),
     placeholder=tr("dash.channels_all"),
     key="dash_channels",
 )

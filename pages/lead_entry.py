@@ -19,6 +19,7 @@ from pages._shared.common import (
     get_engine,
     page_setup,
     tr,
+    visible_scope,
 )
 
 actor = page_setup("customer.create")
@@ -46,7 +47,7 @@ with st.form("lead_form", enter_to_submit=False):
         slots[name] = left.empty()
     right.selectbox(
         tr("lead.channel"),
-        options=channel_options(cached_segment_values(database_url(), "channel")),
+        options=channel_options(cached_segment_values(database_url(), "channel", visible_scope(actor))),
         accept_new_options=True,
         placeholder=tr("lead.channel.placeholder"),
         key=KEY("channel"),

@@ -94,3 +94,12 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     from argon2 import PasswordHasher
 
     monkeypatch.setattr("funnel.auth._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture(autouse=True)
+def utc_team_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests read times on a UTC team clock unless they set CRM_TIMEZONE themselves (the default is Shanghai)."""
+    monkeypatch.setenv("CRM_TIMEZONE", "UTC")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

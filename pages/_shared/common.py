@@ -148,9 +148,9 @@ def cached_customer_count(url: str) -> int:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_segment_values(url: str, field_name: str) -> list[str]:
+def cached_segment_values(url: str, field_name: str, scope: Scope | None) -> list[str]:
     with session_scope(_engine(url)) as session:
-        return segment_values(session, field_name)
+        return segment_values(session, field_name, scope=scope)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -121,3 +121,49 @@ def test_a_bad_split_field_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["report", "--by", "colour"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_dates_and_periods_are_the_teams_days_not_utc_days(session, capsys, monkeypatch):
+    from funnel.config import get_settings
+
+    monkeypatch.setenv("CRM_TIMEZONE", "Asia/Shanghai")
+    get_settings.cache_clear()
+    # 23:30 UTC on Sunday 3 May is 07:30 on Monday 4 May in Shanghai.
+    create_lead(session, LeadInput(name="early", email="e@x.cn", created_at=datetime(2026, 5, 3, 23, 30)))
+    session.commit()
+
+    assert _report_json(capsys, "--since", "2026-05-04", "--until", "2026-05-04")["overall"]["total"] == 1
+    assert _report_json(capsys, "--until", "2026-05-03")["overall"]["total"] == 0
+    weeks = [s["value"] for s in _report_json(capsys, "--by", "created_week")["segments"]]
+    assert weeks == ["2026-W19"]
+
+
+def test_a_reopened_won_deal_no_longer_counts_as_won(session):
+    from funnel.models import StageEvent
+
+    deal = create_lead(session, LeadInput(name="reopened", email="r@x.cn", status="won"))
+    # As history imported from elsewhere may hold: won, then back to proposal.
+    deal.status, deal.stage = "open", "proposal"
+    session.add(
+        StageEvent(customer_id=deal.id, from_stage="won", to_stage="proposal", at=datetime(2026, 6, 1))
+    )
+    session.commit()
+
+    overall = build_report(session).overall
+
+    assert (overall.won, overall.reached["won"], overall.reached["proposal"]) == (0, 0, 1)
+
+
+def test_filter_values_list_only_what_the_scope_covers(session):
+    from funnel.auth import UserInput, add_user
+    from funnel.permissions import Scope
+    from funnel.queries import segment_values
+
+    other = add_user(session, UserInput(username="other", role="rep"), password=None, actor=None)
+    create_lead(session, LeadInput(name="unowned", email="m@x.cn", channel="官网"))
+    create_lead(session, LeadInput(name="theirs", email="t@x.cn", channel="展会", owner_id=other.id))
+    session.commit()
+
+    assert segment_values(session, "channel") == ["官网", "展会"]
+    assert segment_values(session, "channel", scope=Scope(owner_ids=(), include_unowned=True)) == ["官网"]
+    assert segment_values(session, "channel", scope=Scope(owner_ids=(other.id,))) == ["展会"]
