@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -36,6 +37,24 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a password no one has, made on first use: what a sign-in with an unknown name checks."""
+    return _hasher.hash("loudou: no such user")
+
+
+def _verify_evenly(password_hash: str | None, password: str) -> bool:
+    """verify_password, but with the argon2 work done even when there is no hash to check against.
+
+    Without it a wrong username answers in microseconds and a wrong password in ~60 ms, and that
+    difference tells an attacker which usernames exist.
+    """
+    if not password_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(password_hash, password)
 
 
 def check_password(password: str) -> None:
@@ -70,17 +89,18 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
     now = now or utcnow()
     user = find_user(session, login)
     if user is None:
-        # The same message as a wrong password, so sign-in does not reveal which usernames exist.
-        audit.record(
-            session, action="login_failed", entity="user", entity_id=None, changes={"login": [None, login]}
-        )
+        # The same message and the same argon2 work as a wrong password, so sign-in does not reveal
+        # which usernames exist. The audit row keeps none of the typed text: people type their
+        # password into the username box, and managers read the audit log.
+        _verify_evenly(None, password)
+        audit.record(session, action="login_failed", entity="user", entity_id=None)
         return LoginResult(None, "login.bad_credentials")
     if user.locked_until and user.locked_until > now:
         audit.record(
             session, action="login_refused_locked", entity="user", entity_id=user.id, user_id=user.id
         )
         return LoginResult(None, "login.locked", user.locked_until)
-    if not verify_password(user.password_hash, password):
+    if not _verify_evenly(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
         audit.record(session, action="login_failed", entity="user", entity_id=user.id, user_id=user.id)
         if user.failed_logins >= settings.max_failed_logins:
@@ -299,8 +319,36 @@ def active_actor(session: Session, user_id: int) -> Actor | None:
     return Actor.of(user) if user is not None and user.is_active else None
 
 
-def sign_in_by_email(session: Session, email: str) -> LoginResult:
-    """Single sign-on: map the identity provider's verified e-mail to an active local user."""
+def email_verified_claim(value: object) -> bool | None:
+    """The identity provider's `email_verified` claim as True, False or None (the provider does not say).
+
+    Most providers send a JSON boolean; some (Amazon Cognito, older Azure AD B2C setups) send the
+    strings "true" / "false".
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def sign_in_by_email(session: Session, email: str, *, email_verified: bool | None) -> LoginResult:
+    """Single sign-on: map the identity provider's e-mail to an active local user.
+
+    An e-mail the provider says it has not verified is refused: on a provider where anyone can sign up
+    with any address, it would otherwise let them in as the Loudou user with that address. A provider
+    that does not send the claim at all (None) is trusted to hand out only addresses it vouches for,
+    as configuring it for Loudou implies (a company directory such as Azure AD or Google Workspace).
+    """
+    if email_verified is False:
+        audit.record(
+            session,
+            action="login_failed",
+            entity="user",
+            entity_id=None,
+            changes={"sso_unverified": [None, email]},
+        )
+        return LoginResult(None, "login.sso_unverified")
     user = find_user(session, email) if email else None
     if user is None or not user.email or user.email.lower() != email.strip().lower():
         audit.record(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -16,17 +17,16 @@ from faker import Faker
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from funnel.auth import hash_password
+from funnel.auth import hash_password, verify_password
 from funnel.clock import utcnow
+from funnel.config import get_settings
 from funnel.db import session_scope
-from funnel.demo_catalog import DEMO_USERS
+from funnel.demo_catalog import DEMO_PASSWORD, DEMO_USERS
 from funnel.demo_rows import TABLES, DemoRows, Rep
 from funnel.models import Base, Contact, Customer, User
 from funnel.stages import get_pipeline
 
 CHUNK_ROWS = 5000
-# Printed by `demo` and shown on the sign-in page while demo users exist; change it in real use.
-DEMO_PASSWORD = "loudou-demo"
 MAX_LEADS = 1_000_000
 
 
@@ -77,10 +77,16 @@ def _next_ids(session: Session) -> dict[str, int]:
 def _add_users(
     session: Session, rows: DemoRows, zh: Faker, now: datetime, password_hash: str
 ) -> list[DemoUser]:
-    """The demo users, reusing any that already exist by username (so --append works); sets rows.reps."""
+    """The demo users, reusing any that already exist by username (so --append works); sets rows.reps.
+
+    No demo administrator joins a database that already has an active one: an administrator with the
+    published password would hand the whole install (users, settings, every customer) to anyone who
+    read the README. Demo data loaded from the app always lands in such a database.
+    """
     rng = rows.rng
     existing = {user.username: user for user in session.scalars(select(User))}
     taken_emails = {user.email for user in existing.values() if user.email}
+    has_admin = any(user.role == "admin" and user.is_active for user in existing.values())
     users: list[DemoUser] = []
     for spec in DEMO_USERS:
         # Always draw the same values, so the leads that follow do not depend on who already existed.
@@ -88,6 +94,8 @@ def _add_users(
         skill = rng.uniform(0.75, 1.3)
         joined = now - timedelta(days=rng.randint(200, 900))
         user = existing.get(spec.username)
+        if user is None and spec.role == "admin" and has_admin:
+            continue
         if user is None:
             email = f"{spec.username}@loudou.example.com"
             user_id = rows.add(
@@ -119,6 +127,34 @@ def _add_users(
         if spec.role == "rep":
             rows.reps.append(Rep(user_id, spec.region, spec.industry, skill))
     return users
+
+
+def demo_logins(session: Session) -> list[str]:
+    """The demo accounts that still sign in with DEMO_PASSWORD, for the sign-in page's hint.
+
+    Empty while the settings turn the demo off. Every user one demo load creates shares a single hash
+    (see generate_demo), so one argon2 verify of the most shared hash answers for all of them: ~60 ms,
+    paid on the sign-in page only, no more than a failed sign-in costs. Checking usernames alone would
+    advertise the demo password for accounts whose password was changed since, or for real users who
+    happen to be called rep01; a user whose password was changed has a hash of their own and drops out.
+    """
+    if not get_settings().allow_demo:
+        return []
+    names = [spec.username for spec in DEMO_USERS]
+    hashes = {
+        username: password_hash
+        for username, password_hash in session.execute(
+            select(User.username, User.password_hash).where(
+                User.username.in_(names), User.is_active.is_(True), User.password_hash.is_not(None)
+            )
+        )
+    }
+    if not hashes:
+        return []
+    shared, _ = Counter(hashes.values()).most_common(1)[0]
+    if not verify_password(shared, DEMO_PASSWORD):
+        return []
+    return [name for name in names if hashes.get(name) == shared]
 
 
 def _sync_sequences(session: Session, tables: list[Table]) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Published (README, `demo` output, the sign-in page's hint): every demo account signs in with it.
+# Kept here, away from Faker, so that pages can name it without loading the demo generator.
+DEMO_PASSWORD = "loudou-demo"
+
 
 @dataclass(frozen=True)
 class Channel:

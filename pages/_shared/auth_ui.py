@@ -7,9 +7,11 @@ sign-on, st.login's own cookie keeps the user signed in across refreshes).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.auth import (
     SetupDone,
@@ -18,17 +20,20 @@ from funnel.auth import (
     authenticate,
     count_users,
     create_first_admin,
-    find_user,
+    email_verified_claim,
     session_expired,
     sign_in_by_email,
 )
 from funnel.clock import utcnow
 from funnel.config import get_settings
 from funnel.db import session_scope
-from funnel.demo import DEMO_PASSWORD
+from funnel.demo import demo_logins
+from funnel.demo_catalog import DEMO_PASSWORD
 from funnel.permissions import Actor
 from funnel.validation import ValidationError
-from pages._shared.common import get_engine, tr
+from pages._shared.common import get_engine, local_time, tr
+
+log = logging.getLogger(__name__)
 
 USER_KEY = "auth_user_id"
 SEEN_KEY = "auth_last_seen"
@@ -85,10 +90,16 @@ def signed_in_actor() -> Actor:
 def _sso_sign_in() -> None:
     if not sso_configured() or not st.user.is_logged_in:
         return
-    with session_scope(get_engine()) as session:
-        result = sign_in_by_email(session, str(st.user.get("email") or ""))
-        if result.user is not None:
-            _start_session(result.user.id)
+    verified = email_verified_claim(st.user.get("email_verified"))
+    try:
+        with session_scope(get_engine()) as session:
+            result = sign_in_by_email(session, str(st.user.get("email") or ""), email_verified=verified)
+            if result.user is not None:
+                _start_session(result.user.id)
+    except SQLAlchemyError:
+        log.exception("single sign-on failed")
+        st.error(tr("auth.db_error"), icon=":material/error:")
+        return
     if result.user is not None:
         st.rerun()
     st.error(tr(result.error or "login.sso_unknown"))
@@ -105,16 +116,23 @@ def _login_form() -> None:
     if sso_configured():
         st.button(tr("auth.sso"), key="login_sso", on_click=st.login)
     with session_scope(get_engine()) as session:
-        demo = find_user(session, "rep01") is not None and find_user(session, "admin") is not None
-    if demo:
-        st.caption(tr("auth.demo_hint", password=DEMO_PASSWORD))
+        demo_names = demo_logins(session)
+    if demo_names:
+        names = ", ".join(f"`{name}`" for name in demo_names)
+        st.caption(tr("auth.demo_hint", users=names, password=DEMO_PASSWORD))
     if not submitted:
         return
-    with session_scope(get_engine()) as session:
-        result = authenticate(session, login, password)
-        user_id = result.user.id if result.user else None
+    try:
+        with session_scope(get_engine()) as session:
+            result = authenticate(session, login, password)
+            user_id = result.user.id if result.user else None
+    except SQLAlchemyError:
+        # The form keeps what was typed: returning without a rerun leaves the widgets as they are.
+        log.exception("signing in failed")
+        st.error(tr("auth.db_error"), icon=":material/error:")
+        return
     if user_id is None:
-        until = f"{result.locked_until:%Y-%m-%d %H:%M}" if result.locked_until else ""
+        until = f"{local_time(result.locked_until):%Y-%m-%d %H:%M}" if result.locked_until else ""
         st.error(tr(result.error or "login.bad_credentials", until=until), icon=":material/lock:")
         return
     _start_session(user_id)
@@ -147,6 +165,11 @@ def _first_run_form() -> None:
         return
     except SetupDone:
         st.info(tr("auth.setup_done"))
+        return
+    except SQLAlchemyError:
+        # Most often SQLite busy, or someone else submitting this form at the same moment.
+        log.exception("creating the first administrator failed")
+        st.error(tr("auth.db_error"), icon=":material/error:")
         return
     _start_session(user_id)
     st.rerun()

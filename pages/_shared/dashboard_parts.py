@@ -32,12 +32,19 @@ def _known(prefix: str, value: str) -> str:
 
 
 def welcome(*, can_load_demo: bool) -> None:
-    st.markdown(tr("dash.welcome"))
+    """The empty dashboard; `can_load_demo` is the user's permission, the settings may still forbid it."""
+    from funnel.config import get_settings
+    from funnel.demo_catalog import DEMO_PASSWORD
+
+    offer_demo = can_load_demo and get_settings().allow_demo
+    st.markdown(tr("dash.welcome" if offer_demo else "dash.welcome_no_demo"))
     load = False
     with st.container(horizontal=True, vertical_alignment="center"):
-        if can_load_demo:
+        if offer_demo:
             load = st.button(tr("dash.load_demo"), key="load_demo", type="primary", icon=":material/dataset:")
         st.page_link("pages/lead_entry.py", label=tr("dash.first_lead"), icon=":material/person_add:")
+    if offer_demo:
+        st.caption(tr("dash.demo_caution", password=DEMO_PASSWORD))
     if load:
         _load_demo()
 

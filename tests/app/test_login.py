@@ -1,10 +1,13 @@
 """Sign-in: the first-run admin form, the login form with lock-out, sign-out and idle expiry."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
@@ -170,3 +173,50 @@ def test_a_recently_active_session_stays_signed_in(app_as: Callable[[str], AppTe
     app.session_state[SEEN_KEY] = utcnow() - timedelta(minutes=30)
     app.run()
     assert "Funnel dashboard" in titles(app)
+
+
+# --- a database that fails, and the reader's time zone ------------------------------------------
+
+
+def _database_busy(*_args: object, **_kwargs: object) -> NoReturn:
+    raise OperationalError("INSERT ...", {}, Exception("database is locked"))
+
+
+def test_a_database_error_while_signing_in_shows_a_message_and_keeps_the_username(
+    anonymous_app: AppTest, accounts: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pages._shared.auth_ui.authenticate", _database_busy)
+    app = log_in(anonymous_app.run(), "rep", PASSWORD)
+    assert not app.exception
+    assert app.error[0].value.startswith("The database could not complete this just now")
+    assert app.text_input(key="login_username").value == "rep"
+    assert titles(app) == ["Sign in"]
+
+
+def test_a_database_error_in_the_first_run_form_shows_a_message_and_keeps_the_username(
+    anonymous_app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pages._shared.auth_ui.create_first_admin", _database_busy)
+    app = anonymous_app.run()
+    fill(app, setup_username="boss", setup_password="first admin pass", setup_repeat="first admin pass")
+    app.button(key="setup_submit").click().run()
+    assert not app.exception
+    assert app.error[0].value.startswith("The database could not complete this just now")
+    assert app.text_input(key="setup_username").value == "boss"
+    assert titles(app) == [SETUP_TITLE]
+
+
+def test_the_lock_out_message_gives_the_time_in_the_readers_time_zone(
+    anonymous_app: AppTest, accounts: dict[str, int], app_engine: Engine
+) -> None:
+    anonymous_app.context["timezone"] = "America/New_York"
+    app = anonymous_app.run()
+    for _ in range(5):
+        log_in(app, "rep", "not the password")
+    with session_scope(app_engine) as session:
+        user = find_user(session, "rep")
+        assert user is not None and user.locked_until is not None
+        until = user.locked_until.replace(tzinfo=UTC).astimezone(ZoneInfo("America/New_York"))
+    assert app.error[0].value == (
+        f"Too many failed attempts: this account is locked until {until:%Y-%m-%d %H:%M}."
+    )

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import String, cast, func, inspect, literal_column, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.auth import UserInput, add_user, authenticate, set_password, update_user
+from funnel.auth import UserInput, add_user, authenticate, hash_password, set_password, update_user
 from funnel.cli import main
 from funnel.customers import (
     assign_customer,
-    audit_entries,
     delete_customer,
     get_customer,
     list_customers,
     share_customer,
     update_customer,
 )
+from funnel.history import audit_entries
 from funnel.leads import LeadInput, create_lead, move_stage
 from funnel.models import AuditLog, Customer, User
 from funnel.permissions import Actor, PermissionDenied, customer_scope
@@ -233,13 +235,47 @@ def test_passwd_and_disable_from_the_cli(session, team, monkeypatch):
     assert authenticate(session, "rep2", PASSWORD).error == "login.disabled"
 
 
-def test_no_plain_password_reaches_the_database_file(session, team, db_url):
-    set_password(session, "rep", "needle-in-haystack", actor=None)
+def _text_cells_containing(session, needle: str) -> list[str]:
+    """Every table.column whose value, read as text, contains `needle` (all tables, all columns)."""
+    inspector = inspect(session.get_bind())
+    found = []
+    for table in inspector.get_table_names():
+        for column in inspector.get_columns(table):
+            cell = cast(literal_column(f'"{column["name"]}"'), String)
+            query = select(func.count()).select_from(text(f'"{table}"')).where(cell.contains(needle))
+            if session.scalar(query):
+                found.append(f"{table}.{column['name']}")
+    return found
+
+
+def test_no_plain_password_reaches_the_database(session, team, db_url):
+    needle = "needle-in-haystack"
+    set_password(session, "rep", needle, actor=None)
+    authenticate(session, "rep", f"wrong-{needle}")
+    authenticate(session, needle, needle)  # typed into the username box as well
     session.commit()
+
+    assert _text_cells_containing(session, "correct horse") == []  # the fixture's password
+    assert _text_cells_containing(session, needle) == []
     if db_url.startswith("sqlite"):
+        # The file as well: free pages and the write-ahead log keep old bytes that no query shows.
         session.execute(text("PRAGMA wal_checkpoint(FULL)"))
         raw = Path(db_url.removeprefix("sqlite:///")).read_bytes()
-        assert b"needle-in-haystack" not in raw
+        assert needle.encode() not in raw
+
+
+def test_a_failed_user_save_logs_no_password_hash(engine, team, caplog):
+    from funnel.db import session_scope
+
+    with caplog.at_level(logging.ERROR):
+        try:
+            with session_scope(engine) as session:  # "rep" exists: the insert breaks the unique username
+                session.add(User(username="rep", display_name="Again", password_hash=hash_password("x")))
+        except SQLAlchemyError:  # logged as pages/_shared/admin_parts.save does
+            logging.getLogger("pages._shared.admin_parts").exception("saving a user failed")
+
+    assert "IntegrityError" in caplog.text
+    assert "$argon2" not in caplog.text
 
 
 def test_demo_users_sign_in_with_the_printed_demo_password(engine):
@@ -251,3 +287,41 @@ def test_demo_users_sign_in_with_the_printed_demo_password(engine):
         assert {u.role for u in summary.users} == set(ROLES)
         assert authenticate(s, "rep01", DEMO_PASSWORD).user is not None
         assert authenticate(s, "admin", DEMO_PASSWORD).user.role == "admin"
+
+
+@pytest.fixture
+def two_teams(session):
+    """Teams east and west, each a manager and a rep with one lead; an admin; a sign-in on record."""
+    users = {
+        name: add_user(session, UserInput(username=name, role=role, team=team), password=PASSWORD, actor=None)
+        for name, role, team in [
+            ("east_mgr", "manager", "east"),
+            ("east_rep", "rep", "east"),
+            ("west_mgr", "manager", "west"),
+            ("west_rep", "rep", "west"),
+            ("boss", "admin", None),
+        ]
+    }
+    actors = {name: Actor.of(user) for name, user in users.items()}
+    leads = {
+        team: create_lead(
+            session, LeadInput(name=f"{team} lead", email=f"{team}@x.cn"), actor=actors[f"{team}_rep"]
+        )
+        for team in ("east", "west")
+    }
+    authenticate(session, "west_rep", PASSWORD)
+    session.commit()
+    return {"actors": actors, "leads": leads}
+
+
+def test_a_team_manager_reads_the_audit_log_of_their_teams_customers_only(session, two_teams):
+    actors, leads = two_teams["actors"], two_teams["leads"]
+
+    east_view = audit_entries(session, actor=actors["east_mgr"])
+    everything = audit_entries(session, actor=actors["boss"])
+
+    # Neither the west team's customers nor the rows about users and sign-ins (no customer).
+    assert east_view["customer_id"].tolist() == [leads["east"].id]
+    assert set(audit_entries(session, actor=actors["west_mgr"])["customer_id"]) == {leads["west"].id}
+    assert {leads["east"].id, leads["west"].id} <= set(everything["customer_id"].dropna())
+    assert "login" in set(everything["action"])
