@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from funnel.models import AuditLog
+from funnel.models import AuditLog, Customer
+from funnel.permissions import Actor
 
 
 def _plain(value: object) -> object:
@@ -50,3 +51,23 @@ def record(
     if at is not None:
         entry.at = at
     session.add(entry)
+
+
+def record_customer(
+    session: Session,
+    *,
+    actor: Actor | None,
+    customer: Customer,
+    action: str,
+    changes: dict[str, list[object]] | None,
+) -> None:
+    """Add one audit row about `customer`, done by `actor` (None: the system)."""
+    record(
+        session,
+        action=action,
+        entity="customer",
+        entity_id=customer.id,
+        customer_id=customer.id,
+        user_id=actor.user_id if actor else None,
+        changes=changes,
+    )

@@ -1,9 +1,9 @@
-"""Customer use cases after creation: read, list, edit, assign, share, delete, and their history."""
+"""Customer use cases after creation: read, list, edit, assign, share, delete (their history: history.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from funnel import audit
 from funnel.clock import utcnow
 from funnel.config import get_settings
-from funnel.leads import AUDITED_FIELDS, GRADES, StaleEditError, audited_fields
+from funnel.leads import AUDITED_FIELDS, GRADES, StaleEditError, audited_fields, current_stage
 from funnel.models import (
-    AuditLog,
     Contact,
     Contract,
     Customer,
@@ -26,7 +25,7 @@ from funnel.models import (
     StageEvent,
     User,
 )
-from funnel.permissions import ROLE_PERMISSIONS, Actor, customer_scope, require, require_customer
+from funnel.permissions import Actor, assignee_error, customer_scope, require, require_customer
 from funnel.validation import FieldError, ValidationError, clean
 
 EDITABLE_FIELDS = (
@@ -150,42 +149,43 @@ def update_customer(
     if errors:
         raise ValidationError(errors)
     before = audited_fields(customer)
+    changed = audit.diff(before, {**before, **values})
+    if not changed:  # saving the form unchanged is no edit: no audit row, no new version
+        return customer
     for name, value in values.items():
         setattr(customer, name, value)
-    _audit(session, actor, customer, "update", before)
+    audit.record_customer(session, actor=actor, customer=customer, action="update", changes=changed)
     session.flush()
     return customer
 
 
 def assign_customer(session: Session, *, actor: Actor | None, customer_id: int, owner_id: int) -> Customer:
-    """Give a customer to another owner (managers and admins)."""
+    """Give a customer to another owner (managers and admins); see `assignee_error` for who may take it."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
     owner = session.get(User, owner_id)
-    if owner is None or not owner.is_active:
-        raise ValidationError([FieldError("owner_id", "error.owner_invalid")])
+    error = assignee_error(actor, owner, field="owner_id")
+    if error is not None:
+        raise ValidationError([error])
     before = audited_fields(customer)
-    customer.owner_id = owner.id
-    _audit(session, actor, customer, "assign", before)
+    customer.owner_id = owner_id
+    changes = audit.diff(before, audited_fields(customer))
+    audit.record_customer(session, actor=actor, customer=customer, action="assign", changes=changes)
     session.flush()
     return customer
 
 
 def share_customer(session: Session, *, actor: Actor | None, customer_id: int, user_id: int) -> None:
-    """Let another user see and edit a customer without owning it."""
+    """Let another user see and edit a customer without owning it; see `assignee_error` for who."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
+    error = assignee_error(actor, session.get(User, user_id), field="user_id")
+    if error is not None:
+        raise ValidationError([error])
     if session.get(CustomerShare, (customer.id, user_id)) is None:
         session.add(CustomerShare(customer_id=customer.id, user_id=user_id))
-        audit.record(
-            session,
-            action="share",
-            entity="customer",
-            entity_id=customer.id,
-            customer_id=customer.id,
-            user_id=actor.user_id if actor else None,
-            changes={"shared_with": [None, user_id]},
-        )
+        changes: dict[str, list[object]] = {"shared_with": [None, user_id]}
+        audit.record_customer(session, actor=actor, customer=customer, action="share", changes=changes)
 
 
 def delete_customer(session: Session, *, actor: Actor | None, customer_id: int) -> None:
@@ -193,76 +193,9 @@ def delete_customer(session: Session, *, actor: Actor | None, customer_id: int) 
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.delete")
     snapshot = audit.diff(audited_fields(customer), dict.fromkeys(AUDITED_FIELDS))
-    audit.record(
-        session,
-        action="delete",
-        entity="customer",
-        entity_id=customer.id,
-        customer_id=customer.id,
-        user_id=actor.user_id if actor else None,
-        changes={**snapshot, "customer_no": [customer.customer_no, None]},
-    )
+    changes: dict[str, list[object]] = {**snapshot, "customer_no": [customer.customer_no, None]}
+    audit.record_customer(session, actor=actor, customer=customer, action="delete", changes=changes)
     session.execute(delete(Customer).where(Customer.id == customer.id))
-
-
-def _audit(
-    session: Session, actor: Actor | None, customer: Customer, action: str, before: dict[str, object]
-) -> None:
-    audit.record(
-        session,
-        action=action,
-        entity="customer",
-        entity_id=customer.id,
-        customer_id=customer.id,
-        user_id=actor.user_id if actor else None,
-        changes=audit.diff(before, audited_fields(customer)),
-    )
-
-
-AUDIT_COLUMNS = ["at", "user", "action", "entity", "entity_id", "customer_id", "changes"]
-
-
-def audit_entries(
-    session: Session,
-    *,
-    actor: Actor | None,
-    customer_id: int | None = None,
-    action: str | None = None,
-    username: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    limit: int = 1000,
-) -> pd.DataFrame:
-    """Audit rows, newest first. A customer's own history is readable by whoever may read the customer."""
-    if customer_id is not None:
-        get_customer(session, actor=actor, customer_id=customer_id)
-    else:
-        require(actor, "audit.read")
-    stmt = (
-        select(
-            AuditLog.at,
-            User.username.label("user"),
-            AuditLog.action,
-            AuditLog.entity,
-            AuditLog.entity_id,
-            AuditLog.customer_id,
-            AuditLog.changes,
-        )
-        .outerjoin(User, User.id == AuditLog.user_id)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
-        .limit(limit)
-    )
-    if customer_id is not None:
-        stmt = stmt.where(AuditLog.customer_id == customer_id)
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    if username:
-        stmt = stmt.where(User.username == username)
-    if since:
-        stmt = stmt.where(AuditLog.at >= datetime.combine(since, time.min))
-    if until:
-        stmt = stmt.where(AuditLog.at < datetime.combine(until + timedelta(days=1), time.min))
-    return pd.DataFrame(session.execute(stmt).all(), columns=AUDIT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -274,6 +207,8 @@ class CustomerDetail:
     version: int
     stage: str
     status: str
+    # Where it stands for a stage move: the outcome once closed, else the open stage.
+    current_stage: str
     owner_id: int | None
     owner: str | None
     lost_reason: str | None
@@ -323,6 +258,7 @@ def customer_detail(
         version=customer.version,
         stage=customer.stage,
         status=customer.status,
+        current_stage=current_stage(customer),
         owner_id=customer.owner_id,
         owner=customer.owner.display_name if customer.owner else None,
         lost_reason=customer.lost_reason,
@@ -377,58 +313,6 @@ def _frame(session: Session, stmt: Select[*tuple[Any, ...]]) -> pd.DataFrame:
     return pd.DataFrame(session.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
 
 
-HISTORY_COLUMNS = ["at", "user", "action", "field", "old", "new"]
-_USER_ID_FIELDS = ("owner_id", "shared_with")
-
-
-def customer_history(session: Session, *, actor: Actor | None, customer_id: int) -> pd.DataFrame:
-    """The customer's audit trail, one row per changed field (old -> new), newest first.
-
-    User ids (owner, shared with) are replaced by the users' display names.
-    """
-    entries = audit_entries(session, actor=actor, customer_id=customer_id)
-    names = _display_names(session, entries)
-    users = _display_names_by_username(session, entries)
-    rows: list[tuple[object, ...]] = []
-    for entry in entries.itertuples(index=False):
-        who = users.get(entry.user, entry.user) if entry.user else None
-        changes: dict[str, list[object]] = entry.changes or {}
-        if not changes:
-            rows.append((entry.at, who, entry.action, None, None, None))
-        for field_name, (old, new) in changes.items():
-            if field_name in _USER_ID_FIELDS:
-                old, new = names.get(old, old), names.get(new, new)
-            rows.append((entry.at, who, entry.action, field_name, old, new))
-    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    # Old and new values mix text, numbers and None; keep them as they are (no NaN for None).
-    for column in ("old", "new"):
-        frame[column] = pd.Series([row[HISTORY_COLUMNS.index(column)] for row in rows], dtype=object)
-    return frame
-
-
-def _display_names(session: Session, entries: pd.DataFrame) -> dict[object, str]:
-    ids = {
-        value
-        for changes in entries["changes"]
-        if changes
-        for field_name in _USER_ID_FIELDS
-        for value in changes.get(field_name, ())
-        if isinstance(value, int)
-    }
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return {user_id: name for user_id, name in rows}
-
-
-def _display_names_by_username(session: Session, entries: pd.DataFrame) -> dict[str, str]:
-    usernames = {u for u in entries["user"] if u}
-    if not usernames:
-        return {}
-    stmt = select(User.username, User.display_name).where(User.username.in_(usernames))
-    return {username: name for username, name in session.execute(stmt)}
-
-
 @dataclass(frozen=True)
 class UserChoice:
     """A user a customer can be assigned to or shared with."""
@@ -439,12 +323,11 @@ class UserChoice:
 
 
 def assignable_users(session: Session, *, actor: Actor | None) -> list[UserChoice]:
-    """Active users who may work customers (own, edit), for the assign and share choices."""
+    """The users `actor` may assign a customer to or share it with (the rule is `assignee_error`)."""
     require(actor, "customer.assign")
-    roles = [role for role, permissions in ROLE_PERMISSIONS.items() if "customer.edit" in permissions]
-    stmt = (
-        select(User.id, User.display_name, User.role)
-        .where(User.is_active.is_(True), User.role.in_(roles))
-        .order_by(User.display_name, User.id)
-    )
-    return [UserChoice(id=r.id, display_name=r.display_name, role=r.role) for r in session.execute(stmt)]
+    users = session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.display_name, User.id))
+    return [
+        UserChoice(id=user.id, display_name=user.display_name, role=user.role)
+        for user in users
+        if assignee_error(actor, user, field="user_id") is None
+    ]

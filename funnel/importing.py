@@ -31,7 +31,14 @@ from funnel.import_parsing import (
     resolve_stage_map,
     username_for,
 )
-from funnel.leads import AUDITED_FIELDS, CleanLead, LeadInput, create_lead, new_customer_no
+from funnel.leads import (
+    AUDITED_FIELDS,
+    CleanLead,
+    LeadInput,
+    create_lead,
+    duplicate_error,
+    new_customer_no,
+)
 from funnel.models import Contact, Customer, Opportunity, StageEvent, User
 from funnel.permissions import Actor, allowed, can_see, require
 from funnel.stages import OUTCOMES, Pipeline, get_pipeline
@@ -184,11 +191,10 @@ class _Importer:
             found = self.contacts.get((kind, getattr(lead, kind)))
             if found is None:
                 continue
-            # Name the existing customer only to someone who may see it, as the lead form does.
+            # The system sees everything: no query per duplicate row for it.
             customer = self.session.get(Customer, found[0]) if self.actor else None
-            if customer is None or can_see(self.session, self.actor, customer):
-                return FieldError(kind, "error.duplicate", {"customer_no": found[1]})
-            return FieldError(kind, "error.duplicate_hidden")
+            visible = customer is None or can_see(self.session, self.actor, customer)
+            return duplicate_error(kind, found[1], visible=visible)
         return None
 
     def _owner_id(self, name: str | None) -> int | None:
@@ -270,14 +276,8 @@ class _Importer:
         if not changes:
             self.report.unchanged += 1
             return
-        audit.record(
-            self.session,
-            action="import_update",
-            entity="customer",
-            entity_id=customer.id,
-            customer_id=customer.id,
-            user_id=self.by_user_id,
-            changes=changes,
+        audit.record_customer(
+            self.session, actor=self.actor, customer=customer, action="import_update", changes=changes
         )
         self.report.updated += 1
 

@@ -178,25 +178,49 @@ def _history(
     return sorted(events.items(), key=lambda item: order[item[0]])
 
 
+CONTACT_FIELDS = ("phone", "email", "wechat")
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """An existing customer with the same contact detail as a new lead; `field` names which one matched."""
+
+    field: str
+    customer: Customer
+
+
+def duplicate_match(session: Session, lead: LeadInput) -> DuplicateMatch | None:
+    """An existing customer with the same phone, e-mail or WeChat as this lead, and the field that matched."""
+    wanted = {name: getattr(lead, name) for name in CONTACT_FIELDS if getattr(lead, name)}
+    if not wanted:
+        return None
+    stmt = (
+        select(Customer, Contact.phone, Contact.email, Contact.wechat)
+        .join(Contact)
+        .where(or_(*(getattr(Contact, name) == value for name, value in wanted.items())))
+        .limit(1)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    field_name = next(name for name, value in wanted.items() if getattr(row, name) == value)
+    return DuplicateMatch(field=field_name, customer=row.Customer)
+
+
 def find_duplicate(session: Session, lead: LeadInput) -> Customer | None:
     """An existing customer with the same phone, e-mail or WeChat as this lead."""
-    conditions = [
-        getattr(Contact, name) == getattr(lead, name)
-        for name in ("phone", "email", "wechat")
-        if getattr(lead, name)
-    ]
-    if not conditions:
-        return None
-    return session.scalars(select(Customer).join(Contact).where(or_(*conditions)).limit(1)).first()
+    match = duplicate_match(session, lead)
+    return match.customer if match else None
 
 
-def _duplicate_error(session: Session, actor: Actor | None, duplicate: Customer) -> FieldError:
-    # Only name the existing customer to someone allowed to see it: the form must not leak leads.
-    if actor is not None and can_see(session, actor, duplicate):
-        return FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})
-    if actor is None:
-        return FieldError("phone", "error.duplicate", {"customer_no": duplicate.customer_no})
-    return FieldError("phone", "error.duplicate_hidden")
+def duplicate_error(field_name: str, customer_no: str, *, visible: bool) -> FieldError:
+    """The error on the lead's `field_name` that an existing customer already has.
+
+    It names the existing customer only to someone allowed to see it: the form must not leak leads.
+    """
+    if visible:
+        return FieldError(field_name, "error.duplicate", {"customer_no": customer_no})
+    return FieldError(field_name, "error.duplicate_hidden")
 
 
 def create_lead(
@@ -220,9 +244,10 @@ def create_lead(
         # A rep's new lead is their own; handing leads to others is a manager's call.
         lead.owner_id = actor.user_id
     if not allow_duplicate:
-        duplicate = find_duplicate(session, lead)
-        if duplicate is not None:
-            raise ValidationError([_duplicate_error(session, actor, duplicate)])
+        match = duplicate_match(session, lead)
+        if match is not None:
+            visible = can_see(session, actor, match.customer)
+            raise ValidationError([duplicate_error(match.field, match.customer.customer_no, visible=visible)])
     assert lead.created_at is not None
     customer = Customer(
         customer_no=customer_no or _unused_customer_no(session, lead.created_at),
@@ -266,13 +291,11 @@ def create_lead(
         previous = key
     if lead.amount is not None:
         session.add(Opportunity(customer_id=customer.id, amount=lead.amount, created_at=lead.created_at))
-    audit.record(
+    audit.record_customer(
         session,
+        actor=actor,
+        customer=customer,
         action="create",
-        entity="customer",
-        entity_id=customer.id,
-        customer_id=customer.id,
-        user_id=by_user_id,
         changes=audit.diff({}, audited_fields(customer)),
     )
     return customer
@@ -301,6 +324,11 @@ class StaleEditError(RuntimeError):
     """Someone else saved this customer after it was loaded."""
 
 
+def current_stage(customer: Customer) -> str:
+    """Where the customer stands: its outcome once closed (won or lost), else its open stage."""
+    return customer.status if customer.status in OUTCOMES else customer.stage
+
+
 def move_stage(
     session: Session,
     *,
@@ -312,7 +340,11 @@ def move_stage(
     lost_reason: str | None = None,
     pipeline: Pipeline | None = None,
 ) -> Customer:
-    """Move a customer to a stage or outcome, recording the event and the audit entry."""
+    """Move a customer to a stage or outcome, recording the event and the audit entry.
+
+    Refused (ValidationError on "stage") when the customer is there already, and once it is won: a won
+    deal stays closed. A lost one may be reopened.
+    """
     pipeline = pipeline or get_pipeline()
     key = pipeline.resolve(to_stage)
     if key is None:
@@ -321,14 +353,20 @@ def move_stage(
     if customer is None:
         raise LookupError(f"customer {customer_id} does not exist")
     require_customer(session, actor, customer, "customer.edit")
-    by_user_id = actor.user_id if actor else None
     if expected_version is not None and customer.version != expected_version:
         raise StaleEditError(customer.customer_no)
+    current = current_stage(customer)
+    if key == current:
+        raise ValidationError([FieldError("stage", "error.same_stage")])
+    if current == WON:
+        # The funnel counts a customer as having reached every stage it has an event for; moving a won
+        # deal back would leave it counted as won while open. More business is a new opportunity.
+        raise ValidationError([FieldError("stage", "error.won_is_final")])
     if key == LOST and not clean(lost_reason):
         raise ValidationError([FieldError("lost_reason", "error.required")])
     at = at or utcnow()
     before = audited_fields(customer)
-    previous = WON if customer.status == WON else customer.stage
+    previous = customer.stage  # a lost customer's stage is where it was lost
     if key in OUTCOMES:
         customer.status = key
         customer.closed_at = at
@@ -342,16 +380,15 @@ def move_stage(
         customer.closed_at = None
         if customer.first_contacted_at is None and pipeline.rank(key) > 0:
             customer.first_contacted_at = at
+    by_user_id = actor.user_id if actor else None
     session.add(
         StageEvent(customer_id=customer.id, from_stage=previous, to_stage=key, at=at, by_user_id=by_user_id)
     )
-    audit.record(
+    audit.record_customer(
         session,
+        actor=actor,
+        customer=customer,
         action="stage_move",
-        entity="customer",
-        entity_id=customer.id,
-        customer_id=customer.id,
-        user_id=by_user_id,
         changes=audit.diff(before, audited_fields(customer)),
     )
     session.flush()

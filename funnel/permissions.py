@@ -8,40 +8,32 @@ from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from funnel.models import Customer, CustomerShare, User
+from funnel.validation import FieldError
 
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
+
+# What a manager may do; an administrator may do all of it and run the system (kept as one set so the
+# two cannot drift apart).
+_MANAGER = frozenset(
+    {
+        "customer.read",
+        "customer.create",
+        "customer.edit",
+        "customer.assign",
+        "customer.delete",
+        "analytics.read",
+        "forecast.read",
+        "audit.read",
+    }
+)
 
 # The table of allowed actions per role; everything not listed is refused.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rep": frozenset({"customer.read", "customer.create", "customer.edit", "analytics.read"}),
-    "manager": frozenset(
-        {
-            "customer.read",
-            "customer.create",
-            "customer.edit",
-            "customer.assign",
-            "customer.delete",
-            "analytics.read",
-            "forecast.read",
-            "audit.read",
-        }
-    ),
+    "manager": _MANAGER,
     "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),
     "delivery": frozenset({"customer.read", "order.read", "payment.record"}),
-    "admin": frozenset(
-        {
-            "customer.read",
-            "customer.create",
-            "customer.edit",
-            "customer.assign",
-            "customer.delete",
-            "analytics.read",
-            "forecast.read",
-            "audit.read",
-            "users.manage",
-            "settings.manage",
-        }
-    ),
+    "admin": _MANAGER | {"users.manage", "settings.manage"},
 }
 
 
@@ -114,14 +106,22 @@ class Scope:
 EVERYTHING = Scope()
 
 
+def managed_team(actor: Actor | None) -> str | None:
+    """The team a manager is limited to; None for everyone else (a manager without a team sees all)."""
+    if actor is not None and actor.role == "manager" and actor.team:
+        return actor.team
+    return None
+
+
 def customer_scope(session: Session, actor: Actor | None) -> Scope:
     """Which customers `actor` may see: a rep their own and shared ones, a manager their team, ..."""
     if actor is None or actor.role in ("admin", "leader"):
         return EVERYTHING
     if actor.role == "manager":
-        if not actor.team:
+        team_name = managed_team(actor)
+        if team_name is None:
             return EVERYTHING
-        team = tuple(session.scalars(select(User.id).where(User.team == actor.team)))
+        team = tuple(session.scalars(select(User.id).where(User.team == team_name)))
         return Scope(owner_ids=team, include_unowned=True)
     if actor.role == "delivery":
         return Scope(statuses=("won",))
@@ -141,3 +141,17 @@ def require_customer(session: Session, actor: Actor | None, customer: Customer, 
     require(actor, action)
     if not can_see(session, actor, customer):
         raise PermissionDenied(action, customer.customer_no)
+
+
+def assignee_error(actor: Actor | None, user: User | None, *, field: str) -> FieldError | None:
+    """Why `actor` may not give a customer to `user` (to own or to share it), on `field`; None if they may.
+
+    The one rule behind assigning, sharing and the users offered for both: the user is active, their role
+    works customers (may edit them), and a team's manager keeps the team's customers within the team.
+    """
+    if user is None or not user.is_active or "customer.edit" not in ROLE_PERMISSIONS.get(user.role, ()):
+        return FieldError(field, "error.assignee_invalid")
+    team = managed_team(actor)
+    if team is not None and user.team != team:
+        return FieldError(field, "error.assignee_other_team", {"team": team})
+    return None

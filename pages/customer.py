@@ -10,15 +10,15 @@ from funnel.customers import (
     assign_customer,
     assignable_users,
     customer_detail,
-    customer_history,
     delete_customer,
     share_customer,
     update_customer,
 )
 from funnel.db import session_scope
+from funnel.history import customer_history
 from funnel.leads import move_stage
 from funnel.permissions import PermissionDenied, allowed
-from funnel.stages import LOST, get_pipeline
+from funnel.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr
 
@@ -93,10 +93,7 @@ else:
         parts.done(tr("cust.saved", customer_no=number))
 
     moved, target, reason, slots = parts.stage_form(detail, pipeline, lang)
-    current = LOST if detail.status == LOST else detail.stage
-    if moved and target == current:
-        slots["form"].info(tr("cust.same_stage", customer_no=number))
-    elif moved and parts.attempt(
+    if moved and parts.attempt(
         lambda s: move_stage(
             s,
             customer_id=cid,

@@ -274,7 +274,7 @@ def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slo
 def stage_form(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> tuple[bool, str, str, Slots]:
     """Move to a stage or an outcome; returns (submitted, target, lost reason, slots)."""
     options = [*pipeline.keys, WON, LOST]
-    current = LOST if detail.status == LOST else detail.stage
+    current = detail.current_stage
     slots: Slots = {}
     st.subheader(tr("cust.move"))
     with st.form("cust_move_form", enter_to_submit=False):

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.auth import update_user
 from funnel.db import session_scope
 from funnel.leads import LeadInput, create_lead
 from funnel.models import User
@@ -152,3 +153,19 @@ def test_delivery_opens_a_won_customer_and_sees_its_order_and_payments(
     assert "HT-2026-007" in text
     assert "30,000.00" in text
     assert "cust_edit_name" not in {w.key for w in app.text_input}  # delivery reads, it does not edit
+
+
+def test_a_team_manager_is_offered_only_their_teams_reps_to_assign_and_share_with(
+    app_as: AppAs, app_engine: Engine, customers: dict[str, int]
+) -> None:
+    with session_scope(app_engine) as session:
+        for username, team in (("manager", "east"), ("rep", "east"), ("rep2", "west"), ("admin", "west")):
+            update_user(session, username, actor=None, team=team)
+
+    app = open_customer(app_as("manager"), customers["rep"])
+
+    assert not app.exception
+    # Not rep2 nor the admin (team west), nor the leader or delivery (who do not work customers); the
+    # owner, rep, is not offered as a new owner.
+    assert app.selectbox(key="cust_assign").options == ["manager · Sales manager"]
+    assert app.selectbox(key="cust_share").options == ["manager · Sales manager"]

@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.clock import utcnow
-from funnel.customers import customer_history, get_customer, update_customer
+from funnel.customers import get_customer, update_customer
 from funnel.db import session_scope
+from funnel.history import customer_history
 from funnel.leads import LeadInput, create_lead, move_stage
 from funnel.models import Objection, User
 from funnel.permissions import Actor
@@ -244,6 +245,35 @@ def test_moving_a_stage_records_a_stage_event(app_as: AppAs, book: dict[str, int
     assert "moved to Needs qualified" in app.success[0].value
     events = table_with(app, "From")
     assert events.iloc[-1][["From", "To", "Who"]].tolist() == ["Lead", "Needs qualified", "rep"]
+
+
+def test_moving_to_the_stage_the_customer_is_at_says_so_under_the_stage_field(
+    app_as: AppAs, book: dict[str, int]
+) -> None:
+    app = open_customer(app_as("rep"), book["Acme"])
+    assert app.selectbox(key="cust_move_to").value == "lead"
+    app.button(key="cust_move_submit").click().run()
+    below_stage = element_after(app, "cust_move_to")
+    assert (below_stage.type, below_stage.value) == (
+        "error",
+        "The customer is already there: choose another stage or outcome.",
+    )
+    assert not app.success
+    assert table_with(app, "From")["To"].tolist() == ["Lead"]  # no stage event recorded
+
+
+def test_a_won_deal_cannot_be_moved_back_to_an_open_stage(
+    app_as: AppAs, app_engine: Engine, book: dict[str, int]
+) -> None:
+    app = open_customer(app_as("rep"), book["Won deal"])
+    app.selectbox(key="cust_move_to").set_value("contact")
+    app.button(key="cust_move_submit").click().run()
+    assert not app.exception
+    below_stage = element_after(app, "cust_move_to")
+    assert below_stage.type == "error"
+    assert "A won deal is closed" in below_stage.value
+    with session_scope(app_engine) as session:
+        assert get_customer(session, actor=None, customer_id=book["Won deal"]).status == "won"
 
 
 def test_a_manager_assigns_a_customer_to_another_rep_who_then_sees_it(

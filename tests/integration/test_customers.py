@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from funnel.auth import UserInput, add_user, update_user
@@ -13,14 +14,15 @@ from funnel.customers import (
     assign_customer,
     assignable_users,
     customer_detail,
-    customer_history,
     list_customers,
     share_customer,
     update_customer,
 )
+from funnel.history import customer_history
 from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import Contact, Customer, Objection
+from funnel.models import Contact, Customer, Objection, User
 from funnel.permissions import Actor, PermissionDenied
+from funnel.validation import FieldError, ValidationError
 
 NOW = datetime(2026, 11, 2, 9, 0)
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
@@ -43,7 +45,7 @@ def actors(session: Session) -> dict[str, Actor]:
     }
 
 
-def lead(session: Session, actor: Actor, name: str, **fields: object) -> Customer:
+def lead(session: Session, actor: Actor | None, name: str, **fields: object) -> Customer:
     return create_lead(
         session, LeadInput(name=name, email=f"{name.lower().replace(' ', '.')}@x.cn", **fields), actor=actor
     )  # type: ignore[arg-type]
@@ -190,3 +192,118 @@ def test_customers_can_be_assigned_to_active_users_who_work_customers(session, a
     assert {u.role for u in choices} == {"rep", "manager", "admin"}
     with pytest.raises(PermissionDenied):
         assignable_users(session, actor=actors["rep"])
+
+
+# target of an assignment or a share -> the error code, None when allowed
+ASSIGNEES = [
+    ("rep2", None),
+    ("manager", None),
+    ("leader", "error.assignee_invalid"),  # reads customers, does not work them
+    ("delivery", "error.assignee_invalid"),
+    ("retired", "error.assignee_invalid"),  # an inactive rep
+    ("nobody", "error.assignee_invalid"),  # no such user
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("target", "code"), ASSIGNEES)
+def test_a_customer_is_assigned_or_shared_only_to_an_active_user_who_works_customers(
+    session, actors, target, code
+):
+    retired = add_user(
+        session, UserInput(username="retired", role="rep", is_active=False), password=None, actor=None
+    )
+    ids = {name: actor.user_id for name, actor in actors.items()} | {"retired": retired.id, "nobody": 10_000}
+    customer = lead(session, actors["rep"], "Acme")
+    manager = actors["manager"]
+    attempts = {
+        "owner_id": lambda: assign_customer(
+            session, actor=manager, customer_id=customer.id, owner_id=ids[target]
+        ),
+        "user_id": lambda: share_customer(
+            session, actor=manager, customer_id=customer.id, user_id=ids[target]
+        ),
+    }
+
+    for field, attempt in attempts.items():
+        if code is None:
+            attempt()
+        else:
+            with pytest.raises(ValidationError) as raised:
+                attempt()
+            assert raised.value.errors == [FieldError(field, code)]
+
+
+@pytest.fixture
+def teams(session: Session, actors: dict[str, Actor]) -> dict[str, Actor]:
+    """manager and rep form team east; rep2 and a second manager, west_mgr, team west; admin has no team."""
+    for username, team in (("manager", "east"), ("rep", "east"), ("rep2", "west")):
+        update_user(session, username, actor=None, team=team)
+    west_mgr = add_user(
+        session, UserInput(username="west_mgr", role="manager", team="west"), password=None, actor=None
+    )
+    session.commit()
+    return {name: Actor.of(session.get(User, actor.user_id)) for name, actor in actors.items()} | {
+        "west_mgr": Actor.of(west_mgr)
+    }
+
+
+def test_a_team_manager_assigns_and_shares_within_the_team_only(session, teams):
+    manager, rep, rep2 = teams["manager"], teams["rep"], teams["rep2"]
+    customer = lead(session, rep, "Acme")
+
+    with pytest.raises(ValidationError) as assigned:
+        assign_customer(session, actor=manager, customer_id=customer.id, owner_id=rep2.user_id)
+    with pytest.raises(ValidationError) as shared:
+        share_customer(session, actor=manager, customer_id=customer.id, user_id=rep2.user_id)
+
+    assert assigned.value.errors == [FieldError("owner_id", "error.assignee_other_team", {"team": "east"})]
+    assert shared.value.errors == [FieldError("user_id", "error.assignee_other_team", {"team": "east"})]
+    share_customer(session, actor=manager, customer_id=customer.id, user_id=manager.user_id)
+    # A manager without a team (or an admin) reaches every team.
+    assign_customer(session, actor=teams["admin"], customer_id=customer.id, owner_id=rep2.user_id)
+
+
+@pytest.mark.parametrize("chooser", ["manager", "west_mgr", "admin"])
+def test_the_users_offered_are_exactly_those_an_assignment_accepts(session, teams, chooser):
+    actor = teams[chooser]
+    customer = lead(session, None, "Unowned")  # in every manager's reach
+    session.commit()
+
+    offered = {user.id for user in assignable_users(session, actor=actor)}
+    accepted = set()
+    for user_id in session.scalars(select(User.id)):
+        try:
+            with session.begin_nested():
+                assign_customer(session, actor=actor, customer_id=customer.id, owner_id=user_id)
+            accepted.add(user_id)
+        except ValidationError:
+            pass
+
+    assert offered == accepted
+    expected = {
+        "manager": {"manager", "rep"},
+        "west_mgr": {"west_mgr", "rep2"},
+        "admin": {"manager", "rep", "rep2", "west_mgr", "admin"},
+    }
+    assert {session.get(User, user_id).username for user_id in offered} == expected[chooser]
+
+
+def test_saving_an_unchanged_edit_writes_no_audit_row_and_keeps_the_version(session, actors):
+    rep = actors["rep"]
+    customer = lead(session, rep, "Acme", company="Acme Ltd", grade="A")
+    session.commit()
+    version = customer.version
+
+    update_customer(
+        session,
+        actor=rep,
+        customer_id=customer.id,
+        changes={"name": " Acme ", "company": "Acme Ltd", "grade": "a", "region": ""},
+        expected_version=version,
+    )
+    session.commit()
+
+    assert customer.version == version
+    assert customer_history(session, actor=rep, customer_id=customer.id)["action"].unique().tolist() == [
+        "create"
+    ]

@@ -20,7 +20,7 @@ from funnel.audit_format import (
     query_days,
     reader_zone,
 )
-from funnel.customers import AUDIT_COLUMNS
+from funnel.history import AUDIT_COLUMNS
 
 
 @pytest.mark.parametrize(
