@@ -10,7 +10,7 @@ from functools import lru_cache
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from funnel import audit
@@ -307,6 +307,10 @@ class SetupDone(Exception):
 
 def create_first_admin(session: Session, user_in: UserInput, *, password: str) -> User:
     """The first-run account: only while the database has no user at all."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two people submitting the first-run form at once must not both become admin: serialise the
+        # check-then-insert (SQLite already serialises writers).
+        session.execute(text("SELECT pg_advisory_xact_lock(7101)"))
     if count_users(session) > 0:
         raise SetupDone()
     user_in.role = "admin"

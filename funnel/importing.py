@@ -41,7 +41,7 @@ from funnel.leads import (
 )
 from funnel.models import Contact, Customer, Opportunity, StageEvent, User
 from funnel.permissions import Actor, allowed, can_see, require
-from funnel.stages import OUTCOMES, Pipeline, get_pipeline
+from funnel.stages import OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.validation import FieldError, ValidationError
 
 __all__ = [
@@ -248,7 +248,11 @@ class _Importer:
             _assign(customer, name, getattr(lead, name))
         if row.created_given:
             _assign(customer, "created_at", lead.created_at)
-        if row.stage_given:
+        if row.stage_given and customer.status == WON and cleaned.status != WON:
+            # A won deal is final (funnel.leads.move_stage); a later export showing it open is stale.
+            warning = FieldError("stage", "import.warn.won_is_final", {"customer_no": customer.customer_no})
+            self.report.warnings.append((row.number, warning))
+        elif row.stage_given:
             _assign(customer, "stage", cleaned.stage)
             _assign(customer, "status", cleaned.status)
             self._add_events(state, cleaned)

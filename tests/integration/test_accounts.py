@@ -325,3 +325,13 @@ def test_a_team_manager_reads_the_audit_log_of_their_teams_customers_only(sessio
     assert set(audit_entries(session, actor=actors["west_mgr"])["customer_id"]) == {leads["west"].id}
     assert {leads["east"].id, leads["west"].id} <= set(everything["customer_id"].dropna())
     assert "login" in set(everything["action"])
+
+
+def test_the_first_run_admin_can_be_created_only_once(engine):
+    from funnel.auth import SetupDone, create_first_admin
+    from funnel.db import session_scope
+
+    with session_scope(engine) as s:
+        assert create_first_admin(s, UserInput(username="first", role="rep"), password=PASSWORD).role == "admin"
+    with pytest.raises(SetupDone), session_scope(engine) as s:
+        create_first_admin(s, UserInput(username="second"), password=PASSWORD)

@@ -394,3 +394,19 @@ def test_a_rep_imports_leads_as_their_own_and_cannot_update_others(engine, tmp_p
         mine = s.scalars(select(Customer).where(Customer.name == "Mine")).one()
         assert mine.owner_id == actor.user_id
         assert s.scalars(select(Customer.name).where(Customer.external_id == "x-1")).one() == "Alpha"
+
+
+def test_a_won_customer_stays_won_when_a_later_file_shows_it_open(engine, tmp_path):
+    won = _write_csv(
+        tmp_path / "won.csv", ["external_id", "name", "email", "status"], [["w-1", "Won Co", "w@x.cn", "won"]]
+    )
+    import_file(engine, won)
+    stale = ["external_id", "name", "company", "stage"]
+    report = import_file(
+        engine, _write_csv(tmp_path / "stale.csv", stale, [["w-1", "Won Co", "New Co", "proposal"]])
+    )
+
+    assert [(n, w.code) for n, w in report.warnings] == [(2, "import.warn.won_is_final")]
+    with session_scope(engine) as s:
+        customer = s.scalars(select(Customer).where(Customer.external_id == "w-1")).one()
+        assert (customer.status, customer.stage, customer.company) == ("won", "won", "New Co")
