@@ -252,6 +252,7 @@ def customer_detail(
         .where(CustomerShare.customer_id == customer.id)
         .order_by(User.display_name)
     )
+    cid = customer.id
     return CustomerDetail(
         id=customer.id,
         customer_no=customer.customer_no,
@@ -282,31 +283,25 @@ def customer_detail(
             .where(StageEvent.customer_id == customer.id)
             .order_by(StageEvent.at, StageEvent.id),
         ),
-        opportunities=_frame(
-            session,
-            select(*(getattr(Opportunity, c) for c in OPPORTUNITY_COLUMNS))
-            .where(Opportunity.customer_id == customer.id)
-            .order_by(Opportunity.created_at, Opportunity.id),
+        opportunities=_children(
+            session, Opportunity, OPPORTUNITY_COLUMNS, cid, order_by=Opportunity.created_at
         ),
-        contracts=_frame(
-            session,
-            select(*(getattr(Contract, c) for c in CONTRACT_COLUMNS))
-            .where(Contract.customer_id == customer.id)
-            .order_by(Contract.signed_on, Contract.id),
-        ),
-        payments=_frame(
-            session,
-            select(*(getattr(Payment, c) for c in PAYMENT_COLUMNS))
-            .where(Payment.customer_id == customer.id)
-            .order_by(Payment.received_on, Payment.id),
-        ),
-        objections=_frame(
-            session,
-            select(*(getattr(Objection, c) for c in OBJECTION_COLUMNS))
-            .where(Objection.customer_id == customer.id)
-            .order_by(Objection.created_at, Objection.id),
-        ),
+        contracts=_children(session, Contract, CONTRACT_COLUMNS, cid, order_by=Contract.signed_on),
+        payments=_children(session, Payment, PAYMENT_COLUMNS, cid, order_by=Payment.received_on),
+        objections=_children(session, Objection, OBJECTION_COLUMNS, cid, order_by=Objection.created_at),
     )
+
+
+def _children(
+    session: Session, model: Any, columns: list[str], customer_id: int, *, order_by: Any
+) -> pd.DataFrame:
+    """A customer's rows of one child table (deals, orders, ...), oldest first."""
+    stmt = (
+        select(*(getattr(model, c) for c in columns))
+        .where(model.customer_id == customer_id)
+        .order_by(order_by, model.id)
+    )
+    return _frame(session, stmt)
 
 
 def _frame(session: Session, stmt: Select[*tuple[Any, ...]]) -> pd.DataFrame:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import unicodedata
-from datetime import date
 from typing import Any
 
+from funnel.commands.arguments import iso_date
 from funnel.db import make_engine, upgrade
 
 DESCRIPTION = """\
@@ -17,13 +17,6 @@ The same --seed, --leads and --anchor give identical data in an empty database.
 The database must be empty (no customers) unless --append is given; --append adds the leads alongside
 what is there, reuses demo users that already exist and never changes existing rows. The schema is
 created or upgraded first, so this works on a fresh database."""
-
-
-def _anchor(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from exc
 
 
 def register(sub: Any) -> None:
@@ -37,7 +30,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--seed", type=int, default=42, metavar="S", help="random seed (default 42)")
     parser.add_argument(
         "--anchor",
-        type=_anchor,
+        type=iso_date,
         default=None,
         metavar="YYYY-MM-DD",
         help="history ends at 00:00 UTC of this date (default: today, UTC); not in the future",

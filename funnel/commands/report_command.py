@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from typing import Any
 
 from funnel.auth import find_user
+from funnel.commands.arguments import iso_date
 from funnel.db import make_engine, session_scope, upgrade
 from funnel.permissions import Actor, customer_scope, require
 from funnel.queries import SEGMENT_FIELDS, CustomerFilter
 from funnel.report import build_report, report_table
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from exc
 
 
 def register(sub: Any) -> None:
@@ -30,8 +23,8 @@ def register(sub: Any) -> None:
         "period. Rates are fractions (0.2 = 20 %%).",
     )
     parser.add_argument("--by", choices=SEGMENT_FIELDS, help="split the funnel by this field")
-    parser.add_argument("--since", type=_date, help="only customers created on or after this date")
-    parser.add_argument("--until", type=_date, help="only customers created on or before this date")
+    parser.add_argument("--since", type=iso_date, help="only customers created on or after this date")
+    parser.add_argument("--until", type=iso_date, help="only customers created on or before this date")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
         "--as", dest="as_user", metavar="USERNAME", help="report exactly what this user may see (e.g. a rep)"
