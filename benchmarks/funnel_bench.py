@@ -1,10 +1,11 @@
-"""Time the funnel by channel three ways on the same demo data, and check that they agree.
+"""Time the funnel by channel several ways on the same demo data, and check that they all agree.
 
     python -m benchmarks.funnel_bench [--sizes 10000,100000] [--postgres URL] [--runs 5]
 
-For each size, demo leads (funnel.demo.generate_demo, in chunks of 100,000 with append=True) go into a
-fresh SQLite file, and the same funnel — reached per stage, open / won / lost, won amount, per channel —
-is computed by:
+For each size, demo leads go into a fresh SQLite file: funnel.demo.generate_demo for up to 100,000
+leads; larger sizes are copies of that 100,000-lead demo made in SQL (generate_demo itself cannot get
+much past ~140,000 leads, see replicate). The same funnel — reached per stage, open / won / lost, won
+amount, per channel — is then computed by:
 
   loudou      funnel.report.build_report(session, by="channel"): SQL roll-ups, pandas on the small result
   rollup      only its stage_rollup(by="channel") + funnel_segments (what this funnel strictly needs)
@@ -13,11 +14,15 @@ is computed by:
               then the funnel computed in pandas
   duckdb      DuckDB attaching the SQLite file (sqlite_scanner) and running one aggregate query
   duckdb-mem  the same query on DuckDB's own copy of the needed columns (loading it is not timed)
+  loudou+ix, rollup+ix
+              the first two again after adding COVERING_INDEXES to the scratch database (an
+              experiment: the app's schema does not have them; --no-index-experiment skips it)
 
-Every method runs in its own spawned process (so peak RSS is per method), `--runs` times; the median
-is reported, and the result of every method must equal Loudou's (reached per stage and the counts
-exactly, amounts to the cent) or the benchmark stops. `--postgres URL` repeats loudou / rollup /
-one-sql / pandas on PostgreSQL in a private schema created and dropped by the benchmark.
+Every method runs in its own spawned process (so peak RSS is per method): once to warm up, then
+`--runs` times; the median is reported. Every method's result must equal Loudou's (reached per stage
+and the counts exactly, amounts to the cent), SQLite's must equal PostgreSQL's, and a replicated size
+must be its base multiplied, or the benchmark stops with an AssertionError. `--postgres URL` repeats
+the SQL methods on PostgreSQL, in a private schema the benchmark creates and drops.
 
 DuckDB's sqlite extension is normally downloaded at run time; here it is loaded from the PyPI package
 duckdb-extension-sqlite-scanner (see benchmarks/requirements.txt). Without it the `duckdb` row is
@@ -247,13 +252,12 @@ def plain_pandas(engine: Engine) -> tuple[Funnel, int]:
         }
         | {f"reached_{rank}": furthest >= rank for rank in range(len(stages))}
     )
-    grouped = facts.groupby("channel", dropna=False).sum()
-    sizes = facts.groupby("channel", dropna=False).size()
+    facts["total"] = 1
     out: Funnel = {}
-    for channel, row in grouped.iterrows():
+    for channel, row in facts.groupby("channel", dropna=False).sum().iterrows():
         key = None if pd.isna(channel) else str(channel)
         out[key] = ChannelFunnel(
-            int(sizes[channel]),
+            int(row["total"]),
             int(row["open"]),
             int(row["won"]),
             int(row["lost"]),
@@ -590,6 +594,14 @@ def private_schema(url: str) -> Iterator[str]:
 
 def markdown(results: Sequence[SizeResult], runs: int) -> str:
     lines = [
+        "| backend | leads | loaded in s | " + " | ".join(SOURCE_TABLES) + " |",
+        "|---|---:|---:|" + "---:|" * len(SOURCE_TABLES),
+    ]
+    for result in results:
+        counts = " | ".join(f"{result.source_rows[t]:,}" for t in SOURCE_TABLES)
+        lines.append(f"| {result.backend} | {result.leads:,} | {result.generate_seconds:.1f} | {counts} |")
+    lines += [
+        "",
         f"| backend | leads | source rows | method | median s ({runs} runs) | min–max s | × loudou "
         "| rows into Python | peak RSS +MB | Python heap MB |",
         "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -603,7 +615,8 @@ def markdown(results: Sequence[SizeResult], runs: int) -> str:
                 f"| {min(m.seconds):.3f}–{max(m.seconds):.3f} | {m.median / base:.2f} | {m.rows_to_python:,} "
                 f"| {m.peak_rss_mb:,.0f} | {m.py_heap_mb:,.1f} |"
             )
-    return "\n".join(lines)
+    notes = sorted({f"- {m.method}: {m.note}" for r in results for m in r.measurements if m.note})
+    return "\n".join([*lines, *(["", *notes] if notes else [])])
 
 
 def main() -> None:

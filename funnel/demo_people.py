@@ -29,12 +29,30 @@ class Person:
     title: str
 
 
+MAX_DRAWS = 20
+
+
 def unique(value: str, taken: set[str], again: Callable[[], str]) -> str:
-    """`value`, or the first fresh one `again` draws, recorded in `taken`."""
+    """`value`, or the first fresh one `again` draws, recorded in `taken`.
+
+    Faker's pools are finite (about 26,000 Chinese e-mail addresses): once `again` has failed
+    MAX_DRAWS times, the last draw gets a counter (a.2@x, a.3@x, ...) so large demos cannot loop.
+    """
+    draws, base, counter = 0, value, 1
     while value in taken:
-        value = again()
+        draws += 1
+        if draws < MAX_DRAWS:
+            value = base = again()
+        else:
+            counter += 1
+            value = _numbered(base, counter)
     taken.add(value)
     return value
+
+
+def _numbered(value: str, n: int) -> str:
+    local, at, domain = value.partition("@")
+    return f"{local}.{n}{at}{domain}"
 
 
 class People:

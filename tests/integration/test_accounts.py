@@ -332,6 +332,8 @@ def test_the_first_run_admin_can_be_created_only_once(engine):
     from funnel.db import session_scope
 
     with session_scope(engine) as s:
-        assert create_first_admin(s, UserInput(username="first", role="rep"), password=PASSWORD).role == "admin"
+        assert (
+            create_first_admin(s, UserInput(username="first", role="rep"), password=PASSWORD).role == "admin"
+        )
     with pytest.raises(SetupDone), session_scope(engine) as s:
         create_first_admin(s, UserInput(username="second"), password=PASSWORD)

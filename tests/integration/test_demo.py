@@ -332,3 +332,12 @@ def test_demo_customer_numbers_look_like_the_ones_create_lead_makes(demo, sessio
 
     assert pattern.match(new_customer_no(at))
     assert len(set(numbers)) == len(numbers) and all(pattern.match(n) for n in numbers)
+
+
+def test_drawing_unique_values_ends_even_when_the_pool_is_exhausted():
+    from funnel.demo_people import unique
+
+    taken = {"a@x.cn"}
+    values = [unique("a@x.cn", taken, lambda: "a@x.cn") for _ in range(3)]
+
+    assert values == ["a.2@x.cn", "a.3@x.cn", "a.4@x.cn"]

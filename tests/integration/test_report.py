@@ -167,3 +167,15 @@ def test_filter_values_list_only_what_the_scope_covers(session):
     assert segment_values(session, "channel") == ["官网", "展会"]
     assert segment_values(session, "channel", scope=Scope(owner_ids=(), include_unowned=True)) == ["官网"]
     assert segment_values(session, "channel", scope=Scope(owner_ids=(other.id,))) == ["展会"]
+
+
+@pytest.mark.parametrize("by", ["channel", "owner", "grade", "created_month"])
+def test_the_overall_funnel_is_the_same_with_or_without_a_split(session, by):
+    add_leads(session, {"lead": 3, "contact": 2, "won": 2}, channel="官网", grade="A", amount="10")
+    add_leads(session, {"qualify": 2, "lost": 3}, lost_reason="价格太高")
+    session.commit()
+
+    plain, split = build_report(session), build_report(session, by=by)
+
+    assert split.overall.as_dict(split.details) == plain.overall.as_dict(plain.details)
+    assert sum(s.total for s in split.segments) == plain.overall.total
