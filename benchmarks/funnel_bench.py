@@ -16,7 +16,8 @@ amount, per channel — is then computed by:
   duckdb-mem  the same query on DuckDB's own copy of the needed columns (loading it is not timed)
   loudou+ix, rollup+ix
               the first two again after adding COVERING_INDEXES to the scratch database (an
-              experiment: the app's schema does not have them; --no-index-experiment skips it)
+              experiment; migration 0003 adopted them, so on a current schema this changes nothing;
+              --no-index-experiment skips it)
 
 Every method runs in its own spawned process (so peak RSS is per method): once to warm up, then
 `--runs` times; the median is reported. Every method's result must equal Loudou's (reached per stage
@@ -492,7 +493,7 @@ def add_covering_indexes(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         for name, ddl in COVERING_INDEXES.items():
-            conn.execute(text(f"CREATE INDEX {name} ON {ddl}"))
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {ddl}"))
     settle(engine)
     engine.dispose()
 
