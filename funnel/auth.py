@@ -185,14 +185,7 @@ def add_user(session: Session, user_in: UserInput, *, password: str | None, acto
     session.add(user)
     session.flush()
     fields = {name: getattr(user, name) for name in ("username", *USER_FIELDS)}
-    audit.record(
-        session,
-        action="create",
-        entity="user",
-        entity_id=user.id,
-        user_id=actor.user_id if actor else None,
-        changes=audit.diff({}, fields),
-    )
+    _record_account_change(session, actor, user, "create", audit.diff({}, fields))
     return user
 
 
@@ -217,14 +210,7 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
         setattr(user, name, clean(value) if isinstance(value, str) else value)
     user.display_name = user.display_name or user.username
     after = {name: getattr(user, name) for name in USER_FIELDS}
-    audit.record(
-        session,
-        action="update",
-        entity="user",
-        entity_id=user.id,
-        user_id=actor.user_id if actor else None,
-        changes=audit.diff(before, after),
-    )
+    _record_account_change(session, actor, user, "update", audit.diff(before, after))
     return user
 
 
@@ -260,14 +246,22 @@ def set_password(session: Session, username: str, password: str, *, actor: Actor
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    _record_account_change(session, actor, user, "password_reset", None)
+    return user
+
+
+def _record_account_change(
+    session: Session, actor: Actor | None, user: User, action: str, changes: dict[str, list[object]] | None
+) -> None:
+    """Audit an administrator's change to an account (actor None: the CLI or the first-run form)."""
     audit.record(
         session,
-        action="password_reset",
+        action=action,
         entity="user",
         entity_id=user.id,
         user_id=actor.user_id if actor else None,
+        changes=changes,
     )
-    return user
 
 
 def list_users(session: Session) -> list[User]:
