@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from funnel.permissions import allowed
+from funnel.access.permissions import allowed
 from pages._shared.auth_ui import account_sidebar, signed_in_actor
 from pages._shared.common import configure_page, language_switch, run_page, tr
 

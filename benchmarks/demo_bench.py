@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from funnel.db import make_engine, upgrade
-from funnel.demo import generate_demo
+from funnel.core.db import make_engine, upgrade
+from funnel.demo.generate import generate_demo
 
 
 def bench(url: str, leads: int) -> None:

@@ -2,12 +2,12 @@
 
     python -m benchmarks.funnel_bench [--sizes 10000,100000] [--postgres URL] [--runs 5]
 
-For each size, demo leads go into a fresh SQLite file: funnel.demo.generate_demo for up to 100,000
+For each size, demo leads go into a fresh SQLite file: funnel.demo.generate.generate_demo for up to 100,000
 leads; larger sizes are copies of that 100,000-lead demo made in SQL (generate_demo itself cannot get
 much past ~140,000 leads, see replicate). The same funnel — reached per stage, open / won / lost, won
 amount, per channel — is then computed by:
 
-  loudou      funnel.report.build_report(session, by="channel"): SQL roll-ups, pandas on the small result
+  loudou      analytics.report.build_report(session, by="channel"): SQL roll-ups, pandas on the small result
   rollup      only its stage_rollup(by="channel") + funnel_segments (what this funnel strictly needs)
   one-sql     one hand-written aggregate query (the DuckDB one below) run by the database itself
   pandas      every row of customer, stage_event, contract and opportunity read with pd.read_sql,
@@ -57,12 +57,12 @@ from sqlalchemy import ColumnElement, Engine, create_engine, func, insert, selec
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from funnel.analytics import FunnelSegment, funnel_segments
-from funnel.db import make_engine, upgrade
-from funnel.demo import demo_tables, generate_demo
-from funnel.queries import loss_details, stage_rollup
-from funnel.report import build_report
-from funnel.stages import LOST, WON, get_pipeline
+from funnel.analytics.funnel_math import FunnelSegment, funnel_segments
+from funnel.analytics.report import build_report
+from funnel.analytics.rollups import loss_details, stage_rollup
+from funnel.core.db import make_engine, upgrade
+from funnel.demo.generate import demo_tables, generate_demo
+from funnel.pipeline.stages import LOST, WON, get_pipeline
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 # Larger sizes are copies of a BASE_LEADS demo: generate_demo hangs past ~140,000 leads (see replicate).
@@ -168,7 +168,7 @@ def rollup(engine: Engine) -> tuple[Funnel, int]:
 def funnel_sql(stages: Sequence[str], prefix: str = "") -> str:
     """One aggregate query for the whole funnel by channel; portable across SQLite, PostgreSQL, DuckDB.
 
-    The semantics of funnel.queries.stage_rollup: furthest rank = max rank of the stage events (won is
+    The semantics of analytics.rollups.stage_rollup: furthest rank = max rank of the stage events (won is
     the last rank, lost has none), else the current stage's, and every won customer has the last rank;
     a customer's amount = its signed contracts, else its opportunities, else 0.
     """

@@ -1,5 +1,5 @@
 import sys
 
-from funnel.cli import main
+from funnel.cli.main import main
 
 sys.exit(main())

@@ -1,11 +1,11 @@
-"""Alembic environment: runs against the engine handed in by funnel.db.upgrade, or CRM_DATABASE_URL."""
+"""Alembic environment: runs against the engine handed in by funnel.core.db.upgrade, or CRM_DATABASE_URL."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from funnel.db import make_engine
-from funnel.models import Base
+from funnel.core.db import make_engine
+from funnel.store.models import Base
 
 config = context.config
 engine = config.attributes.get("engine") or make_engine()

@@ -4,10 +4,10 @@ from datetime import date, datetime, timedelta
 
 import streamlit as st
 
-from funnel.audit_format import KNOWN_ACTIONS, audit_view, query_days
-from funnel.db import session_scope
-from funnel.history import audit_entries
-from funnel.validation import clean
+from funnel.audit.format import KNOWN_ACTIONS, audit_view, query_days
+from funnel.audit.read import audit_entries
+from funnel.core.db import session_scope
+from funnel.core.validation import clean
 from pages._shared import admin_parts as parts
 from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 

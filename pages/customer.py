@@ -6,7 +6,11 @@ a message rather than a traceback.
 
 import streamlit as st
 
-from funnel.customers import (
+from funnel.access.permissions import PermissionDenied, allowed
+from funnel.audit.read import customer_history
+from funnel.capture.leads import move_stage
+from funnel.core.db import session_scope
+from funnel.customers.edit import (
     assign_customer,
     assignable_users,
     customer_detail,
@@ -14,11 +18,7 @@ from funnel.customers import (
     share_customer,
     update_customer,
 )
-from funnel.db import session_scope
-from funnel.history import customer_history
-from funnel.leads import move_stage
-from funnel.permissions import PermissionDenied, allowed
-from funnel.stages import get_pipeline
+from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr
 

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from funnel.clock import team_today
-from funnel.i18n import t
-from funnel.permissions import allowed
-from funnel.ui_state import CUSTOM_PERIOD, PERIODS, period_bounds
+from funnel.access.permissions import allowed
+from funnel.analytics.presentation import CUSTOM_PERIOD, PERIODS, period_bounds
+from funnel.core.clock import team_today
+from funnel.core.i18n import t
 from pages._shared import dashboard_parts as parts
 from pages._shared.common import (
     cached_customer_count,

@@ -5,12 +5,12 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.db import session_scope
-from funnel.leads import GRADES, create_lead
-from funnel.permissions import PermissionDenied
-from funnel.stages import get_pipeline
-from funnel.ui_state import channel_options, lead_form_defaults, lead_input
-from funnel.validation import ValidationError
+from funnel.access.permissions import PermissionDenied
+from funnel.analytics.presentation import channel_options, lead_form_defaults, lead_input
+from funnel.capture.leads import GRADES, create_lead
+from funnel.core.db import session_scope
+from funnel.core.validation import ValidationError
+from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import (
     cached_segment_values,
     clear_data_caches,

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from funnel.config import get_settings
-from funnel.customers import list_customers
-from funnel.db import session_scope
-from funnel.i18n import t
-from funnel.leads import STATUSES
-from funnel.stages import get_pipeline
+from funnel.capture.leads import STATUSES
+from funnel.core.db import session_scope
+from funnel.core.i18n import t
+from funnel.core.settings import get_settings
+from funnel.customers.edit import list_customers
+from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr
 

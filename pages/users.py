@@ -3,12 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from funnel.audit_format import local_times
-from funnel.auth import UserInput, add_user, set_password, update_user, user_table
-from funnel.db import session_scope
-from funnel.i18n import t
-from funnel.permissions import ROLES
-from funnel.validation import FieldError
+from funnel.access.permissions import ROLES
+from funnel.accounts.users import UserInput, add_user, set_password, update_user, user_table
+from funnel.audit.format import local_times
+from funnel.core.db import session_scope
+from funnel.core.i18n import t
+from funnel.core.validation import FieldError
 from pages._shared import admin_parts as parts
 from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from funnel.config import get_settings
-from funnel.db import make_engine, session_factory, upgrade
+from funnel.core.db import make_engine, session_factory, upgrade
+from funnel.core.settings import get_settings
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
 if os.environ.get("CRM_REQUIRE_POSTGRES") and not POSTGRES_URL:
@@ -93,7 +93,9 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 with tiny costs: the same algorithm and format, without 60 ms per hash in every test."""
     from argon2 import PasswordHasher
 
-    monkeypatch.setattr("funnel.auth._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        "funnel.accounts.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ from itertools import count
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from funnel.leads import LeadInput, create_lead
-from funnel.stages import get_pipeline
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.pipeline.stages import get_pipeline
 
 ROLLUP_COLUMNS = ["segment", "status", "stage", "furthest", "customers", "won_amount"]
 _serial = count(1)

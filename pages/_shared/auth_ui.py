@@ -13,7 +13,8 @@ from datetime import datetime
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.auth import (
+from funnel.access.permissions import Actor
+from funnel.accounts.users import (
     SetupDone,
     UserInput,
     active_actor,
@@ -24,13 +25,12 @@ from funnel.auth import (
     session_expired,
     sign_in_by_email,
 )
-from funnel.clock import utcnow
-from funnel.config import get_settings
-from funnel.db import session_scope
-from funnel.demo import demo_logins
-from funnel.demo_catalog import DEMO_PASSWORD
-from funnel.permissions import Actor
-from funnel.validation import ValidationError
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.core.settings import get_settings
+from funnel.core.validation import ValidationError
+from funnel.demo.catalog import DEMO_PASSWORD
+from funnel.demo.generate import demo_logins
 from pages._shared.common import get_engine, local_time, tr
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.navigation.page import Page
 
-from funnel.audit_format import reader_zone
-from funnel.config import get_settings
-from funnel.db import make_engine, session_scope, upgrade
-from funnel.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
-from funnel.permissions import Actor, Scope, allowed, customer_scope
-from funnel.queries import CustomerFilter, customer_count, entity_funnel, segment_values
-from funnel.report import FunnelReport, build_report
+from funnel.access.permissions import Actor, Scope, allowed, customer_scope
+from funnel.analytics.report import FunnelReport, build_report
+from funnel.analytics.rollups import CustomerFilter, customer_count, entity_funnel, segment_values
+from funnel.audit.format import reader_zone
+from funnel.core.db import make_engine, session_scope, upgrade
+from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
+from funnel.core.settings import get_settings
 
 LANG_KEY = "lang"
 # Choice widgets whose option labels are translated. A selectbox remembers the label of its choice, which

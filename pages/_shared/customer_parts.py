@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from streamlit.delta_generator import DeltaGenerator
 
-from funnel.config import get_settings
-from funnel.customers import EDITABLE_FIELDS, CustomerDetail, UserChoice
-from funnel.db import session_scope
-from funnel.i18n import t
-from funnel.leads import GRADES, StaleEditError
-from funnel.permissions import PermissionDenied
-from funnel.stages import LOST, WON, Pipeline
-from funnel.validation import ValidationError
+from funnel.access.permissions import PermissionDenied
+from funnel.capture.leads import GRADES, StaleEditError
+from funnel.core.db import session_scope
+from funnel.core.i18n import t
+from funnel.core.settings import get_settings
+from funnel.core.validation import ValidationError
+from funnel.customers.edit import EDITABLE_FIELDS, CustomerDetail, UserChoice
+from funnel.pipeline.stages import LOST, WON, Pipeline
 from pages._shared.common import browser_zone, clear_data_caches, get_engine, local_time, tr
 
 LEADS_PAGE = "pages/leads.py"

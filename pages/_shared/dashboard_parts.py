@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from funnel.analytics import FunnelSegment, LossPoint
-from funnel.charts import channel_chart, channel_frame, funnel_chart
-from funnel.i18n import catalogue
-from funnel.report import FunnelReport, report_table
-from funnel.stages import get_pipeline
-from funnel.ui_state import entity_table, short_money
+from funnel.analytics.charts import channel_chart, channel_frame, funnel_chart
+from funnel.analytics.funnel_math import FunnelSegment, LossPoint
+from funnel.analytics.presentation import entity_table, short_money
+from funnel.analytics.report import FunnelReport, report_table
+from funnel.core.i18n import catalogue
+from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import clear_data_caches, current_language, get_engine, tr
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ def _known(prefix: str, value: str) -> str:
 
 def welcome(*, can_load_demo: bool) -> None:
     """The empty dashboard; `can_load_demo` is the user's permission, the settings may still forbid it."""
-    from funnel.config import get_settings
-    from funnel.demo_catalog import DEMO_PASSWORD
+    from funnel.core.settings import get_settings
+    from funnel.demo.catalog import DEMO_PASSWORD
 
     offer_demo = can_load_demo and get_settings().allow_demo
     st.markdown(tr("dash.welcome" if offer_demo else "dash.welcome_no_demo"))
@@ -51,7 +51,7 @@ def welcome(*, can_load_demo: bool) -> None:
 
 def _load_demo() -> None:
     try:
-        from funnel.demo import generate_demo  # written separately; the page must load without it
+        from funnel.demo.generate import generate_demo  # written separately; the page must load without it
 
         with st.spinner(tr("dash.loading_demo", leads=f"{DEMO_LEADS:,}")):
             generate_demo(get_engine(), leads=DEMO_LEADS, seed=42)

@@ -9,9 +9,9 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.auth import UserInput, add_user
-from funnel.clock import utcnow
-from funnel.db import make_engine, session_scope, upgrade
+from funnel.accounts.users import UserInput, add_user
+from funnel.core.clock import utcnow
+from funnel.core.db import make_engine, session_scope, upgrade
 from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.helpers import APP
 

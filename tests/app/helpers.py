@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.db import session_scope
+from funnel.core.db import session_scope
 from tests.factories import add_leads
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
@@ -19,7 +19,7 @@ PAGES = (DASHBOARD, LEAD_ENTRY, "pages/leads.py", "pages/users.py", "pages/audit
 
 
 def seed(engine: Engine, stage_counts: dict[str, int], **fields: object) -> None:
-    """Leads at each stage (or won / lost), stored through funnel.leads.create_lead."""
+    """Leads at each stage (or won / lost), stored through funnel.capture.leads.create_lead."""
     with session_scope(engine) as session:
         add_leads(session, stage_counts, **fields)
 

@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel import audit
-from funnel.auth import authenticate, set_password
-from funnel.clock import utcnow
-from funnel.customers import update_customer
-from funnel.db import session_scope
-from funnel.leads import LeadInput, create_lead
-from funnel.models import User
-from funnel.permissions import Actor
+from funnel.access.permissions import Actor
+from funnel.accounts.users import authenticate, set_password
+from funnel.audit import record as audit
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.customers.edit import update_customer
+from funnel.store.models import User
 from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import APP, open_page

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.auth import update_user
-from funnel.db import session_scope
-from funnel.leads import LeadInput, create_lead
-from funnel.models import User
-from funnel.permissions import Actor
+from funnel.access.permissions import Actor
+from funnel.accounts.users import update_user
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.core.db import session_scope
+from funnel.store.models import User
 
 CUSTOMER = "pages/customer.py"
 AppAs = Callable[[str], AppTest]
@@ -133,7 +133,7 @@ def test_delivery_opens_a_won_customer_and_sees_its_order_and_payments(
 ) -> None:
     from datetime import date
 
-    from funnel.models import Contract, Payment
+    from funnel.store.models import Contract, Payment
 
     with session_scope(app_engine) as session:
         won = create_lead(

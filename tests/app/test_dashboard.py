@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.stages import get_pipeline
+from funnel.pipeline.stages import get_pipeline
 from tests.app.helpers import metric_values, seed
 from tests.factories import SEED_STAGES
 
@@ -26,7 +26,7 @@ def test_an_empty_database_gets_a_welcome_a_demo_button_and_a_link_to_lead_entry
 
 
 def test_load_demo_fills_the_dashboard(app: AppTest) -> None:
-    pytest.importorskip("funnel.demo")
+    pytest.importorskip("funnel.demo.generate")
     app.run()
     app.button(key="load_demo").click().run(timeout=120)
     assert not app.exception
@@ -37,7 +37,7 @@ def test_load_demo_fills_the_dashboard(app: AppTest) -> None:
 def test_a_failing_demo_load_shows_a_message_not_a_traceback(
     app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    demo = pytest.importorskip("funnel.demo")
+    demo = pytest.importorskip("funnel.demo.generate")
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk full")

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.db import session_scope
-from funnel.leads import LeadInput, create_lead
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.core.db import session_scope
 from tests.app.helpers import metric_values
 
 

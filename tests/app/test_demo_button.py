@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.config import get_settings
-from funnel.demo import DEMO_PASSWORD, generate_demo
+from funnel.core.settings import get_settings
+from funnel.demo.generate import DEMO_PASSWORD, generate_demo
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from funnel.i18n import LOCALES_DIR, catalogue
+from funnel.core.i18n import LOCALES_DIR, catalogue
 
 
 def test_english_and_chinese_catalogues_have_the_same_keys() -> None:

@@ -3,9 +3,9 @@
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.db import session_scope
-from funnel.leads import LeadInput, find_duplicate
-from funnel.queries import customer_count
+from funnel.analytics.rollups import customer_count
+from funnel.capture.leads import LeadInput, find_duplicate
+from funnel.core.db import session_scope
 from tests.app.helpers import DASHBOARD, LEAD_ENTRY, element_after, metric_values, open_page
 
 

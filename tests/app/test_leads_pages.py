@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.clock import utcnow
-from funnel.customers import get_customer, update_customer
-from funnel.db import session_scope
-from funnel.history import customer_history
-from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import Objection, User
-from funnel.permissions import Actor
+from funnel.access.permissions import Actor
+from funnel.audit.read import customer_history
+from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.customers.edit import get_customer, update_customer
+from funnel.store.models import Objection, User
 from tests.app.helpers import element_after
 
 LEADS = "pages/leads.py"

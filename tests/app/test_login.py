@@ -11,9 +11,9 @@ from sqlalchemy.exc import OperationalError
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
-from funnel.auth import count_users, find_user, update_user
-from funnel.clock import utcnow
-from funnel.db import session_scope
+from funnel.accounts.users import count_users, find_user, update_user
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
 from pages._shared.auth_ui import SEEN_KEY
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import DASHBOARD, LEAD_ENTRY

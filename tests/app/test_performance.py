@@ -15,7 +15,7 @@ LEADS = 10_000
 def test_dashboard_renders_10000_leads_in_a_few_seconds(
     app: AppTest, app_engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = pytest.importorskip("funnel.demo")
+    demo = pytest.importorskip("funnel.demo.generate")
     demo.generate_demo(app_engine, leads=LEADS, seed=42)
 
     started = perf_counter()

@@ -39,7 +39,7 @@ def test_the_app_brings_an_unmigrated_database_to_the_latest_schema(sqlite_url: 
     import streamlit as st
     from sqlalchemy import inspect
 
-    from funnel.db import make_engine
+    from funnel.core.db import make_engine
 
     st.cache_resource.clear()
     st.cache_data.clear()

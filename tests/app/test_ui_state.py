@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from funnel.ui_state import (
+from funnel.analytics.presentation import (
     SUGGESTED_CHANNELS,
     channel_options,
     entity_table,

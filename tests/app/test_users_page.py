@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.auth import authenticate, find_user
-from funnel.clock import utcnow
-from funnel.db import session_scope
+from funnel.accounts.users import authenticate, find_user
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
 from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import APP, element_after, open_page

@@ -12,9 +12,15 @@ import pytest
 from sqlalchemy import String, cast, func, inspect, literal_column, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.auth import UserInput, add_user, authenticate, hash_password, set_password, update_user
-from funnel.cli import main
-from funnel.customers import (
+from funnel.access.permissions import Actor, PermissionDenied, customer_scope
+from funnel.accounts.users import UserInput, add_user, authenticate, hash_password, set_password, update_user
+from funnel.analytics.report import build_report
+from funnel.analytics.rollups import CustomerFilter
+from funnel.audit.read import audit_entries
+from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.cli.main import main
+from funnel.core.validation import ValidationError
+from funnel.customers.edit import (
     assign_customer,
     delete_customer,
     get_customer,
@@ -22,13 +28,7 @@ from funnel.customers import (
     share_customer,
     update_customer,
 )
-from funnel.history import audit_entries
-from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import AuditLog, Customer, User
-from funnel.permissions import Actor, PermissionDenied, customer_scope
-from funnel.queries import CustomerFilter
-from funnel.report import build_report
-from funnel.validation import ValidationError
+from funnel.store.models import AuditLog, Customer, User
 
 PASSWORD = "correct horse"
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
@@ -78,7 +78,7 @@ def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(session, team
 
 
 def test_the_lockout_threshold_is_configurable(session, team, monkeypatch):
-    from funnel.config import get_settings
+    from funnel.core.settings import get_settings
 
     monkeypatch.setenv("CRM_MAX_FAILED_LOGINS", "2")
     get_settings.cache_clear()
@@ -265,7 +265,7 @@ def test_no_plain_password_reaches_the_database(session, team, db_url):
 
 
 def test_a_failed_user_save_logs_no_password_hash(engine, team, caplog):
-    from funnel.db import session_scope
+    from funnel.core.db import session_scope
 
     with caplog.at_level(logging.ERROR):
         try:
@@ -279,8 +279,8 @@ def test_a_failed_user_save_logs_no_password_hash(engine, team, caplog):
 
 
 def test_demo_users_sign_in_with_the_printed_demo_password(engine):
-    from funnel.db import session_scope
-    from funnel.demo import DEMO_PASSWORD, generate_demo
+    from funnel.core.db import session_scope
+    from funnel.demo.generate import DEMO_PASSWORD, generate_demo
 
     summary = generate_demo(engine, leads=20, seed=1)
     with session_scope(engine) as s:
@@ -328,8 +328,8 @@ def test_a_team_manager_reads_the_audit_log_of_their_teams_customers_only(sessio
 
 
 def test_the_first_run_admin_can_be_created_only_once(engine):
-    from funnel.auth import SetupDone, create_first_admin
-    from funnel.db import session_scope
+    from funnel.accounts.users import SetupDone, create_first_admin
+    from funnel.core.db import session_scope
 
     with session_scope(engine) as s:
         assert (

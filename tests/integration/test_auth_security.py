@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from funnel import auth
-from funnel.auth import (
+from funnel.accounts import users as auth
+from funnel.accounts.users import (
     UserInput,
     add_user,
     authenticate,
@@ -21,11 +21,11 @@ from funnel.auth import (
     set_password,
     sign_in_by_email,
 )
-from funnel.config import get_settings
-from funnel.db import session_scope
-from funnel.demo import DEMO_PASSWORD, demo_logins, generate_demo
-from funnel.demo_catalog import DEMO_USERS
-from funnel.models import AuditLog, User
+from funnel.core.db import session_scope
+from funnel.core.settings import get_settings
+from funnel.demo.catalog import DEMO_USERS
+from funnel.demo.generate import DEMO_PASSWORD, demo_logins, generate_demo
+from funnel.store.models import AuditLog, User
 
 REAL_PASSWORD = "the real admin's pass"
 TYPED_BY_MISTAKE = "correct-horse-battery"
@@ -79,8 +79,8 @@ def test_demo_data_in_an_empty_database_still_brings_its_own_admin(engine):
 
 
 def test_leaving_out_the_demo_admin_does_not_change_the_demo_leads(engine, tmp_path):
-    from funnel.db import make_engine, upgrade
-    from funnel.models import Customer
+    from funnel.core.db import make_engine, upgrade
+    from funnel.store.models import Customer
 
     _first_admin_then_demo(engine)
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")

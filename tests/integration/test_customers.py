@@ -9,8 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from funnel.auth import UserInput, add_user, update_user
-from funnel.customers import (
+from funnel.access.permissions import Actor, PermissionDenied
+from funnel.accounts.users import UserInput, add_user, update_user
+from funnel.audit.read import customer_history
+from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.core.validation import FieldError, ValidationError
+from funnel.customers.edit import (
     assign_customer,
     assignable_users,
     customer_detail,
@@ -18,11 +22,7 @@ from funnel.customers import (
     share_customer,
     update_customer,
 )
-from funnel.history import customer_history
-from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import Contact, Customer, Objection, User
-from funnel.permissions import Actor, PermissionDenied
-from funnel.validation import FieldError, ValidationError
+from funnel.store.models import Contact, Customer, Objection, User
 
 NOW = datetime(2026, 11, 2, 9, 0)
 ROLES = ("rep", "manager", "leader", "delivery", "admin")

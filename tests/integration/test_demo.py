@@ -15,16 +15,17 @@ import pytest
 from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.orm import Session
 
-from funnel.cli import main
-from funnel.clock import utcnow
-from funnel.config import PROJECT_ROOT
-from funnel.db import session_scope
-from funnel.demo import DemoError, demo_tables, generate_demo
-from funnel.demo_catalog import CHANNELS
-from funnel.demo_deals import payment_schedule
-from funnel.demo_journey import BEIJING, WORK_END, WORK_START, step_rate, working_time
-from funnel.leads import _NO_ALPHABET, LeadInput, create_lead, new_customer_no
-from funnel.models import (
+from funnel.capture.leads import _NO_ALPHABET, LeadInput, create_lead, new_customer_no
+from funnel.cli.main import main
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.core.settings import PROJECT_ROOT
+from funnel.demo.catalog import CHANNELS
+from funnel.demo.deals import payment_schedule
+from funnel.demo.generate import DemoError, demo_tables, generate_demo
+from funnel.demo.journey import BEIJING, WORK_END, WORK_START, step_rate, working_time
+from funnel.pipeline.stages import LOST, WON, get_pipeline
+from funnel.store.models import (
     Activity,
     Contract,
     Customer,
@@ -35,7 +36,6 @@ from funnel.models import (
     Task,
     User,
 )
-from funnel.stages import LOST, WON, get_pipeline
 
 ANCHOR = date(2026, 6, 30)
 ANCHOR_AT = datetime(2026, 6, 30)
@@ -92,7 +92,7 @@ def test_the_same_seed_gives_identical_rows_in_another_process_with_another_hash
     args = ["-m", "funnel", "demo", "--leads", "200", "--seed", "3", "--anchor", ANCHOR.isoformat()]
     subprocess.run([sys.executable, *args], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
 
-    from funnel.db import make_engine
+    from funnel.core.db import make_engine
 
     assert _digest(make_engine(f"sqlite:///{other}")) == _digest(engine)
 
@@ -277,7 +277,7 @@ def test_the_cli_refuses_a_non_empty_database_with_one_line(demo, capsys):
 
 
 def test_the_cli_creates_the_schema_of_a_fresh_sqlite_file(tmp_path: Path, monkeypatch, capsys):
-    from funnel.config import get_settings
+    from funnel.core.settings import get_settings
 
     monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     get_settings.cache_clear()
@@ -335,7 +335,7 @@ def test_demo_customer_numbers_look_like_the_ones_create_lead_makes(demo, sessio
 
 
 def test_drawing_unique_values_ends_even_when_the_pool_is_exhausted():
-    from funnel.demo_people import unique
+    from funnel.demo.people import unique
 
     taken = {"a@x.cn"}
     values = [unique("a@x.cn", taken, lambda: "a@x.cn") for _ in range(3)]

@@ -11,12 +11,12 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 
-from funnel.cli import main
-from funnel.clock import utcnow
-from funnel.db import session_scope
-from funnel.importing import import_file, import_rows
-from funnel.models import AuditLog, Contact, Customer, Opportunity, StageEvent, User
-from funnel.permissions import Actor
+from funnel.access.permissions import Actor
+from funnel.capture.importer import import_file, import_rows
+from funnel.cli.main import main
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent, User
 
 CHINESE_HEADER = ["外部编号", "姓名", "公司", "手机", "渠道", "阶段", "负责人", "金额", "创建时间"]
 CHINESE_ROWS = [

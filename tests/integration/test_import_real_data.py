@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from funnel.cli import main
-from funnel.db import session_scope
-from funnel.importing import import_file
-from funnel.models import Customer, StageEvent
-from funnel.stages import get_pipeline
+from funnel.capture.importer import import_file
+from funnel.cli.main import main
+from funnel.core.db import session_scope
+from funnel.pipeline.stages import get_pipeline
+from funnel.store.models import Customer, StageEvent
 
 
 def _count(engine: Engine, *where: object) -> int:

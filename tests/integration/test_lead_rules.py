@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from funnel.auth import UserInput, add_user
-from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import AuditLog, Customer, StageEvent
-from funnel.permissions import Actor
-from funnel.validation import FieldError, ValidationError
+from funnel.access.permissions import Actor
+from funnel.accounts.users import UserInput, add_user
+from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.core.validation import FieldError, ValidationError
+from funnel.store.models import AuditLog, Customer, StageEvent
 
 EXISTING = {"phone": "13812345678", "email": "li@acme.cn", "wechat": "li_acme_88"}
 

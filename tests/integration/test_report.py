@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 import pytest
 
-from funnel.cli import main
-from funnel.leads import LeadInput, create_lead, move_stage
-from funnel.models import Contract, Objection, Payment
-from funnel.queries import CustomerFilter, entity_funnel
-from funnel.report import build_report
+from funnel.analytics.report import build_report
+from funnel.analytics.rollups import CustomerFilter, entity_funnel
+from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.cli.main import main
+from funnel.store.models import Contract, Objection, Payment
 from tests.factories import SEED_STAGES, add_leads
 
 
@@ -124,7 +124,7 @@ def test_a_bad_split_field_is_a_clear_error(capsys):
 
 
 def test_dates_and_periods_are_the_teams_days_not_utc_days(session, capsys, monkeypatch):
-    from funnel.config import get_settings
+    from funnel.core.settings import get_settings
 
     monkeypatch.setenv("CRM_TIMEZONE", "Asia/Shanghai")
     get_settings.cache_clear()
@@ -139,7 +139,7 @@ def test_dates_and_periods_are_the_teams_days_not_utc_days(session, capsys, monk
 
 
 def test_a_reopened_won_deal_no_longer_counts_as_won(session):
-    from funnel.models import StageEvent
+    from funnel.store.models import StageEvent
 
     deal = create_lead(session, LeadInput(name="reopened", email="r@x.cn", status="won"))
     # As history imported from elsewhere may hold: won, then back to proposal.
@@ -155,9 +155,9 @@ def test_a_reopened_won_deal_no_longer_counts_as_won(session):
 
 
 def test_filter_values_list_only_what_the_scope_covers(session):
-    from funnel.auth import UserInput, add_user
-    from funnel.permissions import Scope
-    from funnel.queries import segment_values
+    from funnel.access.permissions import Scope
+    from funnel.accounts.users import UserInput, add_user
+    from funnel.analytics.rollups import segment_values
 
     other = add_user(session, UserInput(username="other", role="rep"), password=None, actor=None)
     create_lead(session, LeadInput(name="unowned", email="m@x.cn", channel="官网"))

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import inspect, select, text
 
-from funnel.db import make_engine, schema_is_current, session_scope, upgrade
-from funnel.leads import LeadInput, StaleEditError, create_lead, move_stage
-from funnel.models import AuditLog, Contact, Customer, Opportunity, StageEvent
-from funnel.validation import ValidationError
+from funnel.capture.leads import LeadInput, StaleEditError, create_lead, move_stage
+from funnel.core.db import make_engine, schema_is_current, session_scope, upgrade
+from funnel.core.validation import ValidationError
+from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent
 
 TABLES = {
     "customer", "contact", "stage_event", "activity", "task", "notification", "objection", "document",
@@ -130,7 +130,7 @@ def test_a_stale_edit_is_refused(engine):
 def test_an_older_database_is_brought_to_the_latest_migration_keeping_its_rows(db_url):
     from alembic import command
 
-    from funnel.db import _alembic_config
+    from funnel.core.db import _alembic_config
 
     engine = make_engine(db_url)
     command.upgrade(_alembic_config(engine), "0001")

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from funnel.auth import UserInput, add_user, authenticate, set_password, update_user, user_table
-from funnel.clock import utcnow
-from funnel.models import User
-from funnel.permissions import Actor, PermissionDenied
-from funnel.validation import ValidationError
+from funnel.access.permissions import Actor, PermissionDenied
+from funnel.accounts.users import UserInput, add_user, authenticate, set_password, update_user, user_table
+from funnel.core.clock import utcnow
+from funnel.core.validation import ValidationError
+from funnel.store.models import User
 
 PASSWORD = "correct horse"
 

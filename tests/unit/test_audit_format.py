@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import funnel
-from funnel.audit_format import (
+from funnel.audit.format import (
     KNOWN_ACTIONS,
     audit_view,
     describe_changes,
@@ -20,7 +20,7 @@ from funnel.audit_format import (
     query_days,
     reader_zone,
 )
-from funnel.history import AUDIT_COLUMNS
+from funnel.audit.read import AUDIT_COLUMNS
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from funnel import auth
-from funnel.auth import check_password, hash_password, session_expired, verify_password
-from funnel.validation import ValidationError
+from funnel.accounts import users as auth
+from funnel.accounts.users import check_password, hash_password, session_expired, verify_password
+from funnel.core.validation import ValidationError
 
 
 def test_production_hashing_uses_argon2id_with_its_recommended_costs():

@@ -5,10 +5,10 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from funnel.analytics import funnel_segment, funnel_segments
-from funnel.charts import LOSS_COLOR, channel_chart, channel_frame, funnel_chart
-from funnel.report import FunnelReport, report_table
-from funnel.stages import get_pipeline
+from funnel.analytics.charts import LOSS_COLOR, channel_chart, channel_frame, funnel_chart
+from funnel.analytics.funnel_math import funnel_segment, funnel_segments
+from funnel.analytics.report import FunnelReport, report_table
+from funnel.pipeline.stages import get_pipeline
 from tests.factories import rollup, seed_rollup
 
 SEED = [1000, 200, 100, 20, 10, 0]

@@ -4,9 +4,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from funnel.clock import day_start_utc, local_to_utc, team_zone
-from funnel.config import get_settings
-from funnel.import_parsing import parse_date
+from funnel.capture.import_parsing import parse_date
+from funnel.core.clock import day_start_utc, local_to_utc, team_zone
+from funnel.core.settings import get_settings
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from funnel.cli import build_parser
+from funnel.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.analytics import funnel_segment, funnel_segments, ratio
+from funnel.analytics.funnel_math import funnel_segment, funnel_segments, ratio
 from tests.factories import rollup, seed_rollup
 
 STAGES = ("lead", "contact", "qualify", "proposal", "closing", "won")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from funnel.import_parsing import (
+from funnel.capture.import_parsing import (
     ImportFileError,
     map_headers,
     odd_data_warnings,
@@ -22,10 +22,10 @@ from funnel.import_parsing import (
     resolve_stage_map,
     username_for,
 )
-from funnel.stages import get_pipeline
-from funnel.validation import ValidationError
+from funnel.core.validation import ValidationError
+from funnel.pipeline.stages import get_pipeline
 
-LOCALES = Path(__file__).resolve().parents[2] / "funnel" / "locales"
+LOCALES = Path(__file__).resolve().parents[2] / "funnel" / "core" / "locales"
 
 
 @pytest.mark.parametrize(

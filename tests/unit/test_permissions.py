@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.models import User
-from funnel.permissions import ROLE_PERMISSIONS, Actor, assignee_error, managed_team
-from funnel.validation import FieldError
+from funnel.access.permissions import ROLE_PERMISSIONS, Actor, assignee_error, managed_team
+from funnel.core.validation import FieldError
+from funnel.store.models import User
 
 
 def test_an_admin_may_do_all_a_manager_may_and_manage_users_and_settings():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.stages import PipelineError, get_pipeline, parse_pipeline
+from funnel.pipeline.stages import PipelineError, get_pipeline, parse_pipeline
 
 
 def test_the_default_pipeline_is_lead_contact_qualify_proposal_closing_then_won():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.validation import normalize_email, normalize_phone, normalize_wechat
+from funnel.core.validation import normalize_email, normalize_phone, normalize_wechat
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Roles, the permission table, the SYSTEM and PUBLIC principals and customer scopes (below audit/)."""

@@ -1,0 +1,157 @@
+"""Who may do what, and which customers each user sees. Enforced by the use cases, not by the pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from funnel.core.validation import FieldError
+from funnel.store.models import Customer, CustomerShare, User
+
+ROLES = ("rep", "manager", "leader", "delivery", "admin")
+
+# What a manager may do; an administrator may do all of it and run the system (kept as one set so the
+# two cannot drift apart).
+_MANAGER = frozenset(
+    {
+        "customer.read",
+        "customer.create",
+        "customer.edit",
+        "customer.assign",
+        "customer.delete",
+        "analytics.read",
+        "forecast.read",
+        "audit.read",
+    }
+)
+
+# The table of allowed actions per role; everything not listed is refused.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "rep": frozenset({"customer.read", "customer.create", "customer.edit", "analytics.read"}),
+    "manager": _MANAGER,
+    "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),
+    "delivery": frozenset({"customer.read", "order.read", "payment.record"}),
+    "admin": _MANAGER | {"users.manage", "settings.manage"},
+}
+
+
+class PermissionDenied(Exception):
+    """The signed-in user may not do this; `action` names what was refused."""
+
+    def __init__(self, action: str, detail: str = ""):
+        super().__init__(f"not allowed: {action}{' ' + detail if detail else ''}")
+        self.action = action
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as the use cases need them: who, and in which role and team."""
+
+    user_id: int
+    username: str
+    role: str
+    team: str | None = None
+    display_name: str = ""
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            team=user.team,
+            display_name=user.display_name or user.username,
+        )
+
+
+def allowed(actor: Actor | None, action: str) -> bool:
+    """None is the system itself (the CLI, imports, public forms): it may do anything."""
+    return actor is None or action in ROLE_PERMISSIONS.get(actor.role, frozenset())
+
+
+def require(actor: Actor | None, action: str) -> None:
+    if not allowed(actor, action):
+        raise PermissionDenied(action)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The customers a user sees: by owner (None = any), shared with them, or by status."""
+
+    owner_ids: tuple[int, ...] | None = None
+    include_unowned: bool = False
+    shared_with: int | None = None
+    statuses: tuple[str, ...] | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.owner_ids is not None:
+            parts: list[ColumnElement[bool]] = [Customer.owner_id.in_(self.owner_ids)]
+            if self.include_unowned:
+                parts.append(Customer.owner_id.is_(None))
+            if self.shared_with is not None:
+                parts.append(
+                    exists().where(
+                        CustomerShare.customer_id == Customer.id, CustomerShare.user_id == self.shared_with
+                    )
+                )
+            conds.append(or_(*parts))
+        if self.statuses is not None:
+            conds.append(Customer.status.in_(self.statuses))
+        return conds
+
+
+EVERYTHING = Scope()
+
+
+def managed_team(actor: Actor | None) -> str | None:
+    """The team a manager is limited to; None for everyone else (a manager without a team sees all)."""
+    if actor is not None and actor.role == "manager" and actor.team:
+        return actor.team
+    return None
+
+
+def customer_scope(session: Session, actor: Actor | None) -> Scope:
+    """Which customers `actor` may see: a rep their own and shared ones, a manager their team, ..."""
+    if actor is None or actor.role in ("admin", "leader"):
+        return EVERYTHING
+    if actor.role == "manager":
+        team_name = managed_team(actor)
+        if team_name is None:
+            return EVERYTHING
+        team = tuple(session.scalars(select(User.id).where(User.team == team_name)))
+        return Scope(owner_ids=team, include_unowned=True)
+    if actor.role == "delivery":
+        return Scope(statuses=("won",))
+    return Scope(owner_ids=(actor.user_id,), shared_with=actor.user_id)
+
+
+def can_see(session: Session, actor: Actor | None, customer: Customer) -> bool:
+    scope = customer_scope(session, actor)
+    if scope is EVERYTHING:
+        return True
+    stmt = select(Customer.id).where(Customer.id == customer.id, *scope.conditions())
+    return session.scalar(stmt) is not None
+
+
+def require_customer(session: Session, actor: Actor | None, customer: Customer, action: str) -> None:
+    """Refuse `action` on `customer` unless the role allows it and the customer is in the actor's scope."""
+    require(actor, action)
+    if not can_see(session, actor, customer):
+        raise PermissionDenied(action, customer.customer_no)
+
+
+def assignee_error(actor: Actor | None, user: User | None, *, field: str) -> FieldError | None:
+    """Why `actor` may not give a customer to `user` (to own or to share it), on `field`; None if they may.
+
+    The one rule behind assigning, sharing and the users offered for both: the user is active, their role
+    works customers (may edit them), and a team's manager keeps the team's customers within the team.
+    """
+    if user is None or not user.is_active or "customer.edit" not in ROLE_PERMISSIONS.get(user.role, ()):
+        return FieldError(field, "error.assignee_invalid")
+    team = managed_team(actor)
+    if team is not None and user.team != team:
+        return FieldError(field, "error.assignee_other_team", {"team": team})
+    return None

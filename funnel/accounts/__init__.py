@@ -1,0 +1,1 @@
+"""Users, sign-in and sessions (above audit/: they write audit rows)."""

@@ -1,0 +1,119 @@
+"""Reading the audit trail: the log as a table, and one customer's history as field changes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from funnel.access.permissions import EVERYTHING, Actor, customer_scope, require
+from funnel.customers.edit import get_customer
+from funnel.store.models import AuditLog, Customer, User
+
+AUDIT_COLUMNS = ["at", "user", "action", "entity", "entity_id", "customer_id", "changes"]
+
+
+def audit_entries(
+    session: Session,
+    *,
+    actor: Actor | None,
+    customer_id: int | None = None,
+    action: str | None = None,
+    username: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Audit rows, newest first. A customer's own history is readable by whoever may read the customer.
+
+    The whole log is for roles with "audit.read", limited to what they may see: a team's manager reads
+    the rows about the team's customers, not other teams' nor the rows about users and sign-ins.
+    """
+    if customer_id is not None:
+        get_customer(session, actor=actor, customer_id=customer_id)
+    else:
+        require(actor, "audit.read")
+    stmt = (
+        select(
+            AuditLog.at,
+            User.username.label("user"),
+            AuditLog.action,
+            AuditLog.entity,
+            AuditLog.entity_id,
+            AuditLog.customer_id,
+            AuditLog.changes,
+        )
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .limit(limit)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(AuditLog.customer_id == customer_id)
+    else:
+        scope = customer_scope(session, actor)
+        if scope is not EVERYTHING:
+            visible = select(Customer.id).where(*scope.conditions())
+            stmt = stmt.where(AuditLog.customer_id.in_(visible))
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    if username:
+        stmt = stmt.where(User.username == username)
+    if since:
+        stmt = stmt.where(AuditLog.at >= datetime.combine(since, time.min))
+    if until:
+        stmt = stmt.where(AuditLog.at < datetime.combine(until + timedelta(days=1), time.min))
+    return pd.DataFrame(session.execute(stmt).all(), columns=AUDIT_COLUMNS)
+
+
+HISTORY_COLUMNS = ["at", "user", "action", "field", "old", "new"]
+_USER_ID_FIELDS = ("owner_id", "shared_with")
+
+
+def customer_history(session: Session, *, actor: Actor | None, customer_id: int) -> pd.DataFrame:
+    """The customer's audit trail, one row per changed field (old -> new), newest first.
+
+    User ids (owner, shared with) are replaced by the users' display names.
+    """
+    entries = audit_entries(session, actor=actor, customer_id=customer_id)
+    names = _display_names(session, entries)
+    users = _display_names_by_username(session, entries)
+    rows: list[tuple[object, ...]] = []
+    for entry in entries.itertuples(index=False):
+        who = users.get(entry.user, entry.user) if entry.user else None
+        changes: dict[str, list[object]] = entry.changes or {}
+        if not changes:
+            rows.append((entry.at, who, entry.action, None, None, None))
+        for field_name, (old, new) in changes.items():
+            if field_name in _USER_ID_FIELDS:
+                old, new = names.get(old, old), names.get(new, new)
+            rows.append((entry.at, who, entry.action, field_name, old, new))
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    # Old and new values mix text, numbers and None; keep them as they are (no NaN for None).
+    for column in ("old", "new"):
+        frame[column] = pd.Series([row[HISTORY_COLUMNS.index(column)] for row in rows], dtype=object)
+    return frame
+
+
+def _display_names(session: Session, entries: pd.DataFrame) -> dict[object, str]:
+    ids = {
+        value
+        for changes in entries["changes"]
+        if changes
+        for field_name in _USER_ID_FIELDS
+        for value in changes.get(field_name, ())
+        if isinstance(value, int)
+    }
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def _display_names_by_username(session: Session, entries: pd.DataFrame) -> dict[str, str]:
+    usernames = {u for u in entries["user"] if u}
+    if not usernames:
+        return {}
+    stmt = select(User.username, User.display_name).where(User.username.in_(usernames))
+    return {username: name for username, name in session.execute(stmt)}

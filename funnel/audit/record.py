@@ -1,0 +1,73 @@
+"""The audit trail: who changed what, when, with each field's old and new value."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from funnel.access.permissions import Actor
+from funnel.store.models import AuditLog, Customer
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def diff(old: dict[str, object], new: dict[str, object]) -> dict[str, list[object]]:
+    """Fields whose value changed, as {field: [old, new]}."""
+    return {
+        key: [_plain(old.get(key)), _plain(value)]
+        for key, value in new.items()
+        if _plain(old.get(key)) != _plain(value)
+    }
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    customer_id: int | None = None,
+    user_id: int | None = None,
+    changes: dict[str, list[object]] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Add one audit row to the session's transaction."""
+    entry = AuditLog(
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        customer_id=customer_id,
+        user_id=user_id,
+        changes=changes or None,
+    )
+    if at is not None:
+        entry.at = at
+    session.add(entry)
+
+
+def record_customer(
+    session: Session,
+    *,
+    actor: Actor | None,
+    customer: Customer,
+    action: str,
+    changes: dict[str, list[object]] | None,
+) -> None:
+    """Add one audit row about `customer`, done by `actor` (None: the system)."""
+    record(
+        session,
+        action=action,
+        entity="customer",
+        entity_id=customer.id,
+        customer_id=customer.id,
+        user_id=actor.user_id if actor else None,
+        changes=changes,
+    )

@@ -1,0 +1,1 @@
+"""Lead creation, import, channels (later scoring, routing and public intake)."""

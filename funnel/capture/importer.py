@@ -1,0 +1,400 @@
+"""CSV / Excel rows -> validated leads, with a report of every rejected row (`python -m funnel import`).
+
+funnel/import_parsing.py reads files and validates rows; this module writes them: new leads through
+create_lead, rows whose external_id exists as updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from funnel.access.permissions import Actor, allowed, can_see, require
+from funnel.audit import record as audit
+from funnel.capture.import_parsing import (
+    FIELDS,
+    ImportFileError,
+    ParsedRow,
+    cell_text,
+    describe,
+    map_headers,
+    odd_data_warnings,
+    parse_date,
+    parse_row,
+    read_rows,
+    recognise_header,
+    resolve_stage_map,
+    username_for,
+)
+from funnel.capture.leads import (
+    AUDITED_FIELDS,
+    CleanLead,
+    LeadInput,
+    create_lead,
+    duplicate_error,
+    new_customer_no,
+)
+from funnel.core.db import session_factory
+from funnel.core.i18n import DEFAULT_LANGUAGE, t
+from funnel.core.validation import FieldError, ValidationError
+from funnel.pipeline.stages import OUTCOMES, WON, Pipeline, get_pipeline
+from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
+
+__all__ = [
+    "FIELDS", "ImportFileError", "ImportReport", "describe", "import_file", "import_rows",
+    "map_headers", "parse_date", "parse_row", "read_rows", "recognise_header", "summary",
+]  # fmt: skip
+
+CONTACT_KEYS = ("phone", "email", "wechat")
+UPDATED_FIELDS = (
+    "name", "company", "channel", "region", "industry", "tags", "grade", "lost_reason", "owner_id",
+)  # fmt: skip
+# IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 500
+
+
+@dataclass
+class ImportReport:
+    """What an import did; rejected rows and warnings carry spreadsheet row numbers (header = row 1)."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, list[FieldError]]] = field(default_factory=list)
+    warnings: list[tuple[int, FieldError]] = field(default_factory=list)
+    new_owners: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class _State:
+    """An existing customer with what an update compares against."""
+
+    customer: Customer
+    contact: Contact | None = None
+    opportunity: Opportunity | None = None
+    stages: set[str] = field(default_factory=set)
+
+
+def _where_in(session: Session, query: Any, column: Any, values: Sequence[object]) -> list[Any]:
+    """Rows of `query` whose `column` is one of `values`, asked in chunks (one query per 500, not per row)."""
+    chunks = (values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK))
+    return [row for chunk in chunks for row in session.execute(query.where(column.in_(chunk)))]
+
+
+class _Importer:
+    """One import run: existing ids, contacts and users preloaded in bulk, then one pass of writes."""
+
+    def __init__(self, session: Session, rows: list[ParsedRow], report: ImportReport, actor: Actor | None):
+        self.session, self.report, self.actor = session, report, actor
+        self.by_user_id = actor.user_id if actor else None
+        # Someone who may not assign leads keeps owners as they are (create_lead makes new ones theirs).
+        self.may_assign = allowed(actor, "customer.assign")
+        external = sorted({r.lead.external_id for r in rows if r.lead.external_id})
+        known = _where_in(session, select(Customer.external_id, Customer.id), Customer.external_id, external)
+        self.ids: dict[str, int] = {ext: cid for ext, cid in known}
+        self.states = self._load_states(sorted(self.ids.values()))
+        self.contacts: dict[tuple[str, str], tuple[int, str]] = {}
+        for kind in CONTACT_KEYS:
+            values = sorted({getattr(r.lead, kind) for r in rows if getattr(r.lead, kind)})
+            column = getattr(Contact, kind)
+            query = select(column, Customer.id, Customer.customer_no).join(Customer)
+            found = _where_in(session, query, column, values)
+            self.contacts |= {(kind, value): (cid, no) for value, cid, no in found}
+        users = session.execute(select(User.id, User.username, User.display_name)).all()
+        self.usernames = {username.casefold() for _, username, _ in users}
+        # An owner cell may hold a username or a display name; a username match wins.
+        self.users = {name.casefold(): uid for uid, _, name in users}
+        self.users |= {username.casefold(): uid for uid, username, _ in users}
+        self.numbers = self._fresh_numbers([r for r in rows if r.lead.external_id not in self.ids])
+        self.first_row: dict[str, int] = {}
+
+    def _load_states(self, ids: list[int]) -> dict[int, _State]:
+        """Customers with their primary contact, first opportunity and the stages they have events for."""
+        session = self.session
+        states = {c.id: _State(c) for (c,) in _where_in(session, select(Customer), Customer.id, ids)}
+        contacts = select(Contact).order_by(Contact.is_primary.desc(), Contact.id)
+        for (contact,) in _where_in(session, contacts, Contact.customer_id, ids):
+            states[contact.customer_id].contact = states[contact.customer_id].contact or contact
+        deals = select(Opportunity).order_by(Opportunity.id)
+        for (deal,) in _where_in(session, deals, Opportunity.customer_id, ids):
+            states[deal.customer_id].opportunity = states[deal.customer_id].opportunity or deal
+        events = select(StageEvent.customer_id, StageEvent.to_stage)
+        for customer_id, to_stage in _where_in(session, events, StageEvent.customer_id, ids):
+            states[customer_id].stages.add(to_stage)
+        return states
+
+    def _fresh_numbers(self, rows: list[ParsedRow]) -> dict[int, str]:
+        """Unused customer numbers for rows that may create a customer, checked in bulk."""
+        numbers: dict[int, str] = {}
+        used: set[str] = set()
+        pending = rows
+        while pending:  # a clash with an existing number is rare: draw again for those rows only
+            for row in pending:
+                assert row.lead.created_at is not None
+                number = new_customer_no(row.lead.created_at)
+                while number in used:
+                    number = new_customer_no(row.lead.created_at)
+                used.add(number)
+                numbers[row.number] = number
+            drawn = [numbers[r.number] for r in pending]
+            query = select(Customer.customer_no)
+            taken = {no for (no,) in _where_in(self.session, query, Customer.customer_no, drawn)}
+            pending = [r for r in pending if numbers[r.number] in taken]
+        return numbers
+
+    def run(self, rows: list[ParsedRow]) -> None:
+        for row in rows:
+            external_id = row.lead.external_id
+            if external_id in self.first_row:
+                params = {"external_id": external_id, "row": str(self.first_row[external_id])}
+                warning = FieldError("external_id", "import.warn.repeated_external_id", params)
+                self.report.warnings.append((row.number, warning))
+            elif external_id:
+                self.first_row[external_id] = row.number
+            customer_id = self.ids.get(external_id) if external_id else None
+            problem = self._hidden(customer_id) if external_id else self._duplicate(row.lead)
+            if problem:
+                self.report.rejected.append((row.number, [problem]))
+                continue
+            row.lead.owner_id = self._owner_id(row.owner) if self.may_assign else None
+            self.report.warnings.extend((row.number, warning) for warning in odd_data_warnings(row))
+            if customer_id is None:
+                self._create(row)
+            else:
+                self._update(row, self._state(customer_id))
+
+    def _state(self, customer_id: int) -> _State:
+        if customer_id not in self.states:  # created by an earlier row of this file
+            self.states.update(self._load_states([customer_id]))
+        return self.states[customer_id]
+
+    def _hidden(self, customer_id: int | None) -> FieldError | None:
+        """Refuse to update a customer the importing user may not see (the system sees everything)."""
+        if customer_id is None or can_see(self.session, self.actor, self._state(customer_id).customer):
+            return None
+        return FieldError("external_id", "import.error.hidden")
+
+    def _duplicate(self, lead: LeadInput) -> FieldError | None:
+        for kind in CONTACT_KEYS:
+            found = self.contacts.get((kind, getattr(lead, kind)))
+            if found is None:
+                continue
+            # The system sees everything: no query per duplicate row for it.
+            customer = self.session.get(Customer, found[0]) if self.actor else None
+            visible = customer is None or can_see(self.session, self.actor, customer)
+            return duplicate_error(kind, found[1], visible=visible)
+        return None
+
+    def _owner_id(self, name: str | None) -> int | None:
+        """The user an owner cell names; someone not yet a user becomes an inactive rep."""
+        if not name:
+            return None
+        if name.casefold() not in self.users:
+            user = User(
+                username=username_for(name, self.usernames), display_name=name, role="rep", is_active=False
+            )
+            self.session.add(user)
+            self.session.flush()
+            self.users[name.casefold()] = user.id
+            self.usernames.add(user.username)
+            self.report.new_owners.append(name)
+            changes = audit.diff({}, {"username": user.username, "display_name": name, "is_active": False})
+            audit.record(
+                self.session,
+                action="import_create",
+                entity="user",
+                entity_id=user.id,
+                user_id=self.by_user_id,
+                changes=changes,
+            )
+        return self.users[name.casefold()]
+
+    def _remember(self, lead: LeadInput, customer: Customer) -> None:
+        if lead.external_id:
+            self.ids[lead.external_id] = customer.id
+        for kind in CONTACT_KEYS:
+            if getattr(lead, kind):
+                self.contacts.setdefault((kind, getattr(lead, kind)), (customer.id, customer.customer_no))
+
+    def _create(self, row: ParsedRow) -> None:
+        customer = create_lead(
+            self.session,
+            row.lead,
+            actor=self.actor,
+            allow_duplicate=True,  # checked above against the preloaded contacts, without a query per row
+            customer_no=self.numbers[row.number],
+            require_contact=not row.lead.external_id,
+        )
+        self._remember(row.lead, customer)
+        self.report.created += 1
+
+    def _update(self, row: ParsedRow, state: _State) -> None:
+        """Overwrite a customer with the row's non-empty values; add only stage events it lacks."""
+        customer, lead, cleaned = state.customer, row.lead, row.cleaned
+        before = _snapshot(state)
+        for name in UPDATED_FIELDS:
+            _assign(customer, name, getattr(lead, name))
+        if row.created_given:
+            _assign(customer, "created_at", lead.created_at)
+        if row.stage_given and customer.status == WON and cleaned.status != WON:
+            # A won deal is final (funnel.capture.leads.move_stage); a later export showing it open is stale.
+            warning = FieldError("stage", "import.warn.won_is_final", {"customer_no": customer.customer_no})
+            self.report.warnings.append((row.number, warning))
+        elif row.stage_given:
+            _assign(customer, "stage", cleaned.stage)
+            _assign(customer, "status", cleaned.status)
+            self._add_events(state, cleaned)
+            if cleaned.status in OUTCOMES:
+                _assign(customer, "closed_at", dict(cleaned.history)[cleaned.status])
+            later = [at for key, at in cleaned.history[1:] if key not in OUTCOMES]
+            if later and customer.first_contacted_at is None:
+                customer.first_contacted_at = min(later)
+        contact_values = dict(name=lead.contact_name, phone=lead.phone, email=lead.email, wechat=lead.wechat)
+        if state.contact is None and any(contact_values.values()):
+            state.contact = Contact(
+                customer_id=customer.id, name=lead.contact_name or customer.name, is_primary=True
+            )
+            self.session.add(state.contact)
+        for name, value in contact_values.items():
+            _assign(state.contact, name, value)
+        if lead.amount is not None and state.opportunity is None:
+            state.opportunity = Opportunity(
+                customer_id=customer.id, amount=lead.amount, created_at=customer.created_at
+            )
+            self.session.add(state.opportunity)
+        _assign(state.opportunity, "amount", lead.amount)
+        self._remember(lead, customer)
+        changes = audit.diff(before, _snapshot(state))
+        if not changes:
+            self.report.unchanged += 1
+            return
+        audit.record_customer(
+            self.session, actor=self.actor, customer=customer, action="import_update", changes=changes
+        )
+        self.report.updated += 1
+
+    def _add_events(self, state: _State, cleaned: CleanLead) -> None:
+        previous: str | None = None
+        for key, at in cleaned.history:
+            if key not in state.stages:
+                self.session.add(
+                    StageEvent(
+                        customer_id=state.customer.id,
+                        from_stage=previous,
+                        to_stage=key,
+                        at=at,
+                        by_user_id=self.by_user_id,
+                    )
+                )
+                state.stages.add(key)
+            previous = key
+
+
+def _assign(target: object, name: str, value: object) -> None:
+    # Only real changes touch the row, so an unchanged re-import bumps no version and writes no audit.
+    if target is not None and value is not None and getattr(target, name) != value:
+        setattr(target, name, value)
+
+
+def _snapshot(state: _State) -> dict[str, object]:
+    customer, contact = state.customer, state.contact
+    values: dict[str, object] = {name: getattr(customer, name) for name in AUDITED_FIELDS}
+    values.update(
+        created_at=customer.created_at, closed_at=customer.closed_at, stage_events=sorted(state.stages)
+    )
+    for name in ("name", "phone", "email", "wechat"):
+        values[f"contact_{name}"] = getattr(contact, name) if contact else None
+    values["amount"] = state.opportunity.amount if state.opportunity else None
+    return values
+
+
+def import_rows(
+    session: Session,
+    rows: Sequence[Mapping[str, object]],
+    *,
+    columns: Mapping[str, str] | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    actor: Actor | None = None,
+    pipeline: Pipeline | None = None,
+) -> ImportReport:
+    """Validate and store rows ({header: value}, rows[i] = spreadsheet row i + 2) in the session.
+
+    `columns` is {header: field} from map_headers (default: recognised from the headers); the caller
+    commits, or rolls back for a dry run.
+    """
+    require(actor, "customer.create")
+    pipeline = pipeline or get_pipeline()
+    headers = list(dict.fromkeys(header for row in rows for header in row))
+    columns = dict(columns) if columns is not None else map_headers(headers, pipeline=pipeline)
+    if "name" not in columns.values():
+        raise ImportFileError("import.error.no_name", headers=", ".join(headers))
+    report = ImportReport(columns=columns, ignored_columns=[h for h in headers if h not in columns])
+    stage_keys = resolve_stage_map(stage_map, pipeline)
+    prepared: list[ParsedRow] = []
+    for index, raw in enumerate(rows):
+        if not any(cell_text(value) for value in raw.values()):
+            continue  # blank lines are skipped but still counted, so row numbers match the spreadsheet
+        report.rows += 1
+        values = {name: raw.get(header) for header, name in columns.items()}
+        try:
+            prepared.append(parse_row(index + 2, values, stage_map=stage_keys, pipeline=pipeline))
+        except ValidationError as exc:
+            report.rejected.append((index + 2, exc.errors))
+    _Importer(session, prepared, report, actor).run(prepared)
+    session.flush()
+    report.rejected.sort(key=lambda item: item[0])
+    report.warnings.sort(key=lambda item: item[0])
+    return report
+
+
+def import_file(
+    engine: Engine,
+    source: Path | str | bytes,
+    *,
+    filename: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    actor: Actor | None = None,
+    pipeline: Pipeline | None = None,
+) -> ImportReport:
+    """Import a CSV or .xlsx file (a path, or bytes plus filename) in one transaction; dry_run rolls back."""
+    pipeline = pipeline or get_pipeline()
+    headers, rows = read_rows(source, filename)
+    columns = map_headers(headers, column_map, pipeline=pipeline)
+    with session_factory(engine)() as session:
+        report = import_rows(
+            session, rows, columns=columns, stage_map=stage_map, actor=actor, pipeline=pipeline
+        )
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    report.dry_run = dry_run
+    return report
+
+
+def summary(report: ImportReport, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The one-line outcome: imported, created, updated, rejected, warnings, new inactive owners."""
+    counts = {"imported": report.imported, "created": report.created, "updated": report.updated}
+    counts |= {
+        "unchanged": report.unchanged,
+        "rejected": len(report.rejected),
+        "warnings": len(report.warnings),
+    }
+    line = t("import.summary", lang, **counts)
+    if report.new_owners:
+        line += t("import.summary.owners", lang, names=", ".join(report.new_owners))
+    return t("import.summary.dry_run", lang, summary=line) if report.dry_run else line

@@ -1,0 +1,1 @@
+"""`python -m funnel <command>`: one module per command."""

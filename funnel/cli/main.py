@@ -1,0 +1,39 @@
+"""`python -m funnel <command>`: each command lives in funnel/commands/ and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from funnel.access.permissions import PermissionDenied
+from funnel.cli.commands import COMMAND_MODULES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m funnel",
+        description="Loudou CRM command line. Every command uses CRM_DATABASE_URL "
+        "(default: a SQLite file under data/).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except PermissionDenied as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (ValueError, OSError, LookupError) as exc:
+        # Errors a user can cause (a bad path, a bad option value) get one line, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code

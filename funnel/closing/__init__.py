@@ -1,0 +1,1 @@
+"""Opportunities, files, meetings, objections, quotes, contracts, payments, surveys (the closing issue)."""

@@ -1,0 +1,1 @@
+"""The customer field specification, numbering, duplicates, reads, edits and stage moves."""

@@ -1,0 +1,233 @@
+"""Realistic demo data: users, leads and their whole history, identical for the same seed and anchor.
+
+Rows are built as plain dicts with ids allocated from max(id) + 1 and bulk inserted in one transaction,
+so 10,000 leads load in seconds. Unlike funnel.capture.leads.create_lead, the demo writes no audit_log rows:
+one "create" row per customer would add thousands of rows that tell a demo user nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from faker import Faker
+from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from funnel.accounts.users import hash_password, verify_password
+from funnel.core.clock import utcnow
+from funnel.core.db import session_scope
+from funnel.core.settings import get_settings
+from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
+from funnel.demo.rows import TABLES, DemoRows, Rep
+from funnel.pipeline.stages import get_pipeline
+from funnel.store.models import Base, Contact, Customer, User
+
+CHUNK_ROWS = 5000
+MAX_LEADS = 1_000_000
+
+
+class DemoError(ValueError):
+    """Demo data cannot be loaded as asked (a non-empty database, a bad option value)."""
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: str
+    region: str | None
+    industry: str | None
+    team: str | None
+    created: bool  # False when a user of that name already existed and was reused
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What generate_demo loaded: rows inserted per table, the demo users, and how long it took."""
+
+    leads: int
+    seed: int
+    anchor: date
+    counts: dict[str, int] = field(default_factory=dict)
+    users: list[DemoUser] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+
+def demo_tables() -> list[Table]:
+    """The tables the demo fills, parents first."""
+    return [Base.metadata.tables[name] for name in TABLES]
+
+
+def _fakers(seed: int) -> tuple[Faker, Faker]:
+    # Instance seeds, never Faker.seed(): that reseeds a generator shared by every Faker in the process.
+    zh, en = Faker("zh_CN"), Faker("en_US")
+    zh.seed_instance(seed)
+    en.seed_instance(seed)
+    return zh, en
+
+
+def _next_ids(session: Session) -> dict[str, int]:
+    return {table.name: (session.scalar(select(func.max(table.c.id))) or 0) + 1 for table in demo_tables()}
+
+
+def _add_users(
+    session: Session, rows: DemoRows, zh: Faker, now: datetime, password_hash: str
+) -> list[DemoUser]:
+    """The demo users, reusing any that already exist by username (so --append works); sets rows.reps.
+
+    No demo administrator joins a database that already has an active one: an administrator with the
+    published password would hand the whole install (users, settings, every customer) to anyone who
+    read the README. Demo data loaded from the app always lands in such a database.
+    """
+    rng = rows.rng
+    existing = {user.username: user for user in session.scalars(select(User))}
+    taken_emails = {user.email for user in existing.values() if user.email}
+    has_admin = any(user.role == "admin" and user.is_active for user in existing.values())
+    users: list[DemoUser] = []
+    for spec in DEMO_USERS:
+        # Always draw the same values, so the leads that follow do not depend on who already existed.
+        display_name = zh.name()
+        skill = rng.uniform(0.75, 1.3)
+        joined = now - timedelta(days=rng.randint(200, 900))
+        user = existing.get(spec.username)
+        if user is None and spec.role == "admin" and has_admin:
+            continue
+        if user is None:
+            email = f"{spec.username}@loudou.example.com"
+            user_id = rows.add(
+                "user",
+                username=spec.username,
+                display_name=display_name,
+                email=None if email in taken_emails else email,
+                role=spec.role,
+                region=spec.region,
+                industry=spec.industry,
+                team=spec.team,
+                is_active=True,
+                password_hash=password_hash,
+                failed_logins=0,
+                locked_until=None,
+                last_login_at=None,
+                created_at=joined,
+            )
+            users.append(
+                DemoUser(spec.username, display_name, spec.role, spec.region, spec.industry, spec.team, True)
+            )
+        else:
+            user_id = user.id
+            users.append(
+                DemoUser(
+                    user.username, user.display_name, user.role, user.region, user.industry, user.team, False
+                )
+            )
+        if spec.role == "rep":
+            rows.reps.append(Rep(user_id, spec.region, spec.industry, skill))
+    return users
+
+
+def demo_logins(session: Session) -> list[str]:
+    """The demo accounts that still sign in with DEMO_PASSWORD, for the sign-in page's hint.
+
+    Empty while the settings turn the demo off. Every user one demo load creates shares a single hash
+    (see generate_demo), so one argon2 verify of the most shared hash answers for all of them: ~60 ms,
+    paid on the sign-in page only, no more than a failed sign-in costs. Checking usernames alone would
+    advertise the demo password for accounts whose password was changed since, or for real users who
+    happen to be called rep01; a user whose password was changed has a hash of their own and drops out.
+    """
+    if not get_settings().allow_demo:
+        return []
+    names = [spec.username for spec in DEMO_USERS]
+    hashes = {
+        username: password_hash
+        for username, password_hash in session.execute(
+            select(User.username, User.password_hash).where(
+                User.username.in_(names), User.is_active.is_(True), User.password_hash.is_not(None)
+            )
+        )
+    }
+    if not hashes:
+        return []
+    shared, _ = Counter(hashes.values()).most_common(1)[0]
+    if not verify_password(shared, DEMO_PASSWORD):
+        return []
+    return [name for name in names if hashes.get(name) == shared]
+
+
+def _sync_sequences(session: Session, tables: list[Table]) -> None:
+    """Move PostgreSQL id sequences past the ids the demo assigned itself, so later inserts do not clash."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return
+    for table in tables:
+        quoted = dialect.identifier_preparer.format_table(table)
+        session.execute(
+            text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT MAX(id) FROM {quoted}))"),
+            {"table": quoted},
+        )
+
+
+def generate_demo(
+    engine: Engine,
+    *,
+    leads: int = 2000,
+    seed: int = 42,
+    anchor: date | None = None,
+    append: bool = False,
+) -> DemoSummary:
+    """Load demo users and `leads` leads with six months of history ending at 00:00 UTC of `anchor`.
+
+    `anchor` defaults to today (UTC). The same seed, leads and anchor give identical rows in an empty
+    database. A database that already holds customers is refused unless `append` is set.
+    """
+    started = time.perf_counter()
+    today = utcnow().date()
+    anchor = anchor or today
+    if not 1 <= leads <= MAX_LEADS:
+        raise DemoError(f"--leads must be between 1 and {MAX_LEADS:,}, got {leads}")
+    if anchor > today:
+        raise DemoError(f"--anchor {anchor} is in the future; demo history must end by today")
+    now = datetime.combine(anchor, datetime.min.time())
+    rng = random.Random(seed)
+    zh, en = _fakers(seed)
+    with session_scope(engine) as session:
+        existing = session.scalar(select(func.count()).select_from(Customer)) or 0
+        if existing and not append:
+            raise DemoError(
+                f"the database already holds {existing:,} customers; demo data goes into an empty "
+                "database, or pass --append (append=True) to add it alongside"
+            )
+        taken_numbers: set[str] = set()
+        taken_handles: set[str] = set()
+        if existing:
+            # Appending must not repeat a customer number (unique) or a phone (a duplicate lead).
+            taken_numbers = set(session.scalars(select(Customer.customer_no)))
+            for handles in session.execute(select(Contact.phone, Contact.email, Contact.wechat)):
+                taken_handles.update(value for value in handles if value)
+        rows = DemoRows(
+            rng=rng,
+            zh=zh,
+            en=en,
+            pipeline=get_pipeline(),
+            now=now,
+            next_ids=_next_ids(session),
+            taken_numbers=taken_numbers,
+            taken_handles=taken_handles,
+        )
+        # One hash for every new demo user: they share the published DEMO_PASSWORD anyway.
+        users = _add_users(session, rows, zh, now, hash_password(DEMO_PASSWORD))
+        for _ in range(leads):
+            rows.add_lead()
+        filled = [table for table in demo_tables() if rows.rows[table.name]]
+        for table in filled:
+            table_rows = rows.rows[table.name]
+            for start in range(0, len(table_rows), CHUNK_ROWS):
+                # A Core insert of the table rather than the ORM bulk path: the ORM splits a batch
+                # wherever a row's None values differ from its neighbour's (10x slower on PostgreSQL).
+                session.execute(insert(table), table_rows[start : start + CHUNK_ROWS])
+        _sync_sequences(session, filled)
+    counts = {name: len(rows.rows[name]) for name in TABLES}
+    return DemoSummary(leads, seed, anchor, counts, users, time.perf_counter() - started)

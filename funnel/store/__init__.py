@@ -1,0 +1,1 @@
+"""Every ORM model of the CRM (SQLAlchemy 2, typed)."""

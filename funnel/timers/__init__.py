@@ -1,0 +1,1 @@
+"""The one timer engine: first-contact SLA, follow-ups, idle quotes, surveys (the working issue fills it)."""
