@@ -6,10 +6,11 @@ a message rather than a traceback.
 
 import streamlit as st
 
-from funnel.access.permissions import PermissionDenied, allowed
+from funnel.access.permissions import allowed
 from funnel.audit.read import customer_history
 from funnel.capture.leads import move_stage
 from funnel.core.db import session_scope
+from funnel.core.errors import PermissionDenied
 from funnel.customers.edit import (
     assign_customer,
     assignable_users,

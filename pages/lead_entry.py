@@ -5,11 +5,10 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.access.permissions import PermissionDenied
 from funnel.analytics.presentation import channel_options, lead_form_defaults, lead_input
 from funnel.capture.leads import GRADES, create_lead
 from funnel.core.db import session_scope
-from funnel.core.validation import ValidationError
+from funnel.core.errors import PermissionDenied, ValidationError
 from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import (
     cached_segment_values,

@@ -7,8 +7,8 @@ from funnel.access.permissions import ROLES
 from funnel.accounts.users import UserInput, add_user, set_password, update_user, user_table
 from funnel.audit.format import local_times
 from funnel.core.db import session_scope
+from funnel.core.errors import FieldError
 from funnel.core.i18n import t
-from funnel.core.validation import FieldError
 from pages._shared import admin_parts as parts
 from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 

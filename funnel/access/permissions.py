@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
-from funnel.core.validation import FieldError
+from funnel.core.errors import FieldError, PermissionDenied
 from funnel.store.models import Customer, CustomerShare, User
 
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
@@ -35,14 +35,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "delivery": frozenset({"customer.read", "order.read", "payment.record"}),
     "admin": _MANAGER | {"users.manage", "settings.manage"},
 }
-
-
-class PermissionDenied(Exception):
-    """The signed-in user may not do this; `action` names what was refused."""
-
-    def __init__(self, action: str, detail: str = ""):
-        super().__init__(f"not allowed: {action}{' ' + detail if detail else ''}")
-        self.action = action
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import ROLES, Actor, require
 from funnel.audit import record as audit
 from funnel.core.clock import utcnow
+from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.settings import get_settings
-from funnel.core.validation import FieldError, ValidationError, clean, normalize_email
+from funnel.core.validation import clean, normalize_email
 from funnel.store.models import User
 
 _hasher = PasswordHasher()
@@ -291,7 +292,7 @@ def user_table(session: Session, *, actor: Actor | None, now: datetime | None = 
 def _get(session: Session, username: str) -> User:
     user = find_user(session, username)
     if user is None:
-        raise LookupError(f"no user {username!r}")
+        raise NotFound("user", username)
     return user
 
 

@@ -16,8 +16,9 @@ from sqlalchemy import ColumnElement, String
 
 from funnel.capture.leads import CleanLead, LeadInput, parse_amount, validate_lead
 from funnel.core.clock import local_to_utc, utcnow
+from funnel.core.errors import FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, catalogue, t
-from funnel.core.validation import FieldError, ValidationError, clean
+from funnel.core.validation import clean
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, User
 

@@ -39,8 +39,8 @@ from funnel.capture.leads import (
     new_customer_no,
 )
 from funnel.core.db import session_factory
+from funnel.core.errors import FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
-from funnel.core.validation import FieldError, ValidationError
 from funnel.pipeline.stages import OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
 

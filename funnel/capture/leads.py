@@ -14,14 +14,8 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor, allowed, can_see, require, require_customer
 from funnel.audit import record as audit
 from funnel.core.clock import utcnow
-from funnel.core.validation import (
-    FieldError,
-    ValidationError,
-    clean,
-    normalize_email,
-    normalize_phone,
-    normalize_wechat,
-)
+from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
+from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
 from funnel.pipeline.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent
 
@@ -320,10 +314,6 @@ def audited_fields(customer: Customer) -> dict[str, object]:
     return {name: getattr(customer, name) for name in AUDITED_FIELDS}
 
 
-class StaleEditError(RuntimeError):
-    """Someone else saved this customer after it was loaded."""
-
-
 def current_stage(customer: Customer) -> str:
     """Where the customer stands: its outcome once closed (won or lost), else its open stage."""
     return customer.status if customer.status in OUTCOMES else customer.stage
@@ -351,10 +341,10 @@ def move_stage(
         raise ValidationError([FieldError("stage", "error.stage_unknown", {"value": to_stage})])
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise LookupError(f"customer {customer_id} does not exist")
+        raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if expected_version is not None and customer.version != expected_version:
-        raise StaleEditError(customer.customer_no)
+        raise StaleEdit(customer.customer_no)
     current = current_stage(customer)
     if key == current:
         raise ValidationError([FieldError("stage", "error.same_stage")])

@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from funnel.access.permissions import PermissionDenied
 from funnel.cli.commands import COMMAND_MODULES
+from funnel.core.errors import PermissionDenied
 
 
 def build_parser() -> argparse.ArgumentParser:

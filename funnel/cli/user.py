@@ -9,8 +9,8 @@ from typing import Any
 from funnel.access.permissions import ROLES
 from funnel.accounts.users import UserInput, add_user, list_users, set_password, update_user
 from funnel.core.db import make_engine, session_scope, upgrade
+from funnel.core.errors import ValidationError
 from funnel.core.i18n import t
-from funnel.core.validation import ValidationError
 
 
 def register(sub: Any) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass
 
 _MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _MAINLAND_LANDLINE = re.compile(r"^0\d{9,11}$")
@@ -12,26 +10,6 @@ _INTERNATIONAL = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WECHAT = re.compile(r"^[A-Za-z][-_A-Za-z0-9]{5,19}$")
 _SEPARATORS = re.compile(r"[\s\-().]")
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One problem with one field; `code` is a message key (see funnel/i18n.py)."""
-
-    field: str
-    code: str
-    params: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-class ValidationError(ValueError):
-    """Raised with every field problem found at once, so a form can show them all."""
-
-    def __init__(self, errors: list[FieldError]):
-        self.errors = errors
-        super().__init__("; ".join(f"{e.field}: {e.code}" for e in errors))
-
-    def by_field(self) -> dict[str, FieldError]:
-        return {e.field: e for e in self.errors}
 
 
 def normalize_phone(raw: str) -> str:

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, assignee_error, customer_scope, require, require_customer
 from funnel.audit import record as audit
-from funnel.capture.leads import AUDITED_FIELDS, GRADES, StaleEditError, audited_fields, current_stage
+from funnel.capture.leads import AUDITED_FIELDS, GRADES, audited_fields, current_stage
 from funnel.core.clock import utcnow
+from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.settings import get_settings
-from funnel.core.validation import FieldError, ValidationError, clean
+from funnel.core.validation import clean
 from funnel.store.models import (
     Contact,
     Contract,
@@ -35,10 +36,10 @@ EDITABLE_FIELDS = (
 
 
 def get_customer(session: Session, *, actor: Actor | None, customer_id: int) -> Customer:
-    """One customer the actor may read; LookupError if it does not exist."""
+    """One customer the actor may read; NotFound if it does not exist."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise LookupError(f"customer {customer_id} does not exist")
+        raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, "customer.read")
     return customer
 
@@ -133,7 +134,7 @@ def update_customer(
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if customer.version != expected_version:
-        raise StaleEditError(customer.customer_no)
+        raise StaleEdit(customer.customer_no)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")

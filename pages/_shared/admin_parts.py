@@ -10,10 +10,9 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import PermissionDenied
 from funnel.core.db import session_scope
+from funnel.core.errors import FieldError, PermissionDenied, ValidationError
 from funnel.core.i18n import t
-from funnel.core.validation import FieldError, ValidationError
 from pages._shared.common import clear_data_caches, current_language, get_engine, tr
 
 NOTICE_KEY = "users_notice"

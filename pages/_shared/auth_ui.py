@@ -27,8 +27,8 @@ from funnel.accounts.users import (
 )
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
+from funnel.core.errors import ValidationError
 from funnel.core.settings import get_settings
-from funnel.core.validation import ValidationError
 from funnel.demo.catalog import DEMO_PASSWORD
 from funnel.demo.generate import demo_logins
 from pages._shared.common import get_engine, local_time, tr

@@ -20,12 +20,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from streamlit.delta_generator import DeltaGenerator
 
-from funnel.access.permissions import PermissionDenied
-from funnel.capture.leads import GRADES, StaleEditError
+from funnel.capture.leads import GRADES
 from funnel.core.db import session_scope
+from funnel.core.errors import PermissionDenied, StaleEdit, ValidationError
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
-from funnel.core.validation import ValidationError
 from funnel.customers.edit import EDITABLE_FIELDS, CustomerDetail, UserChoice
 from funnel.pipeline.stages import LOST, WON, Pipeline
 from pages._shared.common import browser_zone, clear_data_caches, get_engine, local_time, tr
@@ -215,7 +214,7 @@ def attempt(write: Callable[[Session], object], slots: Slots, customer_no: str) 
         for error in exc.errors:
             slot = slots.get(error.field, slots["form"])
             slot.error(tr(error.code, **error.params), icon=":material/error:")
-    except (StaleEditError, StaleDataError):
+    except (StaleEdit, StaleDataError):
         slots["form"].error(tr("error.stale_edit", customer_no=customer_no), icon=":material/sync_problem:")
     except PermissionDenied as exc:
         slots["form"].error(tr("error.permission", action=exc.action), icon=":material/block:")

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import String, cast, func, inspect, literal_column, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.access.permissions import Actor, PermissionDenied, customer_scope
+from funnel.access.permissions import Actor, customer_scope
 from funnel.accounts.users import UserInput, add_user, authenticate, hash_password, set_password, update_user
 from funnel.analytics.report import build_report
 from funnel.analytics.rollups import CustomerFilter
 from funnel.audit.read import audit_entries
 from funnel.capture.leads import LeadInput, create_lead, move_stage
 from funnel.cli.main import main
-from funnel.core.validation import ValidationError
+from funnel.core.errors import PermissionDenied, ValidationError
 from funnel.customers.edit import (
     assign_customer,
     delete_customer,

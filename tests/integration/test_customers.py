@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, PermissionDenied
+from funnel.access.permissions import Actor
 from funnel.accounts.users import UserInput, add_user, update_user
 from funnel.audit.read import customer_history
 from funnel.capture.leads import LeadInput, create_lead, move_stage
-from funnel.core.validation import FieldError, ValidationError
+from funnel.core.errors import FieldError, PermissionDenied, ValidationError
 from funnel.customers.edit import (
     assign_customer,
     assignable_users,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor
 from funnel.accounts.users import UserInput, add_user
 from funnel.capture.leads import LeadInput, create_lead, move_stage
-from funnel.core.validation import FieldError, ValidationError
+from funnel.core.errors import FieldError, ValidationError
 from funnel.store.models import AuditLog, Customer, StageEvent
 
 EXISTING = {"phone": "13812345678", "email": "li@acme.cn", "wechat": "li_acme_88"}

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import inspect, select, text
 
-from funnel.capture.leads import LeadInput, StaleEditError, create_lead, move_stage
+from funnel.capture.leads import LeadInput, create_lead, move_stage
 from funnel.core.db import make_engine, schema_is_current, session_scope, upgrade
-from funnel.core.validation import ValidationError
+from funnel.core.errors import StaleEdit, ValidationError
 from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent
 
 TABLES = {
@@ -123,7 +123,7 @@ def test_a_stale_edit_is_refused(engine):
         loaded_version = s.get(Customer, customer_id).version
         move_stage(s, customer_id=customer_id, to_stage="contact")
 
-    with pytest.raises(StaleEditError), session_scope(engine) as s:
+    with pytest.raises(StaleEdit), session_scope(engine) as s:
         move_stage(s, customer_id=customer_id, to_stage="qualify", expected_version=loaded_version)
 
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from funnel.access.permissions import Actor, PermissionDenied
+from funnel.access.permissions import Actor
 from funnel.accounts.users import UserInput, add_user, authenticate, set_password, update_user, user_table
 from funnel.core.clock import utcnow
-from funnel.core.validation import ValidationError
+from funnel.core.errors import PermissionDenied, ValidationError
 from funnel.store.models import User
 
 PASSWORD = "correct horse"

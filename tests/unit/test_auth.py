@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 
 from funnel.accounts import users as auth
 from funnel.accounts.users import check_password, hash_password, session_expired, verify_password
-from funnel.core.validation import ValidationError
+from funnel.core.errors import ValidationError
 
 
 def test_production_hashing_uses_argon2id_with_its_recommended_costs():

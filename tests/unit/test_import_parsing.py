@@ -22,7 +22,7 @@ from funnel.capture.import_parsing import (
     resolve_stage_map,
     username_for,
 )
-from funnel.core.validation import ValidationError
+from funnel.core.errors import ValidationError
 from funnel.pipeline.stages import get_pipeline
 
 LOCALES = Path(__file__).resolve().parents[2] / "funnel" / "core" / "locales"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from funnel.access.permissions import ROLE_PERMISSIONS, Actor, assignee_error, managed_team
-from funnel.core.validation import FieldError
+from funnel.core.errors import FieldError
 from funnel.store.models import User
 
 
