@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from funnel.access.permissions import SYSTEM
 from funnel.core.db import make_engine, upgrade
 from funnel.demo.generate import generate_demo
 
@@ -20,7 +21,7 @@ def bench(url: str, leads: int) -> None:
     started = time.perf_counter()
     upgrade(engine)
     migrated = time.perf_counter()
-    summary = generate_demo(engine, leads=leads)
+    summary = generate_demo(engine, leads=leads, actor=SYSTEM)
     engine.dispose()
     rows = sum(summary.counts.values())
     print(

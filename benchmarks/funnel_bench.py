@@ -57,6 +57,7 @@ from sqlalchemy import ColumnElement, Engine, create_engine, func, insert, selec
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import SYSTEM
 from funnel.analytics.funnel_math import FunnelSegment, funnel_segments
 from funnel.analytics.report import build_report
 from funnel.analytics.rollups import loss_details, stage_rollup
@@ -141,7 +142,7 @@ def loudou(engine: Engine) -> tuple[Funnel, int]:
     """What the dashboard does: build_report, SQL roll-ups plus pure pandas on the small result."""
     stages = _stages()
     with Session(engine) as session:
-        report = build_report(session, by="channel")
+        report = build_report(session, actor=SYSTEM, by="channel")
     return _from_segments(report.segments, stages), -1  # rows counted once, untimed: _loudou_rows
 
 
@@ -436,7 +437,7 @@ def load_demo(engine: Engine, leads: int) -> float:
     base = min(leads, BASE_LEADS)
     if leads % base:
         raise SystemExit(f"sizes above {BASE_LEADS:,} must be multiples of it, got {leads:,}")
-    generate_demo(engine, leads=base, seed=SEED, anchor=ANCHOR)
+    generate_demo(engine, leads=base, seed=SEED, anchor=ANCHOR, actor=SYSTEM)
     replicate(engine, leads // base)
     return time.perf_counter() - started
 

@@ -8,17 +8,17 @@ import streamlit as st
 
 from funnel.access.permissions import allowed
 from funnel.audit.read import customer_history
-from funnel.capture.leads import move_stage
+from funnel.customers.stages import move_stage
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied
 from funnel.customers.edit import (
     assign_customer,
     assignable_users,
-    customer_detail,
     delete_customer,
     share_customer,
     update_customer,
 )
+from funnel.customers.read import customer_detail
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from funnel.access.permissions import allowed
 from funnel.analytics.presentation import CUSTOM_PERIOD, PERIODS, period_bounds
 from funnel.core.clock import team_today
 from funnel.core.i18n import t
@@ -18,17 +17,15 @@ from pages._shared.common import (
     database_url,
     page_setup,
     tr,
-    visible_scope,
 )
 
 actor = page_setup("analytics.read")
 lang = current_language()  # bound into format functions, which also run outside the script
 st.title(tr("dash.title"))
 url = database_url()
-if cached_customer_count(url) == 0:
-    parts.welcome(can_load_demo=allowed(actor, "settings.manage"))
+if cached_customer_count(url, actor) == 0:
+    parts.welcome(actor)
     st.stop()
-scope = visible_scope(actor)
 
 filter_cols = st.columns([1, 1, 2])
 preset = filter_cols[0].selectbox(
@@ -45,12 +42,12 @@ if preset == CUSTOM_PERIOD:
     custom = tuple(picked) if isinstance(picked, tuple | list) else ()
 channels = filter_cols[2].multiselect(
     tr("dash.channels"),
-    options=cached_segment_values(url, "channel", scope),
+    options=cached_segment_values(url, "channel", actor),
     placeholder=tr("dash.channels_all"),
     key="dash_channels",
 )
 since, until = period_bounds(preset, today=today, custom=custom)
-report = cached_report(url, since, until, tuple(channels), "channel", scope)
+report = cached_report(url, since, until, tuple(channels), "channel", actor)
 
 if report.overall.total == 0:
     st.info(tr("dash.no_match"))
@@ -61,4 +58,4 @@ loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
 parts.channel_section(report.segments)
-parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels), scope))
+parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels), actor))

@@ -6,9 +6,10 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.analytics.presentation import channel_options, lead_form_defaults, lead_input
-from funnel.capture.leads import GRADES, create_lead
+from funnel.capture.leads import create_lead
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied, ValidationError
+from funnel.customers.fields import GRADES
 from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import (
     cached_segment_values,
@@ -18,7 +19,6 @@ from pages._shared.common import (
     get_engine,
     page_setup,
     tr,
-    visible_scope,
 )
 
 actor = page_setup("customer.create")
@@ -46,7 +46,7 @@ with st.form("lead_form", enter_to_submit=False):
         slots[name] = left.empty()
     right.selectbox(
         tr("lead.channel"),
-        options=channel_options(cached_segment_values(database_url(), "channel", visible_scope(actor))),
+        options=channel_options(cached_segment_values(database_url(), "channel", actor)),
         accept_new_options=True,
         placeholder=tr("lead.channel.placeholder"),
         key=KEY("channel"),

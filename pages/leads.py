@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from funnel.capture.leads import STATUSES
 from funnel.core.db import session_scope
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
-from funnel.customers.edit import list_customers
+from funnel.customers.fields import STATUSES
+from funnel.customers.read import list_customers
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr

@@ -8,6 +8,7 @@ from itertools import count
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import SYSTEM
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.pipeline.stages import get_pipeline
 
@@ -36,13 +37,14 @@ def add_leads(session: Session, stage_counts: dict[str, int], **fields: object) 
     for stage, how_many in stage_counts.items():
         for _ in range(how_many):
             n = next(_serial)
-            lead = LeadInput(name=f"Lead {n}", email=f"lead{n}@example.com", **fields)  # type: ignore[arg-type]
-            if stage in ("won", "lost"):
-                lead.status = stage
-                lead.stage = pipeline.keys[-1] if stage == "won" else lead.stage
-            else:
-                lead.stage = stage
-            create_lead(session, lead)
+            where = (
+                {"status": stage, "stage": pipeline.keys[-1] if stage == "won" else fields.get("stage")}
+                if stage in ("won", "lost")
+                else {"stage": stage}
+            )
+            values = {**fields, **where}
+            lead = LeadInput(name=f"Lead {n}", email=f"lead{n}@example.com", **values)  # type: ignore[arg-type]
+            create_lead(session, lead, actor=SYSTEM)
     session.flush()
 
 

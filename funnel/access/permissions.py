@@ -11,6 +11,10 @@ from funnel.core.errors import FieldError, PermissionDenied
 from funnel.store.models import Customer, CustomerShare, User
 
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
+# Principals that are not people: the system itself (CLI, jobs, import, demo) and a prospect on a public
+# form or survey. They are rows of the role table like any role, never a missing actor.
+SYSTEM_ROLE, PUBLIC_ROLE = "system", "public"
+PRINCIPAL_ROLES = (*ROLES, SYSTEM_ROLE, PUBLIC_ROLE)
 
 # What a manager may do; an administrator may do all of it and run the system (kept as one set so the
 # two cannot drift apart).
@@ -26,22 +30,27 @@ _MANAGER = frozenset(
         "audit.read",
     }
 )
+_ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
 
-# The table of allowed actions per role; everything not listed is refused.
+# The table of allowed actions per principal; everything not listed is refused.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rep": frozenset({"customer.read", "customer.create", "customer.edit", "analytics.read"}),
     "manager": _MANAGER,
     "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),
     "delivery": frozenset({"customer.read", "order.read", "payment.record"}),
-    "admin": _MANAGER | {"users.manage", "settings.manage"},
+    "admin": _ADMIN,
+    SYSTEM_ROLE: _ADMIN | {"order.read", "payment.record", "funnel.repair"},
+    # A prospect: leaves a lead on a channel's public form and answers a survey, nothing else.
+    PUBLIC_ROLE: frozenset({"customer.create", "survey.answer"}),
 }
+ACTIONS = tuple(sorted(set().union(*ROLE_PERMISSIONS.values())))
 
 
 @dataclass(frozen=True)
 class Actor:
-    """The signed-in user as the use cases need them: who, and in which role and team."""
+    """Who does something: a signed-in user, or the SYSTEM or PUBLIC principal (user_id None)."""
 
-    user_id: int
+    user_id: int | None
     username: str
     role: str
     team: str | None = None
@@ -57,13 +66,20 @@ class Actor:
             display_name=user.display_name or user.username,
         )
 
+    @property
+    def is_person(self) -> bool:
+        return self.role in ROLES
 
-def allowed(actor: Actor | None, action: str) -> bool:
-    """None is the system itself (the CLI, imports, public forms): it may do anything."""
-    return actor is None or action in ROLE_PERMISSIONS.get(actor.role, frozenset())
+
+SYSTEM = Actor(user_id=None, username="system", role=SYSTEM_ROLE, display_name="System")
+PUBLIC = Actor(user_id=None, username="public", role=PUBLIC_ROLE, display_name="Public form")
 
 
-def require(actor: Actor | None, action: str) -> None:
+def allowed(actor: Actor, action: str) -> bool:
+    return action in ROLE_PERMISSIONS.get(actor.role, frozenset())
+
+
+def require(actor: Actor, action: str) -> None:
     if not allowed(actor, action):
         raise PermissionDenied(action)
 
@@ -96,19 +112,23 @@ class Scope:
 
 
 EVERYTHING = Scope()
+# No customer at all: what a prospect on a public form may read.
+NOTHING = Scope(owner_ids=())
 
 
-def managed_team(actor: Actor | None) -> str | None:
+def managed_team(actor: Actor) -> str | None:
     """The team a manager is limited to; None for everyone else (a manager without a team sees all)."""
-    if actor is not None and actor.role == "manager" and actor.team:
+    if actor.role == "manager" and actor.team:
         return actor.team
     return None
 
 
-def customer_scope(session: Session, actor: Actor | None) -> Scope:
+def customer_scope(session: Session, actor: Actor) -> Scope:
     """Which customers `actor` may see: a rep their own and shared ones, a manager their team, ..."""
-    if actor is None or actor.role in ("admin", "leader"):
+    if actor.role in ("admin", "leader", SYSTEM_ROLE):
         return EVERYTHING
+    if actor.role not in ROLES:
+        return NOTHING
     if actor.role == "manager":
         team_name = managed_team(actor)
         if team_name is None:
@@ -117,10 +137,11 @@ def customer_scope(session: Session, actor: Actor | None) -> Scope:
         return Scope(owner_ids=team, include_unowned=True)
     if actor.role == "delivery":
         return Scope(statuses=("won",))
+    assert actor.user_id is not None  # every role in ROLES is a person with an account
     return Scope(owner_ids=(actor.user_id,), shared_with=actor.user_id)
 
 
-def can_see(session: Session, actor: Actor | None, customer: Customer) -> bool:
+def can_see(session: Session, actor: Actor, customer: Customer) -> bool:
     scope = customer_scope(session, actor)
     if scope is EVERYTHING:
         return True
@@ -128,14 +149,14 @@ def can_see(session: Session, actor: Actor | None, customer: Customer) -> bool:
     return session.scalar(stmt) is not None
 
 
-def require_customer(session: Session, actor: Actor | None, customer: Customer, action: str) -> None:
+def require_customer(session: Session, actor: Actor, customer: Customer, action: str) -> None:
     """Refuse `action` on `customer` unless the role allows it and the customer is in the actor's scope."""
     require(actor, action)
     if not can_see(session, actor, customer):
         raise PermissionDenied(action, customer.customer_no)
 
 
-def assignee_error(actor: Actor | None, user: User | None, *, field: str) -> FieldError | None:
+def assignee_error(actor: Actor, user: User | None, *, field: str) -> FieldError | None:
     """Why `actor` may not give a customer to `user` (to own or to share it), on `field`; None if they may.
 
     The one rule behind assigning, sharing and the users offered for both: the user is active, their role

@@ -13,8 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import ROLES, Actor, require
+from funnel.access.permissions import ROLES, SYSTEM, Actor, require
 from funnel.audit import record as audit
+from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.settings import get_settings
@@ -94,20 +95,36 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
         # which usernames exist. The audit row keeps none of the typed text: people type their
         # password into the username box, and managers read the audit log.
         _verify_evenly(None, password)
-        audit.record(session, action="login_failed", entity="user", entity_id=None)
+        audit.record(session, action=AuditAction.LOGIN_FAILED, entity=AuditEntity.USER, entity_id=None)
         return LoginResult(None, "login.bad_credentials")
     if user.locked_until and user.locked_until > now:
         audit.record(
-            session, action="login_refused_locked", entity="user", entity_id=user.id, user_id=user.id
+            session,
+            action=AuditAction.LOGIN_REFUSED_LOCKED,
+            entity=AuditEntity.USER,
+            entity_id=user.id,
+            user_id=user.id,
         )
         return LoginResult(None, "login.locked", user.locked_until)
     if not _verify_evenly(user.password_hash, password):
         user.failed_logins = (user.failed_logins or 0) + 1
-        audit.record(session, action="login_failed", entity="user", entity_id=user.id, user_id=user.id)
+        audit.record(
+            session,
+            action=AuditAction.LOGIN_FAILED,
+            entity=AuditEntity.USER,
+            entity_id=user.id,
+            user_id=user.id,
+        )
         if user.failed_logins >= settings.max_failed_logins:
             user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
             user.failed_logins = 0
-            audit.record(session, action="account_locked", entity="user", entity_id=user.id, user_id=user.id)
+            audit.record(
+                session,
+                action=AuditAction.ACCOUNT_LOCKED,
+                entity=AuditEntity.USER,
+                entity_id=user.id,
+                user_id=user.id,
+            )
             return LoginResult(None, "login.locked", user.locked_until)
         return LoginResult(None, "login.bad_credentials")
     if not user.is_active:
@@ -115,7 +132,9 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    audit.record(session, action="login", entity="user", entity_id=user.id, user_id=user.id)
+    audit.record(
+        session, action=AuditAction.LOGIN, entity=AuditEntity.USER, entity_id=user.id, user_id=user.id
+    )
     return LoginResult(user)
 
 
@@ -157,8 +176,8 @@ def count_users(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
 
-def add_user(session: Session, user_in: UserInput, *, password: str | None, actor: Actor | None) -> User:
-    """Create an account (actor None = the CLI or the first-run form)."""
+def add_user(session: Session, user_in: UserInput, *, password: str | None, actor: Actor) -> User:
+    """Create an account (the CLI and the first-run form act as SYSTEM)."""
     require(actor, "users.manage")
     user_in.username = (clean(user_in.username) or "").lower()
     errors = _check_user(user_in)
@@ -186,11 +205,11 @@ def add_user(session: Session, user_in: UserInput, *, password: str | None, acto
     session.add(user)
     session.flush()
     fields = {name: getattr(user, name) for name in ("username", *USER_FIELDS)}
-    _record_account_change(session, actor, user, "create", audit.diff({}, fields))
+    _record_account_change(session, actor, user, AuditAction.CREATE, audit.diff({}, fields))
     return user
 
 
-def update_user(session: Session, username: str, *, actor: Actor | None, **changes: object) -> User:
+def update_user(session: Session, username: str, *, actor: Actor, **changes: object) -> User:
     """Change role, routing attributes, display name, e-mail or active flag."""
     require(actor, "users.manage")
     user = _get(session, username)
@@ -211,7 +230,7 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
         setattr(user, name, clean(value) if isinstance(value, str) else value)
     user.display_name = user.display_name or user.username
     after = {name: getattr(user, name) for name in USER_FIELDS}
-    _record_account_change(session, actor, user, "update", audit.diff(before, after))
+    _record_account_change(session, actor, user, AuditAction.UPDATE, audit.diff(before, after))
     return user
 
 
@@ -239,7 +258,7 @@ def _removes_last_admin(session: Session, user: User, proposed: UserInput) -> bo
     return not others
 
 
-def set_password(session: Session, username: str, password: str, *, actor: Actor | None) -> User:
+def set_password(session: Session, username: str, password: str, *, actor: Actor) -> User:
     """Set a new password (an admin's reset or the CLI); also lifts a lock-out."""
     require(actor, "users.manage")
     check_password(password)
@@ -247,20 +266,20 @@ def set_password(session: Session, username: str, password: str, *, actor: Actor
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
-    _record_account_change(session, actor, user, "password_reset", None)
+    _record_account_change(session, actor, user, AuditAction.PASSWORD_RESET, None)
     return user
 
 
 def _record_account_change(
-    session: Session, actor: Actor | None, user: User, action: str, changes: dict[str, list[object]] | None
+    session: Session, actor: Actor, user: User, action: AuditAction, changes: dict[str, list[object]] | None
 ) -> None:
-    """Audit an administrator's change to an account (actor None: the CLI or the first-run form)."""
+    """Audit a change to an account by an administrator, the CLI or the first-run form (SYSTEM)."""
     audit.record(
         session,
         action=action,
-        entity="user",
+        entity=AuditEntity.USER,
         entity_id=user.id,
-        user_id=actor.user_id if actor else None,
+        user_id=actor.user_id,
         changes=changes,
     )
 
@@ -275,7 +294,7 @@ USER_TABLE_COLUMNS = [
 ]  # fmt: skip
 
 
-def user_table(session: Session, *, actor: Actor | None, now: datetime | None = None) -> pd.DataFrame:
+def user_table(session: Session, *, actor: Actor, now: datetime | None = None) -> pd.DataFrame:
     """Every account for the users page; `locked_until` only while the lock-out still holds."""
     require(actor, "users.manage")
     now = now or utcnow()
@@ -309,7 +328,7 @@ def create_first_admin(session: Session, user_in: UserInput, *, password: str) -
     if count_users(session) > 0:
         raise SetupDone()
     user_in.role = "admin"
-    return add_user(session, user_in, password=password, actor=None)
+    return add_user(session, user_in, password=password, actor=SYSTEM)
 
 
 def active_actor(session: Session, user_id: int) -> Actor | None:
@@ -342,8 +361,8 @@ def sign_in_by_email(session: Session, email: str, *, email_verified: bool | Non
     if email_verified is False:
         audit.record(
             session,
-            action="login_failed",
-            entity="user",
+            action=AuditAction.LOGIN_FAILED,
+            entity=AuditEntity.USER,
             entity_id=None,
             changes={"sso_unverified": [None, email]},
         )
@@ -351,11 +370,55 @@ def sign_in_by_email(session: Session, email: str, *, email_verified: bool | Non
     user = find_user(session, email) if email else None
     if user is None or not user.email or user.email.lower() != email.strip().lower():
         audit.record(
-            session, action="login_failed", entity="user", entity_id=None, changes={"sso": [None, email]}
+            session,
+            action=AuditAction.LOGIN_FAILED,
+            entity=AuditEntity.USER,
+            entity_id=None,
+            changes={"sso": [None, email]},
         )
         return LoginResult(None, "login.sso_unknown")
     if not user.is_active:
         return LoginResult(None, "login.disabled")
     user.last_login_at = utcnow()
-    audit.record(session, action="login_sso", entity="user", entity_id=user.id, user_id=user.id)
+    audit.record(
+        session, action=AuditAction.LOGIN_SSO, entity=AuditEntity.USER, entity_id=user.id, user_id=user.id
+    )
     return LoginResult(user)
+
+
+def username_for(name: str, taken: set[str]) -> str:
+    """A free username that `add_user` accepts, from a display name: "Li Lei" -> "li.lei", "王五" -> "owner".
+
+    Only [a-z0-9._-] can sign in as a username, so a name without such characters gets "owner", "owner2"...
+    """
+    base = re.sub(r"[^0-9a-z]+", ".", name.casefold()).strip(".-_")[:56]
+    if len(base) < 2 or not base[0].isalnum():
+        base = "owner"
+    candidate, n = base, 2
+    while candidate.casefold() in taken:
+        candidate, n = f"{base}{n}", n + 1
+    return candidate
+
+
+def create_inactive_owner(session: Session, *, display_name: str, actor: Actor) -> User:
+    """An inactive rep for an owner an import names who has no account yet; an admin activates it later.
+
+    Whoever may assign leads may name a new owner; the account cannot sign in until an administrator
+    gives it a password and activates it (its username is one `update_user` accepts).
+    """
+    require(actor, "customer.assign")
+    taken = {name.casefold() for name in session.scalars(select(User.username))}
+    user_in = UserInput(
+        username=username_for(display_name, taken), display_name=display_name, is_active=False
+    )
+    errors = _check_user(user_in)
+    if errors:
+        raise ValidationError(errors)
+    user = User(
+        username=user_in.username, display_name=display_name, role="rep", is_active=False, password_hash=None
+    )
+    session.add(user)
+    session.flush()
+    fields = {"username": user.username, "display_name": display_name, "is_active": False}
+    _record_account_change(session, actor, user, AuditAction.IMPORT_CREATE, audit.diff({}, fields))
+    return user

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import Actor
+from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, funnel_segment, funnel_segments
-from funnel.analytics.rollups import CustomerFilter, loss_details, stage_rollup
+from funnel.analytics.rollups import loss_details, readers_filter, stage_rollup
 from funnel.pipeline.stages import Pipeline, get_pipeline
 
 
@@ -32,12 +34,14 @@ class FunnelReport:
 def build_report(
     session: Session,
     *,
+    actor: Actor,
     by: str | None = None,
     filters: CustomerFilter | None = None,
     pipeline: Pipeline | None = None,
 ) -> FunnelReport:
     """Overall funnel plus one funnel per value of `by` (none without `by`)."""
     pipeline = pipeline or get_pipeline()
+    filters = readers_filter(session, actor, filters)
     stages = pipeline.funnel_keys
     # A split puts every customer in exactly one segment, so the overall funnel is the sum of the
     # segments' rows: one pass over the data instead of two (benchmarks/README.md).

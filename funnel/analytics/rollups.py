@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date
+import dataclasses
+from datetime import UTC
 from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Scope
-from funnel.core.clock import day_start_utc, next_day, team_zone
+from funnel.access.permissions import Actor, customer_scope, require
+from funnel.analytics.filters import ATTRIBUTE_FIELDS, PERIOD_FIELDS, SEGMENT_FIELDS, CustomerFilter
+from funnel.core.clock import team_zone
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
-from funnel.store.models import Contract, Customer, Objection, Opportunity, Payment, StageEvent, User
+from funnel.store.models import Contract, Customer, Objection, Opportunity, Payment, User
 
 _S = TypeVar("_S", bound=Select)
-
-# Attributes a funnel can be split by; periods are bucketed from the creation day.
-ATTRIBUTE_FIELDS = ("channel", "owner", "region", "industry", "grade")
-PERIOD_FIELDS = ("created_week", "created_month")
-SEGMENT_FIELDS = ATTRIBUTE_FIELDS + PERIOD_FIELDS
+__all__ = ["ATTRIBUTE_FIELDS", "PERIOD_FIELDS", "SEGMENT_FIELDS", "CustomerFilter"]
 
 
-@dataclass(frozen=True)
-class CustomerFilter:
-    """Which customers an analysis covers: created in [since, until], attribute values, visible owners."""
-
-    since: date | None = None
-    until: date | None = None
-    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # Which customers the user may see (funnel.access.permissions.customer_scope); None means all.
-    scope: Scope | None = None
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = []
-        # since / until are the team's calendar days (funnel.core.clock), stored times are UTC.
-        if self.since:
-            conds.append(Customer.created_at >= day_start_utc(self.since))
-        if self.until:
-            conds.append(Customer.created_at < day_start_utc(next_day(self.until)))
-        for name, wanted in self.values.items():
-            if name not in ATTRIBUTE_FIELDS:
-                raise ValueError(f"cannot filter by {name!r}; use one of {', '.join(ATTRIBUTE_FIELDS)}")
-            if wanted:
-                column = User.username if name == "owner" else getattr(Customer, name)
-                conds.append(column.in_(wanted))
-        if self.scope is not None:
-            conds.extend(self.scope.conditions())
-        return conds
+def readers_filter(session: Session, actor: Actor, filters: CustomerFilter | None) -> CustomerFilter:
+    """`filters` limited to what `actor` may read: the one place analytics is scoped (analytics.read)."""
+    require(actor, "analytics.read")
+    return dataclasses.replace(filters or CustomerFilter(), scope=customer_scope(session, actor))
 
 
 def _segment_columns(by: str | None, dialect: str) -> list[ColumnElement[Any]]:
@@ -82,21 +57,13 @@ def _scoped(stmt: _S, filters: CustomerFilter | None) -> _S:
 
 
 def _furthest_rank(pipeline: Pipeline) -> ColumnElement[int]:
-    """Per customer, the rank of the furthest stage in its history (won = len(stages)).
+    """Per customer, the rank of its stored furthest stage (won = len(stages)): a column, no subquery.
 
-    Only a customer whose status is won has reached `won`: an old won event of a deal reopened since
-    does not count (status is the truth for outcomes, the history for stages).
+    The write path keeps `furthest_stage` with every stage event (funnel.customers.stages) and
+    `python -m funnel check` proves it equals a recount of the history.
     """
-    ranks = {key: i for i, key in enumerate(pipeline.keys)}
-    rank_of_event = case(ranks, value=StageEvent.to_stage, else_=None)
-    furthest_event = (
-        select(func.max(rank_of_event)).where(StageEvent.customer_id == Customer.id).scalar_subquery()
-    )
-    rank_of_current = case(ranks, value=Customer.stage, else_=0)
-    return case(
-        (Customer.status == WON, len(pipeline.keys)),
-        else_=func.coalesce(furthest_event, rank_of_current),
-    )
+    ranks = {key: i for i, key in enumerate(pipeline.funnel_keys)}
+    return case(ranks, value=Customer.furthest_stage, else_=0)
 
 
 def _deal_amount() -> ColumnElement[Any]:
@@ -194,8 +161,9 @@ def loss_details(
 ENTITY_STEPS = ("customers", "opportunities", "contracts", "payments")
 
 
-def entity_funnel(session: Session, *, filters: CustomerFilter | None = None) -> pd.DataFrame:
+def entity_funnel(session: Session, *, actor: Actor, filters: CustomerFilter | None = None) -> pd.DataFrame:
     """The "data factory" join: customers -> with an opportunity -> with a contract -> with a payment."""
+    filters = readers_filter(session, actor, filters)
     has = {
         "opportunities": exists().where(Opportunity.customer_id == Customer.id),
         "contracts": exists().where(Contract.customer_id == Customer.id),
@@ -220,8 +188,10 @@ def entity_funnel(session: Session, *, filters: CustomerFilter | None = None) ->
     )
 
 
-def segment_values(session: Session, field_name: str, *, scope: Scope | None = None) -> list[str]:
-    """Distinct values of an attribute among the customers in `scope` (owners by username), for filters."""
+def segment_values(session: Session, field_name: str, *, actor: Actor) -> list[str]:
+    """Distinct values of an attribute among the customers `actor` may read (owners by username)."""
+    require(actor, "analytics.read")
+    scope = customer_scope(session, actor)
     if field_name == "owner":
         stmt = select(User.username).join(Customer, Customer.owner_id == User.id).distinct()
     elif field_name in ATTRIBUTE_FIELDS:
@@ -229,10 +199,11 @@ def segment_values(session: Session, field_name: str, *, scope: Scope | None = N
         stmt = select(column).where(column.is_not(None)).distinct()
     else:
         raise ValueError(f"unknown field {field_name!r}")
-    if scope is not None:
-        stmt = stmt.where(*scope.conditions())
+    stmt = stmt.where(*scope.conditions())
     return sorted(str(v) for v in session.scalars(stmt) if v is not None)
 
 
-def customer_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Customer)) or 0)
+def customer_count(session: Session, *, actor: Actor) -> int:
+    """How many customers `actor` may read (the dashboard's "nothing here yet" check)."""
+    stmt = select(func.count()).select_from(Customer).where(*customer_scope(session, actor).conditions())
+    return int(session.scalar(stmt) or 0)

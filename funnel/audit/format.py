@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-# Every action the use cases record (see the audit.record calls); the audit page filters by these.
-KNOWN_ACTIONS = (
-    "create", "update", "assign", "share", "delete", "stage_move", "import_create", "import_update",
-    "login", "login_failed", "login_refused_locked", "account_locked", "login_sso", "password_reset",
-)  # fmt: skip
+from funnel.audit.actions import AuditAction
+
+# Every action the use cases record; the audit page filters by these.
+KNOWN_ACTIONS = tuple(action.value for action in AuditAction)
 MISSING = "—"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_VALUE_LENGTH = 80

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
+from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.store.models import AuditLog, Customer
 
 
@@ -31,8 +32,8 @@ def diff(old: dict[str, object], new: dict[str, object]) -> dict[str, list[objec
 def record(
     session: Session,
     *,
-    action: str,
-    entity: str,
+    action: AuditAction,
+    entity: AuditEntity,
     entity_id: int | None,
     customer_id: int | None = None,
     user_id: int | None = None,
@@ -41,8 +42,8 @@ def record(
 ) -> None:
     """Add one audit row to the session's transaction."""
     entry = AuditLog(
-        action=action,
-        entity=entity,
+        action=action.value,
+        entity=entity.value,
         entity_id=entity_id,
         customer_id=customer_id,
         user_id=user_id,
@@ -56,18 +57,18 @@ def record(
 def record_customer(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     customer: Customer,
-    action: str,
+    action: AuditAction,
     changes: dict[str, list[object]] | None,
 ) -> None:
-    """Add one audit row about `customer`, done by `actor` (None: the system)."""
+    """Add one audit row about `customer`, done by `actor` (SYSTEM and PUBLIC rows have no user)."""
     record(
         session,
         action=action,
-        entity="customer",
+        entity=AuditEntity.CUSTOMER,
         entity_id=customer.id,
         customer_id=customer.id,
-        user_id=actor.user_id if actor else None,
+        user_id=actor.user_id,
         changes=changes,
     )

@@ -10,68 +10,26 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import ColumnElement, String
 
 from funnel.capture.leads import CleanLead, LeadInput, parse_amount, validate_lead
 from funnel.core.clock import local_to_utc, utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, catalogue, t
 from funnel.core.validation import clean
+from funnel.customers.fields import FIELDS as SPEC
+from funnel.customers.fields import IMPORT_FIELDS, clean_text
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
-from funnel.store.models import Contact, Customer, User
 
-TEXT_FIELDS = (
-    "external_id", "name", "company", "contact_name", "phone", "email", "wechat", "channel",
-    "region", "industry", "owner", "tags", "grade", "stage", "status", "lost_reason",
-)  # fmt: skip
-FIELDS = (*TEXT_FIELDS, "amount", "created_at")
-# Header spellings besides the field name itself: English, Simplified and Traditional Chinese.
-_SYNONYMS = {
-    "external_id": "external id|ext id|外部编号|外部編號|外部id",
-    "name": "lead|lead name|customer|customer name|姓名|名称|名稱|客户|客戶|客户名称|客戶名稱"
-    "|线索名称|線索名稱",
-    "company": "company name|organization|organisation|account|公司|公司名称|公司名稱|单位|單位|企业|企業",
-    "contact_name": "contact|contact person|联系人|聯繫人|聯絡人",
-    "phone": "mobile|tel|telephone|phone number|手机|手機|手机号|手機號|手机号码|手機號碼|电话|電話"
-    "|联系电话|聯繫電話",
-    "email": "e-mail|mail|email address|邮箱|郵箱|电子邮件|電子郵件|邮件|郵件|电邮|電郵",
-    "wechat": "weixin|wechat id|微信|微信号|微信號",
-    "channel": "source|lead source|origin|渠道|来源|來源|线索来源|線索來源",
-    "region": "area|city|province|地区|地區|区域|區域|城市|省份",
-    "industry": "sector|行业|行業",
-    "owner": "sales rep|rep|salesperson|assigned to|负责人|負責人|销售|銷售|跟进人|跟進人|销售代表|銷售代表",
-    "tags": "tag|labels|标签|標籤|標簽",
-    "grade": "rating|等级|等級|意向等级|意向等級|客户等级|客戶等級",
-    "stage": "pipeline stage|阶段|階段|销售阶段|銷售階段",
-    "status": "outcome|状态|狀態",
-    "lost_reason": "loss reason|lost reason|输单原因|輸單原因|丢单原因|丟單原因",
-    "amount": "deal amount|deal value|value|金额|金額|预计金额|預計金額|商机金额|商機金額",
-    "created_at": "created|created date|create time|date created|创建时间|創建時間|创建日期|創建日期"
-    "|录入时间|錄入時間",
-}
+# The import's fields and their header spellings come from the field specification.
+FIELDS = IMPORT_FIELDS
+TEXT_FIELDS = tuple(name for name in FIELDS if name not in ("amount", "created_at"))
+_SYNONYMS = {f.name: f.synonyms for f in SPEC if f.importable}
 _DATE_SUFFIXES = (" at", " date", " time", " on", "时间", "時間", "日期")
 _DATE = re.compile(
     r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
 )
 _OPEN_STATUSES = {"open", "active", "in progress", "进行中", "進行中", "跟进中", "跟進中"}
-
-
-def _max_length(column: ColumnElement[Any]) -> int:
-    assert isinstance(column.type, String) and column.type.length
-    return column.type.length
-
-
-# Checked per row, because PostgreSQL rejects an over-long value and would abort the whole import.
-_MAX_LENGTHS = {
-    **{name: _max_length(Customer.__table__.c[name]) for name in ("external_id", "name", "company")},
-    **{name: _max_length(Customer.__table__.c[name]) for name in ("channel", "region", "industry")},
-    **{name: _max_length(Customer.__table__.c[name]) for name in ("tags", "lost_reason")},
-    "contact_name": _max_length(Contact.__table__.c.name),
-    "owner": _max_length(User.__table__.c.display_name),
-}
 
 
 class ImportFileError(ValueError):
@@ -100,9 +58,7 @@ def _header_key(text: object) -> str:
     return re.sub(r"[\s_\-.:：]", "", bare.casefold())
 
 
-_HEADER_FIELDS = {
-    _header_key(s): name for name, spellings in _SYNONYMS.items() for s in [name, *spellings.split("|")]
-}
+_HEADER_FIELDS = {_header_key(s): name for name, spellings in _SYNONYMS.items() for s in [name, *spellings]}
 
 
 def recognise_header(header: str, pipeline: Pipeline | None = None) -> str | None:
@@ -277,7 +233,6 @@ class ParsedRow:
     """One row turned into a validated lead, with what an update needs to know."""
 
     number: int
-    lead: LeadInput
     cleaned: CleanLead
     owner: str | None
     stage_given: bool
@@ -290,9 +245,7 @@ def parse_row(
     """A validated lead from one row's {field: raw value}; raises ValidationError listing every problem."""
     errors: list[FieldError] = []
     text = {name: cell_text(values.get(name)) for name in TEXT_FIELDS}
-    for name, limit in _MAX_LENGTHS.items():
-        if len(text[name] or "") > limit:
-            errors.append(FieldError(name, "import.error.too_long", {"max": str(limit)}))
+    text["owner"] = clean_text("owner", text["owner"], errors)
     for name in ("stage", "status"):
         text[name] = stage_map.get(fold(text[name]), text[name]) if text[name] else None
     if text["status"] and fold(text["status"]) in _OPEN_STATUSES:
@@ -333,7 +286,7 @@ def parse_row(
     if errors or cleaned is None:
         raise ValidationError(errors)
     stage_given = bool(text["stage"] or status or lead.stage_dates)
-    return ParsedRow(number, lead, cleaned, owner, stage_given, created_given)
+    return ParsedRow(number, cleaned, owner, stage_given, created_given)
 
 
 def _show(at: datetime) -> str:
@@ -342,8 +295,7 @@ def _show(at: datetime) -> str:
 
 def odd_data_warnings(row: ParsedRow) -> list[FieldError]:
     """Warnings for real-world oddities that are kept as given: dates out of order, closed at amount 0."""
-    created, history, found = row.lead.created_at, row.cleaned.history, []
-    assert created is not None
+    created, history, found = row.cleaned.created_at, row.cleaned.history, []
     for i, (key, at) in enumerate(history):
         name = f"{key}_at"
         earlier = next(((k, a) for k, a in history[:i] if a > at), None)
@@ -355,19 +307,8 @@ def odd_data_warnings(row: ParsedRow) -> list[FieldError]:
             found.append(
                 FieldError(name, "import.warn.date_order", {**params, "earlier_date": _show(earlier[1])})
             )
-    if row.cleaned.status in OUTCOMES and row.lead.amount == 0:
+    if row.cleaned.status in OUTCOMES and row.cleaned.amount == 0:
         found.append(FieldError("amount", "import.warn.zero_amount", {"status": row.cleaned.status}))
     if row.created_given and created > utcnow():
         found.append(FieldError("created_at", "import.warn.future", {"date": _show(created)}))
     return found
-
-
-def username_for(name: str, taken: set[str]) -> str:
-    """A free username from a display name: "Li Lei" -> "li.lei", "王五" -> "王五"."""
-    folded = name.casefold()
-    base = re.sub(r"[^0-9a-z]+", ".", folded).strip(".") if folded.isascii() else re.sub(r"\W+", "", folded)
-    base = (base or "owner")[:56]
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}{n}", n + 1
-    return candidate

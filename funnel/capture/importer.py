@@ -1,20 +1,23 @@
 """CSV / Excel rows -> validated leads, with a report of every rejected row (`python -m funnel import`).
 
-funnel/import_parsing.py reads files and validates rows; this module writes them: new leads through
-create_lead, rows whose external_id exists as updates."""
+funnel/capture/import_parsing.py reads files and validates rows; this module writes them: new leads through
+the lead write path (store_lead), rows whose external_id exists as updates through the same stage rules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, allowed, can_see, require
+from funnel.access.permissions import EVERYTHING, Actor, allowed, can_see, customer_scope, require
+from funnel.accounts.users import create_inactive_owner
 from funnel.audit import record as audit
+from funnel.audit.actions import AuditAction
 from funnel.capture.import_parsing import (
     FIELDS,
     ImportFileError,
@@ -28,20 +31,17 @@ from funnel.capture.import_parsing import (
     read_rows,
     recognise_header,
     resolve_stage_map,
-    username_for,
 )
-from funnel.capture.leads import (
-    AUDITED_FIELDS,
-    CleanLead,
-    LeadInput,
-    create_lead,
-    duplicate_error,
-    new_customer_no,
-)
+from funnel.capture.leads import CleanLead, store_lead
+from funnel.core import events
 from funnel.core.db import session_factory
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
-from funnel.pipeline.stages import OUTCOMES, WON, Pipeline, get_pipeline
+from funnel.customers.duplicates import duplicate_error
+from funnel.customers.fields import AUDITED_FIELDS
+from funnel.customers.numbering import new_customer_no
+from funnel.customers.stages import add_history
+from funnel.pipeline.stages import WON, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
 
 CONTACT_KEYS = ("phone", "email", "wechat")
 UPDATED_FIELDS = (
-    "name", "company", "channel", "region", "industry", "tags", "grade", "lost_reason", "owner_id",
+    "name", "company", "channel", "region", "industry", "tags", "grade", "lost_reason",
 )  # fmt: skip
 # IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
@@ -84,7 +84,8 @@ class _State:
     customer: Customer
     contact: Contact | None = None
     opportunity: Opportunity | None = None
-    stages: set[str] = field(default_factory=set)
+    # The stage events it has, as (stage, at), earliest first.
+    events: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def _where_in(session: Session, query: Any, column: Any, values: Sequence[object]) -> list[Any]:
@@ -96,18 +97,20 @@ def _where_in(session: Session, query: Any, column: Any, values: Sequence[object
 class _Importer:
     """One import run: existing ids, contacts and users preloaded in bulk, then one pass of writes."""
 
-    def __init__(self, session: Session, rows: list[ParsedRow], report: ImportReport, actor: Actor | None):
-        self.session, self.report, self.actor = session, report, actor
-        self.by_user_id = actor.user_id if actor else None
-        # Someone who may not assign leads keeps owners as they are (create_lead makes new ones theirs).
+    def __init__(
+        self, session: Session, rows: list[ParsedRow], report: ImportReport, actor: Actor, pipeline: Pipeline
+    ):
+        self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
+        # Someone who may not assign leads keeps owners as they are and owns the new leads themselves.
         self.may_assign = allowed(actor, "customer.assign")
-        external = sorted({r.lead.external_id for r in rows if r.lead.external_id})
+        self.sees_all = customer_scope(session, actor) is EVERYTHING
+        external = sorted({r.cleaned.external_id for r in rows if r.cleaned.external_id})
         known = _where_in(session, select(Customer.external_id, Customer.id), Customer.external_id, external)
         self.ids: dict[str, int] = {ext: cid for ext, cid in known}
         self.states = self._load_states(sorted(self.ids.values()))
         self.contacts: dict[tuple[str, str], tuple[int, str]] = {}
         for kind in CONTACT_KEYS:
-            values = sorted({getattr(r.lead, kind) for r in rows if getattr(r.lead, kind)})
+            values = sorted({getattr(r.cleaned, kind) for r in rows if getattr(r.cleaned, kind)})
             column = getattr(Contact, kind)
             query = select(column, Customer.id, Customer.customer_no).join(Customer)
             found = _where_in(session, query, column, values)
@@ -117,7 +120,7 @@ class _Importer:
         # An owner cell may hold a username or a display name; a username match wins.
         self.users = {name.casefold(): uid for uid, _, name in users}
         self.users |= {username.casefold(): uid for uid, username, _ in users}
-        self.numbers = self._fresh_numbers([r for r in rows if r.lead.external_id not in self.ids])
+        self.numbers = self._fresh_numbers([r for r in rows if r.cleaned.external_id not in self.ids])
         self.first_row: dict[str, int] = {}
 
     def _load_states(self, ids: list[int]) -> dict[int, _State]:
@@ -130,9 +133,9 @@ class _Importer:
         deals = select(Opportunity).order_by(Opportunity.id)
         for (deal,) in _where_in(session, deals, Opportunity.customer_id, ids):
             states[deal.customer_id].opportunity = states[deal.customer_id].opportunity or deal
-        events = select(StageEvent.customer_id, StageEvent.to_stage)
-        for customer_id, to_stage in _where_in(session, events, StageEvent.customer_id, ids):
-            states[customer_id].stages.add(to_stage)
+        events = select(StageEvent.customer_id, StageEvent.to_stage, StageEvent.at).order_by(StageEvent.at)
+        for customer_id, to_stage, at in _where_in(session, events, StageEvent.customer_id, ids):
+            states[customer_id].events.append((to_stage, at))
         return states
 
     def _fresh_numbers(self, rows: list[ParsedRow]) -> dict[int, str]:
@@ -142,10 +145,10 @@ class _Importer:
         pending = rows
         while pending:  # a clash with an existing number is rare: draw again for those rows only
             for row in pending:
-                assert row.lead.created_at is not None
-                number = new_customer_no(row.lead.created_at)
+                assert row.cleaned.created_at is not None
+                number = new_customer_no(row.cleaned.created_at)
                 while number in used:
-                    number = new_customer_no(row.lead.created_at)
+                    number = new_customer_no(row.cleaned.created_at)
                 used.add(number)
                 numbers[row.number] = number
             drawn = [numbers[r.number] for r in pending]
@@ -156,7 +159,7 @@ class _Importer:
 
     def run(self, rows: list[ParsedRow]) -> None:
         for row in rows:
-            external_id = row.lead.external_id
+            external_id = row.cleaned.external_id
             if external_id in self.first_row:
                 params = {"external_id": external_id, "row": str(self.first_row[external_id])}
                 warning = FieldError("external_id", "import.warn.repeated_external_id", params)
@@ -164,16 +167,16 @@ class _Importer:
             elif external_id:
                 self.first_row[external_id] = row.number
             customer_id = self.ids.get(external_id) if external_id else None
-            problem = self._hidden(customer_id) if external_id else self._duplicate(row.lead)
+            problem = self._hidden(customer_id) if external_id else self._duplicate(row.cleaned)
             if problem:
                 self.report.rejected.append((row.number, [problem]))
                 continue
-            row.lead.owner_id = self._owner_id(row.owner) if self.may_assign else None
+            owner_id = self._owner_id(row.owner) if self.may_assign else None
             self.report.warnings.extend((row.number, warning) for warning in odd_data_warnings(row))
             if customer_id is None:
-                self._create(row)
+                self._create(row, owner_id)
             else:
-                self._update(row, self._state(customer_id))
+                self._update(row, self._state(customer_id), owner_id)
 
     def _state(self, customer_id: int) -> _State:
         if customer_id not in self.states:  # created by an earlier row of this file
@@ -186,81 +189,74 @@ class _Importer:
             return None
         return FieldError("external_id", "import.error.hidden")
 
-    def _duplicate(self, lead: LeadInput) -> FieldError | None:
+    def _duplicate(self, lead: CleanLead) -> FieldError | None:
         for kind in CONTACT_KEYS:
             found = self.contacts.get((kind, getattr(lead, kind)))
             if found is None:
                 continue
-            # The system sees everything: no query per duplicate row for it.
-            customer = self.session.get(Customer, found[0]) if self.actor else None
+            # Whoever sees everything needs no query per duplicate row.
+            customer = None if self.sees_all else self.session.get(Customer, found[0])
             visible = customer is None or can_see(self.session, self.actor, customer)
             return duplicate_error(kind, found[1], visible=visible)
         return None
 
     def _owner_id(self, name: str | None) -> int | None:
-        """The user an owner cell names; someone not yet a user becomes an inactive rep."""
+        """The user an owner cell names; someone not yet a user becomes an inactive rep (accounts/)."""
         if not name:
             return None
         if name.casefold() not in self.users:
-            user = User(
-                username=username_for(name, self.usernames), display_name=name, role="rep", is_active=False
-            )
-            self.session.add(user)
-            self.session.flush()
+            user = create_inactive_owner(self.session, display_name=name, actor=self.actor)
             self.users[name.casefold()] = user.id
-            self.usernames.add(user.username)
             self.report.new_owners.append(name)
-            changes = audit.diff({}, {"username": user.username, "display_name": name, "is_active": False})
-            audit.record(
-                self.session,
-                action="import_create",
-                entity="user",
-                entity_id=user.id,
-                user_id=self.by_user_id,
-                changes=changes,
-            )
         return self.users[name.casefold()]
 
-    def _remember(self, lead: LeadInput, customer: Customer) -> None:
+    def _remember(self, lead: CleanLead, customer: Customer) -> None:
         if lead.external_id:
             self.ids[lead.external_id] = customer.id
         for kind in CONTACT_KEYS:
             if getattr(lead, kind):
                 self.contacts.setdefault((kind, getattr(lead, kind)), (customer.id, customer.customer_no))
 
-    def _create(self, row: ParsedRow) -> None:
-        customer = create_lead(
+    def _create(self, row: ParsedRow, owner_id: int | None) -> None:
+        # Duplicates were checked above against the preloaded contacts, without a query per row.
+        customer = store_lead(
             self.session,
-            row.lead,
+            row.cleaned,
             actor=self.actor,
-            allow_duplicate=True,  # checked above against the preloaded contacts, without a query per row
+            owner_id=owner_id if self.may_assign else self.actor.user_id,
             customer_no=self.numbers[row.number],
-            require_contact=not row.lead.external_id,
+            pipeline=self.pipeline,
         )
-        self._remember(row.lead, customer)
+        self._remember(row.cleaned, customer)
         self.report.created += 1
 
-    def _update(self, row: ParsedRow, state: _State) -> None:
+    def _update(self, row: ParsedRow, state: _State, owner_id: int | None) -> None:
         """Overwrite a customer with the row's non-empty values; add only stage events it lacks."""
-        customer, lead, cleaned = state.customer, row.lead, row.cleaned
+        customer, lead = state.customer, row.cleaned
         before = _snapshot(state)
         for name in UPDATED_FIELDS:
             _assign(customer, name, getattr(lead, name))
+        _assign(customer, "owner_id", owner_id)
         if row.created_given:
             _assign(customer, "created_at", lead.created_at)
-        if row.stage_given and customer.status == WON and cleaned.status != WON:
-            # A won deal is final (funnel.capture.leads.move_stage); a later export showing it open is stale.
+        if row.stage_given and customer.status == WON and lead.status != WON:
+            # A won deal is final (funnel.pipeline.rules.check_move); a later export showing it open is stale.
             warning = FieldError("stage", "import.warn.won_is_final", {"customer_no": customer.customer_no})
             self.report.warnings.append((row.number, warning))
         elif row.stage_given:
-            _assign(customer, "stage", cleaned.stage)
-            _assign(customer, "status", cleaned.status)
-            self._add_events(state, cleaned)
-            if cleaned.status in OUTCOMES:
-                _assign(customer, "closed_at", dict(cleaned.history)[cleaned.status])
-            later = [at for key, at in cleaned.history[1:] if key not in OUTCOMES]
-            if later and customer.first_contacted_at is None:
-                customer.first_contacted_at = min(later)
+            _assign(customer, "stage", lead.stage)
+            _assign(customer, "status", lead.status)
+            known = list(state.events)
+            add_history(
+                self.session,
+                customer,
+                list(lead.history),
+                actor=self.actor,
+                pipeline=self.pipeline,
+                known=known,
+            )
+            have = {key for key, _ in known}
+            state.events += [(key, at) for key, at in lead.history if key not in have]
         contact_values = dict(name=lead.contact_name, phone=lead.phone, email=lead.email, wechat=lead.wechat)
         if state.contact is None and any(contact_values.values()):
             state.contact = Contact(
@@ -281,25 +277,13 @@ class _Importer:
             self.report.unchanged += 1
             return
         audit.record_customer(
-            self.session, actor=self.actor, customer=customer, action="import_update", changes=changes
+            self.session,
+            actor=self.actor,
+            customer=customer,
+            action=AuditAction.IMPORT_UPDATE,
+            changes=changes,
         )
         self.report.updated += 1
-
-    def _add_events(self, state: _State, cleaned: CleanLead) -> None:
-        previous: str | None = None
-        for key, at in cleaned.history:
-            if key not in state.stages:
-                self.session.add(
-                    StageEvent(
-                        customer_id=state.customer.id,
-                        from_stage=previous,
-                        to_stage=key,
-                        at=at,
-                        by_user_id=self.by_user_id,
-                    )
-                )
-                state.stages.add(key)
-            previous = key
 
 
 def _assign(target: object, name: str, value: object) -> None:
@@ -312,7 +296,9 @@ def _snapshot(state: _State) -> dict[str, object]:
     customer, contact = state.customer, state.contact
     values: dict[str, object] = {name: getattr(customer, name) for name in AUDITED_FIELDS}
     values.update(
-        created_at=customer.created_at, closed_at=customer.closed_at, stage_events=sorted(state.stages)
+        created_at=customer.created_at,
+        closed_at=customer.closed_at,
+        stage_events=sorted({key for key, _ in state.events}),
     )
     for name in ("name", "phone", "email", "wechat"):
         values[f"contact_{name}"] = getattr(contact, name) if contact else None
@@ -326,7 +312,7 @@ def import_rows(
     *,
     columns: Mapping[str, str] | None = None,
     stage_map: Mapping[str, str] | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
     pipeline: Pipeline | None = None,
 ) -> ImportReport:
     """Validate and store rows ({header: value}, rows[i] = spreadsheet row i + 2) in the session.
@@ -352,7 +338,7 @@ def import_rows(
             prepared.append(parse_row(index + 2, values, stage_map=stage_keys, pipeline=pipeline))
         except ValidationError as exc:
             report.rejected.append((index + 2, exc.errors))
-    _Importer(session, prepared, report, actor).run(prepared)
+    _Importer(session, prepared, report, actor, pipeline).run(prepared)
     session.flush()
     report.rejected.sort(key=lambda item: item[0])
     report.warnings.sort(key=lambda item: item[0])
@@ -367,7 +353,7 @@ def import_file(
     column_map: Mapping[str, str] | None = None,
     stage_map: Mapping[str, str] | None = None,
     dry_run: bool = False,
-    actor: Actor | None = None,
+    actor: Actor,
     pipeline: Pipeline | None = None,
 ) -> ImportReport:
     """Import a CSV or .xlsx file (a path, or bytes plus filename) in one transaction; dry_run rolls back."""
@@ -380,8 +366,11 @@ def import_file(
         )
         if dry_run:
             session.rollback()
+            events.take_pending(session)
         else:
             session.commit()
+    if not dry_run:
+        events.publish(events.take_pending(session), engine)
     report.dry_run = dry_run
     return report
 

@@ -6,6 +6,7 @@ import argparse
 import unicodedata
 from typing import Any
 
+from funnel.access.permissions import SYSTEM
 from funnel.cli.arguments import iso_date
 from funnel.core.db import make_engine, upgrade
 
@@ -65,7 +66,7 @@ def demo(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         summary = generate_demo(
-            engine, leads=args.leads, seed=args.seed, anchor=args.anchor, append=args.append
+            engine, leads=args.leads, seed=args.seed, anchor=args.anchor, append=args.append, actor=SYSTEM
         )
     finally:
         engine.dispose()

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from funnel.access.permissions import SYSTEM
 from funnel.capture.importer import ImportFileError, ImportReport, describe, import_file, summary
 from funnel.core.db import make_engine, upgrade
 from funnel.core.i18n import t
@@ -60,7 +61,12 @@ def run_import(args: argparse.Namespace) -> int:
         try:
             upgrade(engine)
             report = import_file(
-                engine, args.path, column_map=column_map, stage_map=stage_map, dry_run=args.dry_run
+                engine,
+                args.path,
+                column_map=column_map,
+                stage_map=stage_map,
+                dry_run=args.dry_run,
+                actor=SYSTEM,
             )
         finally:
             engine.dispose()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from funnel.cli.commands import COMMAND_MODULES
-from funnel.core.errors import PermissionDenied
+from funnel.core.errors import PermissionDenied, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionDenied as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (ValueError, OSError, LookupError) as exc:
+    except (UserError, ValueError, OSError, LookupError) as exc:
         # Errors a user can cause (a bad path, a bad option value) get one line, not a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2

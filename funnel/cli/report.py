@@ -7,12 +7,13 @@ import json
 import sys
 from typing import Any
 
-from funnel.access.permissions import Actor, customer_scope, require
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import find_user
+from funnel.analytics.filters import SEGMENT_FIELDS, CustomerFilter
 from funnel.analytics.report import build_report, report_table
-from funnel.analytics.rollups import SEGMENT_FIELDS, CustomerFilter
 from funnel.cli.arguments import iso_date
 from funnel.core.db import make_engine, session_scope, upgrade
+from funnel.core.errors import NotFound
 
 
 def register(sub: Any) -> None:
@@ -36,16 +37,14 @@ def report(args: argparse.Namespace) -> int:
     engine = make_engine()
     upgrade(engine)
     with session_scope(engine) as session:
-        scope = None
+        actor = SYSTEM
         if args.as_user:
             user = find_user(session, args.as_user)
             if user is None:
-                raise LookupError(f"no user {args.as_user!r}")
+                raise NotFound("user", args.as_user)
             actor = Actor.of(user)
-            require(actor, "analytics.read")
-            scope = customer_scope(session, actor)
-        filters = CustomerFilter(since=args.since, until=args.until, scope=scope)
-        result = build_report(session, by=args.by, filters=filters)
+        filters = CustomerFilter(since=args.since, until=args.until)
+        result = build_report(session, actor=actor, by=args.by, filters=filters)
     if args.format == "json":
         json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
         print()

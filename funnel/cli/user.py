@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from funnel.access.permissions import ROLES
+from funnel.access.permissions import ROLES, SYSTEM
 from funnel.accounts.users import UserInput, add_user, list_users, set_password, update_user
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.core.errors import ValidationError
@@ -72,7 +72,7 @@ def _add(args: argparse.Namespace) -> int:
     )
     try:
         with session_scope(_engine()) as session:
-            user = add_user(session, user_in, password=_read_password(), actor=None)
+            user = add_user(session, user_in, password=_read_password(), actor=SYSTEM)
             print(f"added {user.username} ({user.role})")
     except ValidationError as exc:
         return _fail(exc)
@@ -82,7 +82,7 @@ def _add(args: argparse.Namespace) -> int:
 def _passwd(args: argparse.Namespace) -> int:
     try:
         with session_scope(_engine()) as session:
-            set_password(session, args.username, _read_password(), actor=None)
+            set_password(session, args.username, _read_password(), actor=SYSTEM)
     except ValidationError as exc:
         return _fail(exc)
     print(f"password set for {args.username}")
@@ -102,7 +102,7 @@ def _list(_args: argparse.Namespace) -> int:
 def _disable(args: argparse.Namespace) -> int:
     try:
         with session_scope(_engine()) as session:
-            update_user(session, args.username, actor=None, is_active=False)
+            update_user(session, args.username, actor=SYSTEM, is_active=False)
     except ValidationError as exc:
         return _fail(exc)
     print(f"disabled {args.username}")

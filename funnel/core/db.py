@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from funnel.core import events
 from funnel.core.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -52,16 +53,19 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+    """The unit of work: one transaction, committed on success and rolled back on any error; the domain
+    events it recorded are published after the commit (funnel.core.events), never after a rollback."""
     session = session_factory(engine)()
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
+        events.take_pending(session)
         raise
     finally:
         session.close()
+    events.publish(events.take_pending(session), engine)
 
 
 def _alembic_config(engine: Engine) -> Config:

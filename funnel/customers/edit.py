@@ -1,131 +1,26 @@
-"""Customer use cases after creation: read, list, edit, assign, share, delete (their history: history.py)."""
+"""Customer use cases after creation: edit, assign, share, delete (reads: read.py, stage moves: stages.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
-import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, assignee_error, customer_scope, require, require_customer
+from funnel.access.permissions import Actor, assignee_error, require, require_customer
 from funnel.audit import record as audit
-from funnel.capture.leads import AUDITED_FIELDS, GRADES, audited_fields, current_stage
-from funnel.core.clock import utcnow
-from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
-from funnel.core.settings import get_settings
-from funnel.core.validation import clean
-from funnel.store.models import (
-    Contact,
-    Contract,
-    Customer,
-    CustomerShare,
-    Objection,
-    Opportunity,
-    Payment,
-    StageEvent,
-    User,
-)
-
-EDITABLE_FIELDS = (
-    "name", "company", "industry", "region", "channel", "tags", "grade",
-    "budget_range", "purchase_timeline", "use_case", "competitors",
-)  # fmt: skip
-
-
-def get_customer(session: Session, *, actor: Actor | None, customer_id: int) -> Customer:
-    """One customer the actor may read; NotFound if it does not exist."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("customer", customer_id)
-    require_customer(session, actor, customer, "customer.read")
-    return customer
-
-
-def list_customers(
-    session: Session,
-    *,
-    actor: Actor | None,
-    search: str | None = None,
-    status: str | None = None,
-    limit: int = 500,
-    now: datetime | None = None,
-) -> pd.DataFrame:
-    """The customers the actor may see, newest first, optionally matching a search text.
-
-    `first_contact_overdue` flags open leads nobody has contacted within the first-contact SLA.
-    """
-    require(actor, "customer.read")
-    stmt = (
-        select(
-            Customer.id,
-            Customer.customer_no,
-            Customer.name,
-            Customer.company,
-            Customer.channel,
-            Customer.region,
-            Customer.industry,
-            User.display_name.label("owner"),
-            Customer.grade,
-            Customer.stage,
-            Customer.status,
-            Customer.created_at,
-            Customer.first_contacted_at,
-            first_contact_overdue(now or utcnow()).label("first_contact_overdue"),
-        )
-        .outerjoin(User, User.id == Customer.owner_id)
-        .where(*customer_scope(session, actor).conditions())
-        .order_by(Customer.created_at.desc(), Customer.id.desc())
-        .limit(limit)
-    )
-    if status:
-        stmt = stmt.where(Customer.status == status)
-    text = clean(search)
-    if text:
-        like = f"%{text}%"
-        # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
-        digits = "".join(ch for ch in text if ch.isdigit())
-        looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
-        phone_like = f"%{digits}%" if looks_like_phone else like
-        contact_match = select(Contact.customer_id).where(
-            or_(
-                Contact.phone.like(like),
-                Contact.phone.like(phone_like),
-                Contact.email.ilike(like),
-                Contact.wechat.ilike(like),
-            )
-        )
-        stmt = stmt.where(
-            or_(
-                Customer.name.ilike(like),
-                Customer.company.ilike(like),
-                Customer.customer_no.ilike(like),
-                Customer.id.in_(contact_match),
-            )
-        )
-    rows = session.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
-    # SQLite answers the flag as 0/1, PostgreSQL as a boolean.
-    frame["first_contact_overdue"] = frame["first_contact_overdue"].astype(bool)
-    return frame
-
-
-def first_contact_overdue(now: datetime, sla_hours: int | None = None) -> ColumnElement[bool]:
-    """SQL: an open customer without a first contact, created longer than the SLA before `now`."""
-    hours = get_settings().first_contact_sla_hours if sla_hours is None else sla_hours
-    return and_(
-        Customer.status == "open",
-        Customer.first_contacted_at.is_(None),
-        Customer.created_at < now - timedelta(hours=hours),
-    )
+from funnel.audit.actions import AuditAction
+from funnel.core import events
+from funnel.core.errors import FieldError, StaleEdit, ValidationError
+from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
+from funnel.customers.read import get_customer
+from funnel.store.models import Customer, CustomerShare, User
 
 
 def update_customer(
     session: Session,
     *,
-    actor: Actor | None,
+    actor: Actor,
     customer_id: int,
     changes: dict[str, object],
     expected_version: int,
@@ -138,15 +33,13 @@ def update_customer(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
-    values = {name: clean(value) for name, value in changes.items()}
-    errors = []
-    if "name" in values and not values["name"]:
+    errors: list[FieldError] = []
+    values = {
+        name: clean_grade(value, errors) if name == "grade" else clean_text(name, value, errors)
+        for name, value in changes.items()
+    }
+    if "name" in changes and not values["name"] and not any(e.field == "name" for e in errors):
         errors.append(FieldError("name", "error.required"))
-    grade = values.get("grade")
-    if isinstance(grade, str):
-        values["grade"] = grade.upper()
-        if values["grade"] not in GRADES:
-            errors.append(FieldError("grade", "error.grade_invalid", {"value": grade}))
     if errors:
         raise ValidationError(errors)
     before = audited_fields(customer)
@@ -155,12 +48,13 @@ def update_customer(
         return customer
     for name, value in values.items():
         setattr(customer, name, value)
-    audit.record_customer(session, actor=actor, customer=customer, action="update", changes=changed)
+    audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.UPDATE, changes=changed)
     session.flush()
+    events.record(session, events.CustomerUpdated(customer.id, tuple(sorted(changed))))
     return customer
 
 
-def assign_customer(session: Session, *, actor: Actor | None, customer_id: int, owner_id: int) -> Customer:
+def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_id: int) -> Customer:
     """Give a customer to another owner (managers and admins); see `assignee_error` for who may take it."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
@@ -169,14 +63,16 @@ def assign_customer(session: Session, *, actor: Actor | None, customer_id: int, 
     if error is not None:
         raise ValidationError([error])
     before = audited_fields(customer)
+    previous = customer.owner_id
     customer.owner_id = owner_id
     changes = audit.diff(before, audited_fields(customer))
-    audit.record_customer(session, actor=actor, customer=customer, action="assign", changes=changes)
+    audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.ASSIGN, changes=changes)
     session.flush()
+    events.record(session, events.LeadAssigned(customer.id, owner_id, previous))
     return customer
 
 
-def share_customer(session: Session, *, actor: Actor | None, customer_id: int, user_id: int) -> None:
+def share_customer(session: Session, *, actor: Actor, customer_id: int, user_id: int) -> None:
     """Let another user see and edit a customer without owning it; see `assignee_error` for who."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
@@ -186,127 +82,21 @@ def share_customer(session: Session, *, actor: Actor | None, customer_id: int, u
     if session.get(CustomerShare, (customer.id, user_id)) is None:
         session.add(CustomerShare(customer_id=customer.id, user_id=user_id))
         changes: dict[str, list[object]] = {"shared_with": [None, user_id]}
-        audit.record_customer(session, actor=actor, customer=customer, action="share", changes=changes)
+        audit.record_customer(
+            session, actor=actor, customer=customer, action=AuditAction.SHARE, changes=changes
+        )
 
 
-def delete_customer(session: Session, *, actor: Actor | None, customer_id: int) -> None:
+def delete_customer(session: Session, *, actor: Actor, customer_id: int) -> None:
     """Delete a customer and everything attached to it, keeping its audit trail."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.delete")
     snapshot = audit.diff(audited_fields(customer), dict.fromkeys(AUDITED_FIELDS))
     changes: dict[str, list[object]] = {**snapshot, "customer_no": [customer.customer_no, None]}
-    audit.record_customer(session, actor=actor, customer=customer, action="delete", changes=changes)
+    audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.DELETE, changes=changes)
+    number = customer.customer_no
     session.execute(delete(Customer).where(Customer.id == customer.id))
-
-
-@dataclass(frozen=True)
-class CustomerDetail:
-    """Everything the customer page shows, read in one go, detached from the session."""
-
-    id: int
-    customer_no: str
-    version: int
-    stage: str
-    status: str
-    # Where it stands for a stage move: the outcome once closed, else the open stage.
-    current_stage: str
-    owner_id: int | None
-    owner: str | None
-    lost_reason: str | None
-    score: int | None
-    created_at: datetime
-    first_contacted_at: datetime | None
-    closed_at: datetime | None
-    first_contact_overdue: bool
-    # The EDITABLE_FIELDS, as stored (None when empty).
-    fields: dict[str, str | None]
-    shared_with: tuple[str, ...]
-    contacts: pd.DataFrame
-    stage_events: pd.DataFrame
-    opportunities: pd.DataFrame
-    contracts: pd.DataFrame
-    payments: pd.DataFrame
-    objections: pd.DataFrame
-
-    @property
-    def name(self) -> str:
-        return self.fields["name"] or ""
-
-
-CONTACT_COLUMNS = ["name", "title", "phone", "email", "wechat", "is_primary", "is_decision_maker"]
-STAGE_EVENT_COLUMNS = ["at", "from_stage", "to_stage", "by"]
-OPPORTUNITY_COLUMNS = ["name", "amount", "expected_close", "quoted_at", "created_at"]
-OBJECTION_COLUMNS = ["created_at", "category", "stage", "status", "detail"]
-CONTRACT_COLUMNS = ["contract_no", "amount", "signed_on", "status"]
-PAYMENT_COLUMNS = ["received_on", "amount"]
-
-
-def customer_detail(
-    session: Session, *, actor: Actor | None, customer_id: int, now: datetime | None = None
-) -> CustomerDetail:
-    """The customer with contacts, stage history, deals, orders, payments, objections (permission-checked)."""
-    customer = get_customer(session, actor=actor, customer_id=customer_id)
-    overdue = session.scalar(select(first_contact_overdue(now or utcnow())).where(Customer.id == customer.id))
-    shared = session.scalars(
-        select(User.display_name)
-        .join(CustomerShare, CustomerShare.user_id == User.id)
-        .where(CustomerShare.customer_id == customer.id)
-        .order_by(User.display_name)
-    )
-    cid = customer.id
-    return CustomerDetail(
-        id=customer.id,
-        customer_no=customer.customer_no,
-        version=customer.version,
-        stage=customer.stage,
-        status=customer.status,
-        current_stage=current_stage(customer),
-        owner_id=customer.owner_id,
-        owner=customer.owner.display_name if customer.owner else None,
-        lost_reason=customer.lost_reason,
-        score=customer.score,
-        created_at=customer.created_at,
-        first_contacted_at=customer.first_contacted_at,
-        closed_at=customer.closed_at,
-        first_contact_overdue=bool(overdue),
-        fields={name: getattr(customer, name) for name in EDITABLE_FIELDS},
-        shared_with=tuple(shared),
-        contacts=_frame(
-            session,
-            select(*(getattr(Contact, c) for c in CONTACT_COLUMNS))
-            .where(Contact.customer_id == customer.id)
-            .order_by(Contact.is_primary.desc(), Contact.id),
-        ),
-        stage_events=_frame(
-            session,
-            select(StageEvent.at, StageEvent.from_stage, StageEvent.to_stage, User.display_name.label("by"))
-            .outerjoin(User, User.id == StageEvent.by_user_id)
-            .where(StageEvent.customer_id == customer.id)
-            .order_by(StageEvent.at, StageEvent.id),
-        ),
-        opportunities=_children(
-            session, Opportunity, OPPORTUNITY_COLUMNS, cid, order_by=Opportunity.created_at
-        ),
-        contracts=_children(session, Contract, CONTRACT_COLUMNS, cid, order_by=Contract.signed_on),
-        payments=_children(session, Payment, PAYMENT_COLUMNS, cid, order_by=Payment.received_on),
-        objections=_children(session, Objection, OBJECTION_COLUMNS, cid, order_by=Objection.created_at),
-    )
-
-
-def _children(
-    session: Session, model: Any, columns: list[str], customer_id: int, *, order_by: Any
-) -> pd.DataFrame:
-    """A customer's rows of one child table (deals, orders, ...), oldest first."""
-    stmt = (
-        select(*(getattr(model, c) for c in columns))
-        .where(model.customer_id == customer_id)
-        .order_by(order_by, model.id)
-    )
-    return _frame(session, stmt)
-
-
-def _frame(session: Session, stmt: Select[*tuple[Any, ...]]) -> pd.DataFrame:
-    return pd.DataFrame(session.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+    events.record(session, events.CustomerDeleted(customer_id, number))
 
 
 @dataclass(frozen=True)
@@ -318,7 +108,7 @@ class UserChoice:
     role: str
 
 
-def assignable_users(session: Session, *, actor: Actor | None) -> list[UserChoice]:
+def assignable_users(session: Session, *, actor: Actor) -> list[UserChoice]:
     """The users `actor` may assign a customer to or share it with (the rule is `assignee_error`)."""
     require(actor, "customer.assign")
     users = session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.display_name, User.id))

@@ -17,6 +17,7 @@ from faker import Faker
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import Actor, require
 from funnel.accounts.users import hash_password, verify_password
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
@@ -177,12 +178,14 @@ def generate_demo(
     seed: int = 42,
     anchor: date | None = None,
     append: bool = False,
+    actor: Actor,
 ) -> DemoSummary:
     """Load demo users and `leads` leads with six months of history ending at 00:00 UTC of `anchor`.
 
     `anchor` defaults to today (UTC). The same seed, leads and anchor give identical rows in an empty
     database. A database that already holds customers is refused unless `append` is set.
     """
+    require(actor, "demo.load")
     started = time.perf_counter()
     today = utcnow().date()
     anchor = anchor or today

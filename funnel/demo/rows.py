@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 
 from faker import Faker
 
-from funnel.capture.leads import new_customer_no
+from funnel.customers.numbering import new_customer_no
 from funnel.demo.catalog import (
     ACTIVITIES,
     CHANNELS,
@@ -25,6 +25,7 @@ from funnel.demo.catalog import (
 from funnel.demo.deals import RaisedObjection, add_deal, add_objections, budget_range, deal_amount
 from funnel.demo.journey import BEIJING, WORK_START, Journey, phase, simulate_journey, working_time
 from funnel.demo.people import People, Person, unique
+from funnel.pipeline.rules import first_contact, funnel_state
 from funnel.pipeline.stages import LOST, WON, Pipeline
 
 # Parents before children, so foreign keys hold at every insert.
@@ -74,7 +75,7 @@ class DemoRows:
         self.rng, self.now = rng, now
         self.people = People(rng=rng, zh=zh, en=en, taken_handles=taken_handles)
         self.reps: list[Rep] = []
-        self.keys = pipeline.keys
+        self.pipeline, self.keys = pipeline, pipeline.keys
         self.position = {key: i for i, key in enumerate(self.keys)} | {WON: len(self.keys) - 1}
         # Grading and opportunities start mid-pipeline, quotes and objections in the last two stages,
         # counted by position so that a renamed or longer pipeline still works.
@@ -119,6 +120,9 @@ class DemoRows:
         qualified = journey.furthest >= self.qualified_from
         amount = deal_amount(rng, industry) if qualified else None
         score = self._score(journey, channel.lift)
+        stage = WON if journey.status == WON else self.keys[journey.furthest]
+        # The stored funnel state from the same rules as every other write path.
+        state = funnel_state(self.pipeline, journey.events, status=journey.status, stage=stage)
         customer_id = self.add(
             "customer",
             customer_no=self._customer_no(created),
@@ -132,16 +136,19 @@ class DemoRows:
             owner_id=owner_id,
             score=score,
             grade=("A" if score >= 72 else "B" if score >= 50 else "C") if qualified else None,
-            stage=WON if journey.status == WON else self.keys[journey.furthest],
+            stage=stage,
             status=journey.status,
+            furthest_stage=state.furthest_stage,
+            won_at=state.won_at,
+            lost_at=state.lost_at,
             lost_reason=None,  # set below, once the objections that often explain it are drawn
             budget_range=budget_range(amount) if amount else None,
             purchase_timeline=rng.choice(PURCHASE_TIMELINES) if qualified else None,
             use_case=rng.choice(industry.use_cases) if qualified else None,
             competitors=self._competitors() if qualified else None,
             created_at=created,
-            first_contacted_at=self._first_contact(journey),
-            closed_at=journey.closed_at,
+            first_contacted_at=first_contact(self.pipeline, journey.events),
+            closed_at=state.closed_at,
             updated_at=journey.last_at,
             version=1,
         )
@@ -190,12 +197,6 @@ class DemoRows:
             return new_customer_no(created, self.rng)
 
         return unique(draw(), self.taken_numbers, draw)
-
-    def _first_contact(self, journey: Journey) -> datetime | None:
-        # As create_lead does: the first event after the first stage, unless that is an outcome.
-        if len(journey.events) > 1 and journey.events[1][0] in self.keys:
-            return journey.events[1][1]
-        return None
 
     def _reached_at(self, journey: Journey, position: int) -> datetime | None:
         """When the lead first reached a stage at or beyond `position` (a skipped stage counts as passed)."""

@@ -54,6 +54,8 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customer_status_stage", "status", "stage"),
         Index("ix_customer_created_at", "created_at"),
+        # Covers the funnel roll-up: counts per (status, stage, furthest stage) without touching rows.
+        Index("ix_customer_funnel", "status", "stage", "furthest_stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +80,11 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     first_contacted_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The stored funnel state, kept by the one write path with each stage event (funnel.pipeline.rules):
+    # the furthest pipeline stage ever reached (`won` once won) and when it was won or lost.
+    furthest_stage: Mapped[str] = mapped_column(String(32), default="lead")
+    won_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -13,9 +13,10 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.navigation.page import Page
 
-from funnel.access.permissions import Actor, Scope, allowed, customer_scope
+from funnel.access.permissions import Actor, allowed
+from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.report import FunnelReport, build_report
-from funnel.analytics.rollups import CustomerFilter, customer_count, entity_funnel, segment_values
+from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
 from funnel.audit.format import reader_zone
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
@@ -127,30 +128,23 @@ def clear_data_caches() -> None:
     st.cache_data.clear()
 
 
-def _filters(
-    since: date | None, until: date | None, channels: tuple[str, ...], scope: Scope | None
-) -> CustomerFilter:
+def _filters(since: date | None, until: date | None, channels: tuple[str, ...]) -> CustomerFilter:
     values = {"channel": channels} if channels else {}
-    return CustomerFilter(since=since, until=until, values=values, scope=scope)
+    return CustomerFilter(since=since, until=until, values=values)
 
 
-def visible_scope(actor: Actor) -> Scope:
-    """The customers this user's analytics count (a rep: only their own)."""
-    with session_scope(get_engine()) as session:
-        return customer_scope(session, actor)
-
-
-# Cached queries take the database URL and plain, hashable filter values as their cache key.
+# Cached queries take the database URL, the reader (funnel/ scopes every query by them) and plain,
+# hashable filter values as their cache key.
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_customer_count(url: str) -> int:
+def cached_customer_count(url: str, actor: Actor) -> int:
     with session_scope(_engine(url)) as session:
-        return customer_count(session)
+        return customer_count(session, actor=actor)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def cached_segment_values(url: str, field_name: str, scope: Scope | None) -> list[str]:
+def cached_segment_values(url: str, field_name: str, actor: Actor) -> list[str]:
     with session_scope(_engine(url)) as session:
-        return segment_values(session, field_name, scope=scope)
+        return segment_values(session, field_name, actor=actor)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -160,15 +154,15 @@ def cached_report(
     until: date | None,
     channels: tuple[str, ...],
     by: str | None,
-    scope: Scope | None,
+    actor: Actor,
 ) -> FunnelReport:
     with session_scope(_engine(url)) as session:
-        return build_report(session, by=by, filters=_filters(since, until, channels, scope))
+        return build_report(session, actor=actor, by=by, filters=_filters(since, until, channels))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_entity_funnel(
-    url: str, since: date | None, until: date | None, channels: tuple[str, ...], scope: Scope | None
+    url: str, since: date | None, until: date | None, channels: tuple[str, ...], actor: Actor
 ) -> pd.DataFrame:
     with session_scope(_engine(url)) as session:
-        return entity_funnel(session, filters=_filters(since, until, channels, scope))
+        return entity_funnel(session, actor=actor, filters=_filters(since, until, channels))

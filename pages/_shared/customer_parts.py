@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from streamlit.delta_generator import DeltaGenerator
 
-from funnel.capture.leads import GRADES
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied, StaleEdit, ValidationError
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
-from funnel.customers.edit import EDITABLE_FIELDS, CustomerDetail, UserChoice
+from funnel.customers.edit import UserChoice
+from funnel.customers.fields import EDITABLE_FIELDS, GRADES
+from funnel.customers.read import CustomerDetail
 from funnel.pipeline.stages import LOST, WON, Pipeline
 from pages._shared.common import browser_zone, clear_data_caches, get_engine, local_time, tr
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from funnel.access.permissions import Actor, allowed
 from funnel.analytics.charts import channel_chart, channel_frame, funnel_chart
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
 from funnel.analytics.presentation import entity_table, short_money
@@ -31,12 +32,12 @@ def _known(prefix: str, value: str) -> str:
     return tr(key) if key in catalogue(current_language()) else value
 
 
-def welcome(*, can_load_demo: bool) -> None:
-    """The empty dashboard; `can_load_demo` is the user's permission, the settings may still forbid it."""
+def welcome(actor: Actor) -> None:
+    """The empty dashboard; loading demo data needs the permission, and the settings may still forbid it."""
     from funnel.core.settings import get_settings
     from funnel.demo.catalog import DEMO_PASSWORD
 
-    offer_demo = can_load_demo and get_settings().allow_demo
+    offer_demo = allowed(actor, "demo.load") and get_settings().allow_demo
     st.markdown(tr("dash.welcome" if offer_demo else "dash.welcome_no_demo"))
     load = False
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -46,15 +47,15 @@ def welcome(*, can_load_demo: bool) -> None:
     if offer_demo:
         st.caption(tr("dash.demo_caution", password=DEMO_PASSWORD))
     if load:
-        _load_demo()
+        _load_demo(actor)
 
 
-def _load_demo() -> None:
+def _load_demo(actor: Actor) -> None:
     try:
         from funnel.demo.generate import generate_demo  # written separately; the page must load without it
 
         with st.spinner(tr("dash.loading_demo", leads=f"{DEMO_LEADS:,}")):
-            generate_demo(get_engine(), leads=DEMO_LEADS, seed=42)
+            generate_demo(get_engine(), leads=DEMO_LEADS, seed=42, actor=actor)
     except Exception:
         log.exception("loading demo data failed")
         st.error(tr("dash.demo_failed"))

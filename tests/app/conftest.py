@@ -9,6 +9,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import UserInput, add_user
 from funnel.core.clock import utcnow
 from funnel.core.db import make_engine, session_scope, upgrade
@@ -42,7 +43,7 @@ def accounts(app_engine: Engine) -> dict[str, int]:
     ids = {}
     with session_scope(app_engine) as session:
         for username, role in [*((r, r) for r in ROLES), ("rep2", "rep")]:
-            user = add_user(session, UserInput(username=username, role=role), password=PASSWORD, actor=None)
+            user = add_user(session, UserInput(username=username, role=role), password=PASSWORD, actor=SYSTEM)
             ids[username] = user.id
     return ids
 

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import authenticate, set_password
 from funnel.audit import record as audit
+from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
@@ -100,7 +101,7 @@ def test_sign_in_events_are_listed_with_their_labels(app: AppTest, app_engine: E
 
 def test_a_password_reset_is_listed(app: AppTest, app_engine: Engine) -> None:
     with session_scope(app_engine) as session:
-        set_password(session, "rep", "a new password", actor=None)
+        set_password(session, "rep", "a new password", actor=SYSTEM)
     open_page(app, AUDIT)
     app.selectbox(key="audit_action").set_value("password_reset").run()
     assert table(app)["action"].tolist() == ["Password reset"]
@@ -109,7 +110,7 @@ def test_a_password_reset_is_listed(app: AppTest, app_engine: Engine) -> None:
 def test_the_date_range_leaves_out_older_entries(app: AppTest, app_engine: Engine) -> None:
     old = utcnow() - timedelta(days=90)
     with session_scope(app_engine) as session:
-        audit.record(session, action="delete", entity="customer", entity_id=99, customer_id=99,
+        audit.record(session, action=AuditAction.DELETE, entity=AuditEntity.CUSTOMER, entity_id=99, customer_id=99,
                      changes={"name": ["Gone Ltd", None]}, at=old)  # fmt: skip
     open_page(app, AUDIT)
     assert "Deleted" not in set(table(app)["action"])  # the last 30 days by default

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import update_user
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.db import session_scope
@@ -137,7 +137,9 @@ def test_delivery_opens_a_won_customer_and_sees_its_order_and_payments(
 
     with session_scope(app_engine) as session:
         won = create_lead(
-            session, LeadInput(name="Signed Co", email="signed@x.cn", status="won", amount="80000")
+            session,
+            LeadInput(name="Signed Co", email="signed@x.cn", status="won", amount="80000"),
+            actor=SYSTEM,
         )
         session.add(
             Contract(customer_id=won.id, contract_no="HT-2026-007", amount=80000, signed_on=date(2026, 11, 2))
@@ -160,7 +162,7 @@ def test_a_team_manager_is_offered_only_their_teams_reps_to_assign_and_share_wit
 ) -> None:
     with session_scope(app_engine) as session:
         for username, team in (("manager", "east"), ("rep", "east"), ("rep2", "west"), ("admin", "west")):
-            update_user(session, username, actor=None, team=team)
+            update_user(session, username, actor=SYSTEM, team=team)
 
     app = open_customer(app_as("manager"), customers["rep"])
 

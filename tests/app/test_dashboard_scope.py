@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.db import session_scope
 from tests.app.helpers import metric_values
@@ -20,6 +21,7 @@ def _seed(engine: Engine, accounts: dict[str, int]) -> None:
             create_lead(
                 session,
                 LeadInput(name=f"L{n}", email=f"l{n}@x.cn", channel=channel, owner_id=accounts[owner]),
+                actor=SYSTEM,
             )
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from funnel.core.settings import get_settings
 from funnel.demo.generate import DEMO_PASSWORD, generate_demo
 
@@ -58,7 +59,7 @@ def test_the_sign_in_page_names_the_demo_logins_but_never_the_real_admin(
     anonymous_app: AppTest, accounts: dict[str, int], app_engine: Engine, allow_demo: Callable[[bool], None]
 ) -> None:
     allow_demo(True)
-    generate_demo(app_engine, leads=20, seed=1)
+    generate_demo(app_engine, leads=20, seed=1, actor=SYSTEM)
     app = anonymous_app.run()
     hint = captions(app)
     assert f"`{DEMO_PASSWORD}`" in hint
@@ -70,7 +71,7 @@ def test_the_sign_in_page_names_the_demo_logins_but_never_the_real_admin(
 def test_with_demo_data_switched_off_the_sign_in_page_shows_no_demo_password(
     anonymous_app: AppTest, accounts: dict[str, int], app_engine: Engine, allow_demo: Callable[[bool], None]
 ) -> None:
-    generate_demo(app_engine, leads=20, seed=1)
+    generate_demo(app_engine, leads=20, seed=1, actor=SYSTEM)
     allow_demo(False)
     app = anonymous_app.run()
     assert not app.exception

@@ -3,9 +3,10 @@
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from funnel.analytics.rollups import customer_count
-from funnel.capture.leads import LeadInput, find_duplicate
 from funnel.core.db import session_scope
+from funnel.customers.duplicates import duplicate_match
 from tests.app.helpers import DASHBOARD, LEAD_ENTRY, element_after, metric_values, open_page
 
 
@@ -31,9 +32,10 @@ def test_a_lead_typed_into_the_form_is_stored_and_counted_on_the_dashboard(
     assert not app.exception
     assert not app.error
     with session_scope(app_engine) as session:
-        assert customer_count(session) == 1
-        stored = find_duplicate(session, LeadInput(name="", phone="13812345678"))
-        assert stored is not None
+        assert customer_count(session, actor=SYSTEM) == 1
+        match = duplicate_match(session, {"phone": "13812345678"})
+        assert match is not None
+        stored = match.customer
         assert (stored.name, stored.channel, stored.stage) == ("华东机电采购项目", "展会", "qualify")
         customer_no = stored.customer_no
     assert customer_no in app.success[0].value
@@ -65,7 +67,7 @@ def test_a_lead_without_name_or_contact_gets_an_error_on_each_field(app: AppTest
     assert (below_name.type, below_name.value) == ("error", "This field is required.")
     assert "at least one of phone, e-mail or WeChat" in element_after(app, "lead_phone").value
     with session_scope(app_engine) as session:
-        assert customer_count(session) == 0
+        assert customer_count(session, actor=SYSTEM) == 0
 
 
 def test_a_duplicate_phone_names_the_existing_customer_number(app: AppTest) -> None:

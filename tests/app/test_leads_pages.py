@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.audit.read import customer_history
-from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
-from funnel.customers.edit import get_customer, update_customer
+from funnel.customers.edit import update_customer
+from funnel.customers.read import get_customer
+from funnel.customers.stages import move_stage
 from funnel.store.models import Objection, User
 from tests.app.helpers import element_after
 
@@ -150,7 +152,7 @@ def test_an_edit_is_saved_and_shown_in_the_history_with_old_and_new_values(
     assert "saved" in app.success[0].value
     assert app.text_input(key="cust_edit_company").value == "Acme Group"
     with session_scope(app_engine) as session:
-        stored = get_customer(session, actor=None, customer_id=book["Acme"])
+        stored = get_customer(session, actor=SYSTEM, customer_id=book["Acme"])
         assert (stored.company, stored.grade) == ("Acme Group", "A")
     audit = table_with(app, "Old → new")
     assert {
@@ -180,7 +182,7 @@ def test_a_stale_edit_is_refused_with_a_message_and_the_typed_input_is_kept(
     assert "Someone else saved" in app.error[0].value
     assert app.text_input(key="cust_edit_company").value == "Acme by the rep"
     with session_scope(app_engine) as session:
-        assert get_customer(session, actor=None, customer_id=book["Acme"]).company == "Acme by the manager"
+        assert get_customer(session, actor=SYSTEM, customer_id=book["Acme"]).company == "Acme by the manager"
     app.button(key="cust_edit_discard").click().run()  # reload the stored values, then save again
     assert app.text_input(key="cust_edit_company").value == "Acme by the manager"
     app.text_input(key="cust_edit_company").input("Acme by the rep").run()
@@ -217,7 +219,7 @@ def test_moving_to_lost_needs_a_reason_shown_on_the_reason_field(
     assert "moved to Lost" in app.success[0].value
     assert "Lost because: went with a competitor" in app.warning[0].value
     with session_scope(app_engine) as session:
-        stored = get_customer(session, actor=None, customer_id=book["Acme"])
+        stored = get_customer(session, actor=SYSTEM, customer_id=book["Acme"])
         assert (stored.status, stored.lost_reason) == ("lost", "went with a competitor")
 
 
@@ -235,7 +237,7 @@ def test_a_stage_move_on_a_customer_changed_since_the_page_was_drawn_is_refused(
     assert "Someone else saved" in app.error[0].value
     assert app.text_input(key="cust_lost_reason").value == "no budget"
     with session_scope(app_engine) as session:
-        assert get_customer(session, actor=None, customer_id=book["Acme"]).status == "won"
+        assert get_customer(session, actor=SYSTEM, customer_id=book["Acme"]).status == "won"
 
 
 def test_moving_a_stage_records_a_stage_event(app_as: AppAs, book: dict[str, int]) -> None:
@@ -273,7 +275,7 @@ def test_a_won_deal_cannot_be_moved_back_to_an_open_stage(
     assert below_stage.type == "error"
     assert "A won deal is closed" in below_stage.value
     with session_scope(app_engine) as session:
-        assert get_customer(session, actor=None, customer_id=book["Won deal"]).status == "won"
+        assert get_customer(session, actor=SYSTEM, customer_id=book["Won deal"]).status == "won"
 
 
 def test_a_manager_assigns_a_customer_to_another_rep_who_then_sees_it(
@@ -288,7 +290,7 @@ def test_a_manager_assigns_a_customer_to_another_rep_who_then_sees_it(
     assert listed_names(open_leads(app_as("rep2"))) == ["Acme", "Other rep's lead"]
     assert listed_names(open_leads(app_as("rep"))) == ["Won deal"]
     with session_scope(app_engine) as session:
-        history = customer_history(session, actor=None, customer_id=book["Acme"])
+        history = customer_history(session, actor=SYSTEM, customer_id=book["Acme"])
     assert ["rep", "rep2"] in history[history["field"] == "owner_id"][["old", "new"]].to_numpy().tolist()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from streamlit.proto.TextInput_pb2 import TextInput as TextInputProto
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import count_users, find_user, update_user
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
@@ -136,7 +137,7 @@ def test_a_disabled_user_is_told_so(
     anonymous_app: AppTest, accounts: dict[str, int], app_engine: Engine
 ) -> None:
     with session_scope(app_engine) as session:
-        update_user(session, "rep", actor=None, is_active=False)
+        update_user(session, "rep", actor=SYSTEM, is_active=False)
     app = log_in(anonymous_app.run(), "rep", PASSWORD)
     assert app.error[0].value == "This account is disabled. Ask an administrator."
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.access.permissions import SYSTEM
 from tests.app.helpers import metric_values
 
 LEADS = 10_000
@@ -16,7 +17,7 @@ def test_dashboard_renders_10000_leads_in_a_few_seconds(
     app: AppTest, app_engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo = pytest.importorskip("funnel.demo.generate")
-    demo.generate_demo(app_engine, leads=LEADS, seed=42)
+    demo.generate_demo(app_engine, leads=LEADS, seed=42, actor=SYSTEM)
 
     started = perf_counter()
     app.run(timeout=120)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import SYSTEM
 from funnel.accounts import users as auth
 from funnel.accounts.users import (
     UserInput,
@@ -46,7 +47,7 @@ def allow_demo(monkeypatch: pytest.MonkeyPatch):
 def _first_admin_then_demo(engine: Engine, username: str = "boss-admin") -> None:
     with session_scope(engine) as session:
         create_first_admin(session, UserInput(username=username), password=REAL_PASSWORD)
-    generate_demo(engine, leads=20, seed=1)
+    generate_demo(engine, leads=20, seed=1, actor=SYSTEM)
 
 
 # --- S1: demo data on a real install -------------------------------------------------------------
@@ -71,7 +72,7 @@ def test_a_real_admin_called_admin_keeps_their_own_password_after_demo_data(engi
 
 
 def test_demo_data_in_an_empty_database_still_brings_its_own_admin(engine):
-    summary = generate_demo(engine, leads=20, seed=1)
+    summary = generate_demo(engine, leads=20, seed=1, actor=SYSTEM)
 
     assert "admin" in {user.username for user in summary.users if user.role == "admin"}
     with session_scope(engine) as session:
@@ -85,7 +86,7 @@ def test_leaving_out_the_demo_admin_does_not_change_the_demo_leads(engine, tmp_p
     _first_admin_then_demo(engine)
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     upgrade(empty)
-    generate_demo(empty, leads=20, seed=1)
+    generate_demo(empty, leads=20, seed=1, actor=SYSTEM)
 
     def names(eng: Engine) -> list[str]:
         with session_scope(eng) as session:
@@ -106,7 +107,7 @@ def test_the_sign_in_hint_lists_the_demo_accounts_that_the_demo_password_opens(e
         assert "rep01" in shown
         assert "admin" not in shown  # no demo admin was made: the real one exists
         assert shown == [spec.username for spec in DEMO_USERS if spec.role != "admin"]
-        set_password(session, "rep01", "changed since", actor=None)
+        set_password(session, "rep01", "changed since", actor=SYSTEM)
         assert "rep01" not in demo_logins(session)
 
 
@@ -121,7 +122,7 @@ def test_the_sign_in_hint_is_off_when_the_settings_forbid_demo_data(engine, allo
 def test_real_users_who_happen_to_have_demo_usernames_get_no_hint(session, allow_demo):
     allow_demo(True)
     for name in ("rep01", "admin"):
-        add_user(session, UserInput(username=name, role="rep"), password=REAL_PASSWORD, actor=None)
+        add_user(session, UserInput(username=name, role="rep"), password=REAL_PASSWORD, actor=SYSTEM)
 
     assert demo_logins(session) == []
 
@@ -130,7 +131,7 @@ def test_real_users_who_happen_to_have_demo_usernames_get_no_hint(session, allow
 
 
 def test_a_failed_sign_in_leaves_no_typed_text_in_the_audit_log(session):
-    add_user(session, UserInput(username="rep", role="rep"), password=REAL_PASSWORD, actor=None)
+    add_user(session, UserInput(username="rep", role="rep"), password=REAL_PASSWORD, actor=SYSTEM)
 
     assert authenticate(session, TYPED_BY_MISTAKE, "whatever").error == "login.bad_credentials"
     assert authenticate(session, TYPED_BY_MISTAKE.upper(), "whatever").error == "login.bad_credentials"
@@ -148,7 +149,7 @@ def test_a_failed_sign_in_leaves_no_typed_text_in_the_audit_log(session):
 
 
 def test_a_failed_user_insert_shows_no_password_hash_in_its_error(session):
-    add_user(session, UserInput(username="rep", role="rep"), password=REAL_PASSWORD, actor=None)
+    add_user(session, UserInput(username="rep", role="rep"), password=REAL_PASSWORD, actor=SYSTEM)
     session.commit()
     session.add(User(username="rep", display_name="Again", role="rep", password_hash=hash_password("x")))
 
@@ -175,7 +176,7 @@ def test_the_email_verified_claim_reads_booleans_and_their_spellings(claim, veri
 
 @pytest.mark.parametrize(("verified", "signs_in"), [(True, True), (None, True), (False, False)])
 def test_single_sign_on_refuses_an_address_the_provider_says_is_unverified(session, verified, signs_in):
-    add_user(session, UserInput(username="li", email="li@corp.cn"), password=None, actor=None)
+    add_user(session, UserInput(username="li", email="li@corp.cn"), password=None, actor=SYSTEM)
 
     result = sign_in_by_email(session, "li@corp.cn", email_verified=verified)
 
@@ -199,7 +200,7 @@ def test_an_unknown_username_and_a_user_without_password_still_run_argon2(
             return super().verify(hash, password)
 
     monkeypatch.setattr(auth, "_hasher", CountingHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    add_user(session, UserInput(username="sso-only", email="s@corp.cn"), password=None, actor=None)
+    add_user(session, UserInput(username="sso-only", email="s@corp.cn"), password=None, actor=SYSTEM)
 
     assert authenticate(session, "nobody", "guess one").error == "login.bad_credentials"
     assert authenticate(session, "sso-only", "guess two").error == "login.bad_credentials"

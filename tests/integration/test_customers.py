@@ -9,19 +9,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import UserInput, add_user, update_user
 from funnel.audit.read import customer_history
-from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.errors import FieldError, PermissionDenied, ValidationError
-from funnel.customers.edit import (
-    assign_customer,
-    assignable_users,
-    customer_detail,
-    list_customers,
-    share_customer,
-    update_customer,
-)
+from funnel.customers.edit import assign_customer, assignable_users, share_customer, update_customer
+from funnel.customers.read import customer_detail, list_customers
+from funnel.customers.stages import move_stage
 from funnel.store.models import Contact, Customer, Objection, User
 
 NOW = datetime(2026, 11, 2, 9, 0)
@@ -38,14 +33,14 @@ def actors(session: Session) -> dict[str, Actor]:
                 session,
                 UserInput(username=name, role=role, display_name=name.upper()),
                 password=None,
-                actor=None,
+                actor=SYSTEM,
             )
         )
         for name, role in users
     }
 
 
-def lead(session: Session, actor: Actor | None, name: str, **fields: object) -> Customer:
+def lead(session: Session, actor: Actor, name: str, **fields: object) -> Customer:
     return create_lead(
         session, LeadInput(name=name, email=f"{name.lower().replace(' ', '.')}@x.cn", **fields), actor=actor
     )  # type: ignore[arg-type]
@@ -183,7 +178,7 @@ def test_the_history_lists_each_changed_field_with_old_and_new_values_and_names_
 
 
 def test_customers_can_be_assigned_to_active_users_who_work_customers(session, actors):
-    update_user(session, "rep2", actor=None, is_active=False)
+    update_user(session, "rep2", actor=SYSTEM, is_active=False)
     session.commit()
 
     choices = assignable_users(session, actor=actors["manager"])
@@ -210,7 +205,7 @@ def test_a_customer_is_assigned_or_shared_only_to_an_active_user_who_works_custo
     session, actors, target, code
 ):
     retired = add_user(
-        session, UserInput(username="retired", role="rep", is_active=False), password=None, actor=None
+        session, UserInput(username="retired", role="rep", is_active=False), password=None, actor=SYSTEM
     )
     ids = {name: actor.user_id for name, actor in actors.items()} | {"retired": retired.id, "nobody": 10_000}
     customer = lead(session, actors["rep"], "Acme")
@@ -237,9 +232,9 @@ def test_a_customer_is_assigned_or_shared_only_to_an_active_user_who_works_custo
 def teams(session: Session, actors: dict[str, Actor]) -> dict[str, Actor]:
     """manager and rep form team east; rep2 and a second manager, west_mgr, team west; admin has no team."""
     for username, team in (("manager", "east"), ("rep", "east"), ("rep2", "west")):
-        update_user(session, username, actor=None, team=team)
+        update_user(session, username, actor=SYSTEM, team=team)
     west_mgr = add_user(
-        session, UserInput(username="west_mgr", role="manager", team="west"), password=None, actor=None
+        session, UserInput(username="west_mgr", role="manager", team="west"), password=None, actor=SYSTEM
     )
     session.commit()
     return {name: Actor.of(session.get(User, actor.user_id)) for name, actor in actors.items()} | {
@@ -266,7 +261,7 @@ def test_a_team_manager_assigns_and_shares_within_the_team_only(session, teams):
 @pytest.mark.parametrize("chooser", ["manager", "west_mgr", "admin"])
 def test_the_users_offered_are_exactly_those_an_assignment_accepts(session, teams, chooser):
     actor = teams[chooser]
-    customer = lead(session, None, "Unowned")  # in every manager's reach
+    customer = lead(session, SYSTEM, "Unowned")  # in every manager's reach
     session.commit()
 
     offered = {user.id for user in assignable_users(session, actor=actor)}

@@ -15,11 +15,13 @@ import pytest
 from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.orm import Session
 
-from funnel.capture.leads import _NO_ALPHABET, LeadInput, create_lead, new_customer_no
+from funnel.access.permissions import SYSTEM
+from funnel.capture.leads import LeadInput, create_lead
 from funnel.cli.main import main
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import PROJECT_ROOT
+from funnel.customers.numbering import _NO_ALPHABET, new_customer_no
 from funnel.demo.catalog import CHANNELS
 from funnel.demo.deals import payment_schedule
 from funnel.demo.generate import DemoError, demo_tables, generate_demo
@@ -61,7 +63,7 @@ def _wipe(engine: Engine) -> None:
 
 @pytest.fixture
 def demo(engine: Engine) -> Engine:
-    generate_demo(engine, leads=LEADS, seed=42, anchor=ANCHOR)
+    generate_demo(engine, leads=LEADS, seed=42, anchor=ANCHOR, actor=SYSTEM)
     return engine
 
 
@@ -69,7 +71,7 @@ def test_the_same_seed_gives_identical_rows(demo):
     first = _digest(demo)
     _wipe(demo)
 
-    generate_demo(demo, leads=LEADS, seed=42, anchor=ANCHOR)
+    generate_demo(demo, leads=LEADS, seed=42, anchor=ANCHOR, actor=SYSTEM)
 
     assert _digest(demo) == first
 
@@ -78,7 +80,7 @@ def test_a_different_seed_gives_different_rows(demo):
     first = _digest(demo)
     _wipe(demo)
 
-    generate_demo(demo, leads=LEADS, seed=7, anchor=ANCHOR)
+    generate_demo(demo, leads=LEADS, seed=7, anchor=ANCHOR, actor=SYSTEM)
 
     assert _digest(demo) != first
 
@@ -86,7 +88,7 @@ def test_a_different_seed_gives_different_rows(demo):
 def test_the_same_seed_gives_identical_rows_in_another_process_with_another_hash_seed(tmp_path, engine):
     if engine.dialect.name != "sqlite":
         pytest.skip("one backend is enough to catch process-dependent ordering")
-    generate_demo(engine, leads=200, seed=3, anchor=ANCHOR)
+    generate_demo(engine, leads=200, seed=3, anchor=ANCHOR, actor=SYSTEM)
     other = tmp_path / "other.db"
     env = {**os.environ, "CRM_DATABASE_URL": f"sqlite:///{other}", "PYTHONHASHSEED": "12345"}
     args = ["-m", "funnel", "demo", "--leads", "200", "--seed", "3", "--anchor", ANCHOR.isoformat()]
@@ -98,7 +100,7 @@ def test_the_same_seed_gives_identical_rows_in_another_process_with_another_hash
 
 
 def test_the_summary_counts_match_the_rows_stored(demo, session):
-    summary = generate_demo(demo, leads=50, seed=1, anchor=ANCHOR, append=True)
+    summary = generate_demo(demo, leads=50, seed=1, anchor=ANCHOR, append=True, actor=SYSTEM)
 
     assert session.scalar(select(func.count()).select_from(Customer)) == LEADS + 50
     assert summary.counts["customer"] == 50
@@ -168,7 +170,7 @@ def test_customer_fields_agree_with_their_history(demo, session):
 
 
 def test_the_history_has_fast_late_and_missing_first_contacts_and_a_skipped_stage(engine):
-    generate_demo(engine, leads=1000, seed=42, anchor=ANCHOR)
+    generate_demo(engine, leads=1000, seed=42, anchor=ANCHOR, actor=SYSTEM)
     with Session(engine) as session:
         customers = session.execute(select(Customer.created_at, Customer.first_contacted_at)).all()
         hops = session.execute(select(StageEvent.from_stage, StageEvent.to_stage)).all()
@@ -242,7 +244,9 @@ def test_open_leads_have_follow_up_tasks_owned_by_their_rep(demo, session):
 
 
 def test_a_lead_created_after_the_demo_gets_a_fresh_id(demo, session):
-    customer = create_lead(session, LeadInput(name="新客户", phone="13900001111", channel="官网"))
+    customer = create_lead(
+        session, LeadInput(name="新客户", phone="13900001111", channel="官网"), actor=SYSTEM
+    )
     session.commit()
 
     assert customer.id == LEADS + 1
@@ -250,12 +254,12 @@ def test_a_lead_created_after_the_demo_gets_a_fresh_id(demo, session):
 
 def test_a_non_empty_database_is_refused_unless_appending(demo):
     with pytest.raises(DemoError, match="--append"):
-        generate_demo(demo, leads=10, anchor=ANCHOR)
+        generate_demo(demo, leads=10, anchor=ANCHOR, actor=SYSTEM)
 
 
 def test_an_anchor_in_the_future_is_refused(engine):
     with pytest.raises(DemoError, match="future"):
-        generate_demo(engine, leads=10, anchor=date(2999, 1, 1))
+        generate_demo(engine, leads=10, anchor=date(2999, 1, 1), actor=SYSTEM)
 
 
 def test_the_cli_loads_demo_data_and_prints_counts_and_users(engine, capsys):

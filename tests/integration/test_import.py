@@ -11,7 +11,8 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM
+from funnel.accounts.users import Actor, update_user
 from funnel.capture.importer import import_file, import_rows
 from funnel.cli.main import main
 from funnel.core.clock import utcnow
@@ -58,7 +59,7 @@ def test_utf8_bom_gbk_and_excel_files_import_the_same_leads(engine, tmp_path, ki
     else:
         path = _write_csv(tmp_path / "leads.csv", CHINESE_HEADER, CHINESE_ROWS, encoding=kind)
 
-    report = import_file(engine, path)
+    report = import_file(engine, path, actor=SYSTEM)
 
     assert (report.created, report.rejected, report.new_owners) == (3, [], ["王五"])
     with session_scope(engine) as s:
@@ -77,7 +78,7 @@ def test_excel_dates_and_numeric_cells_import_as_dates_and_text(engine, tmp_path
     row = ["A", 13800138000, datetime(2018, 2, 1), datetime(2018, 2, 26, 19, 58, 54), 99.5]
     path = _write_xlsx(tmp_path / "x.xlsx", ["name", "phone", "created_at", "won_at", "amount"], [row])
 
-    assert import_file(engine, path).created == 1
+    assert import_file(engine, path, actor=SYSTEM).created == 1
     with session_scope(engine) as s:
         customer = s.scalars(select(Customer)).one()
         assert (customer.status, customer.closed_at) == ("won", datetime(2018, 2, 26, 19, 58, 54))
@@ -91,7 +92,7 @@ def test_traditional_chinese_headers_and_stage_names_import(engine, tmp_path):
     row += ["chan@example.com", "輸單", "價格"]
     path = _write_csv(tmp_path / "trad.csv", header, [row])
 
-    assert import_file(engine, path).created == 1
+    assert import_file(engine, path, actor=SYSTEM).created == 1
     with session_scope(engine) as s:
         c = s.scalars(select(Customer)).one()
     expected = ("proposal", "lost", "價格", "香港", "零售", "VIP", "A", "轉介")
@@ -190,10 +191,10 @@ REIMPORT_ROWS = [
 
 def test_importing_the_same_file_twice_doubles_nothing(engine, tmp_path):
     path = _write_csv(tmp_path / "again.csv", REIMPORT_HEADER, REIMPORT_ROWS)
-    first = import_file(engine, path)
+    first = import_file(engine, path, actor=SYSTEM)
     after_first = _counts(engine)
 
-    second = import_file(engine, path)
+    second = import_file(engine, path, actor=SYSTEM)
 
     assert (first.created, first.updated, first.unchanged) == (3, 0, 0)
     assert (second.created, second.updated, second.unchanged, second.rejected) == (0, 0, 3, [])
@@ -203,12 +204,12 @@ def test_importing_the_same_file_twice_doubles_nothing(engine, tmp_path):
 
 
 def test_a_known_external_id_updates_fields_history_and_amount_once(engine, tmp_path):
-    import_file(engine, _write_csv(tmp_path / "v1.csv", REIMPORT_HEADER, REIMPORT_ROWS))
+    import_file(engine, _write_csv(tmp_path / "v1.csv", REIMPORT_HEADER, REIMPORT_ROWS), actor=SYSTEM)
     header = ["external_id", "name", "company", "stage", "proposal_at", "amount", "email"]
     changed = [["x-1", "Alpha Ltd", "Alpha Co", "proposal", "2024-02-01", "900", "alpha@example.com"]]
     path = _write_csv(tmp_path / "v2.csv", header, changed)
 
-    reports = [import_file(engine, path), import_file(engine, path)]
+    reports = [import_file(engine, path, actor=SYSTEM), import_file(engine, path, actor=SYSTEM)]
 
     assert [(r.created, r.updated, r.unchanged) for r in reports] == [(0, 1, 0), (0, 0, 1)]
     with session_scope(engine) as s:
@@ -234,9 +235,9 @@ def test_a_known_external_id_updates_fields_history_and_amount_once(engine, tmp_
 
 
 def test_every_create_and_update_writes_an_audit_row(engine, tmp_path):
-    import_file(engine, _write_csv(tmp_path / "a.csv", REIMPORT_HEADER, REIMPORT_ROWS))
+    import_file(engine, _write_csv(tmp_path / "a.csv", REIMPORT_HEADER, REIMPORT_ROWS), actor=SYSTEM)
     renamed = [["x-1", "A2"], ["x-2", "B2"]]
-    import_file(engine, _write_csv(tmp_path / "b.csv", ["external_id", "name"], renamed))
+    import_file(engine, _write_csv(tmp_path / "b.csv", ["external_id", "name"], renamed), actor=SYSTEM)
 
     with session_scope(engine) as s:
         actions = s.execute(select(AuditLog.action, AuditLog.entity)).all()
@@ -250,7 +251,7 @@ def test_a_repeated_external_id_in_one_file_updates_the_earlier_row_with_a_warni
     rows.append(["r-1", "Second", "", "won"])
     path = _write_csv(tmp_path / "dup.csv", ["external_id", "name", "phone", "status"], rows)
 
-    report = import_file(engine, path)
+    report = import_file(engine, path, actor=SYSTEM)
 
     assert (report.created, report.updated) == (2, 1)
     assert [(row, w.code, w.params["row"]) for row, w in report.warnings] == [
@@ -263,10 +264,14 @@ def test_a_repeated_external_id_in_one_file_updates_the_earlier_row_with_a_warni
 
 
 def test_rows_without_external_id_that_repeat_a_contact_are_rejected_naming_the_customer(engine, tmp_path):
-    first = import_file(engine, _write_csv(tmp_path / "a.csv", ["name", "phone"], [["A", "13800138000"]]))
+    first = import_file(
+        engine, _write_csv(tmp_path / "a.csv", ["name", "phone"], [["A", "13800138000"]]), actor=SYSTEM
+    )
     rows = [["A again", "138 0013 8000", ""], ["B", "13800138009", "b@x.com"], ["B twin", "", "B@x.com"]]
 
-    report = import_file(engine, _write_csv(tmp_path / "b.csv", ["name", "phone", "email"], rows))
+    report = import_file(
+        engine, _write_csv(tmp_path / "b.csv", ["name", "phone", "email"], rows), actor=SYSTEM
+    )
 
     with session_scope(engine) as s:
         existing = s.scalars(select(Customer.customer_no).where(Customer.name == "A")).one()
@@ -302,14 +307,18 @@ def test_an_unknown_owner_becomes_an_inactive_rep_and_known_ones_are_matched(eng
             "A": "lilei",
             "B": "lilei",
             "C": "hanmeimei",
-            "D": "王五",
-            "E": "王五",
+            "D": "owner",
+            "E": "owner",
             "F": "zhang.san",
         }
         assert [(u.username, u.display_name, u.role, u.is_active) for u in new] == [
-            ("王五", "王五", "rep", False),
+            ("owner", "王五", "rep", False),
             ("zhang.san", "Zhang San", "rep", False),
         ]
+    # An administrator can activate an owner an import created, whatever its name (the username is valid).
+    with session_scope(engine) as s:
+        activated = update_user(s, "owner", actor=SYSTEM, is_active=True)
+        assert (activated.display_name, activated.is_active) == ("王五", True)
 
 
 def test_odd_but_real_data_is_kept_and_warned_about_with_row_numbers(engine, tmp_path, capsys):
@@ -350,7 +359,9 @@ def test_odd_but_real_data_is_kept_and_warned_about_with_row_numbers(engine, tmp
 
 def test_a_missing_created_at_means_now(engine, tmp_path):
     before = utcnow()
-    import_file(engine, _write_csv(tmp_path / "now.csv", ["name", "phone"], [["A", "13800138000"]]))
+    import_file(
+        engine, _write_csv(tmp_path / "now.csv", ["name", "phone"], [["A", "13800138000"]]), actor=SYSTEM
+    )
 
     with session_scope(engine) as s:
         created = s.scalars(select(Customer.created_at)).one()
@@ -374,7 +385,7 @@ def test_a_dry_run_reports_everything_and_writes_nothing(engine, tmp_path, capsy
 
 
 def test_a_rep_imports_leads_as_their_own_and_cannot_update_others(engine, tmp_path):
-    import_file(engine, _write_csv(tmp_path / "a.csv", REIMPORT_HEADER, REIMPORT_ROWS))
+    import_file(engine, _write_csv(tmp_path / "a.csv", REIMPORT_HEADER, REIMPORT_ROWS), actor=SYSTEM)
     with session_scope(engine) as s:
         rep = User(username="rep1", display_name="Rep One", role="rep")
         s.add(rep)
@@ -400,10 +411,12 @@ def test_a_won_customer_stays_won_when_a_later_file_shows_it_open(engine, tmp_pa
     won = _write_csv(
         tmp_path / "won.csv", ["external_id", "name", "email", "status"], [["w-1", "Won Co", "w@x.cn", "won"]]
     )
-    import_file(engine, won)
+    import_file(engine, won, actor=SYSTEM)
     stale = ["external_id", "name", "company", "stage"]
     report = import_file(
-        engine, _write_csv(tmp_path / "stale.csv", stale, [["w-1", "Won Co", "New Co", "proposal"]])
+        engine,
+        _write_csv(tmp_path / "stale.csv", stale, [["w-1", "Won Co", "New Co", "proposal"]]),
+        actor=SYSTEM,
     )
 
     assert [(n, w.code) for n, w in report.warnings] == [(2, "import.warn.won_is_final")]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from funnel.access.permissions import SYSTEM
 from funnel.capture.importer import import_file
 from funnel.cli.main import main
 from funnel.core.db import session_scope
@@ -42,7 +43,7 @@ def test_the_seed_example_imports_fully_and_reaches_1000_200_100_20_10(engine, t
     with path.open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([["name", "phone", "stage", "created_at"], *rows])
 
-    report = import_file(engine, path)
+    report = import_file(engine, path, actor=SYSTEM)
 
     assert (report.created, report.rejected, report.warnings) == (1000, [], [])
     assert _reached(engine) == [1000, 200, 100, 20, 10, 0]
@@ -98,6 +99,6 @@ def test_the_olist_funnel_imports_with_pandas_counts_and_reimports_unchanged(
         assert _count(engine, Customer.channel.is_(None)) == int(mqls["origin"].isna().sum())
     assert by_channel == expected_by_channel
     assert _reached(engine)[-1] == 842
-    again = import_file(engine, path, column_map=column_map)
+    again = import_file(engine, path, column_map=column_map, actor=SYSTEM)
     assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 8000, [])
     assert _count(engine) == 8000

@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import UserInput, add_user
-from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.errors import FieldError, ValidationError
+from funnel.customers.stages import move_stage
 from funnel.store.models import AuditLog, Customer, StageEvent
 
 EXISTING = {"phone": "13812345678", "email": "li@acme.cn", "wechat": "li_acme_88"}
@@ -19,7 +20,7 @@ EXISTING = {"phone": "13812345678", "email": "li@acme.cn", "wechat": "li_acme_88
 @pytest.fixture
 def existing(session: Session) -> Customer:
     """A customer of rep2 with a phone, an e-mail and a WeChat ID."""
-    rep2 = add_user(session, UserInput(username="rep2", role="rep"), password=None, actor=None)
+    rep2 = add_user(session, UserInput(username="rep2", role="rep"), password=None, actor=SYSTEM)
     customer = create_lead(session, LeadInput(name="Acme", **EXISTING), actor=Actor.of(rep2))
     session.commit()
     return customer
@@ -38,7 +39,7 @@ DUPLICATES = [
 @pytest.mark.parametrize(("contact", "field"), DUPLICATES)
 def test_a_duplicate_is_reported_on_the_field_that_matched(session, existing, contact, field):
     with pytest.raises(ValidationError) as raised:
-        create_lead(session, LeadInput(name="Again", **contact))
+        create_lead(session, LeadInput(name="Again", **contact), actor=SYSTEM)
 
     assert raised.value.errors == [
         FieldError(field, "error.duplicate", {"customer_no": existing.customer_no})
@@ -46,7 +47,7 @@ def test_a_duplicate_is_reported_on_the_field_that_matched(session, existing, co
 
 
 def test_a_hidden_duplicate_is_also_reported_on_the_field_that_matched(session, existing):
-    rep = Actor.of(add_user(session, UserInput(username="rep", role="rep"), password=None, actor=None))
+    rep = Actor.of(add_user(session, UserInput(username="rep", role="rep"), password=None, actor=SYSTEM))
 
     with pytest.raises(ValidationError) as raised:
         create_lead(session, LeadInput(name="Again", wechat="li_acme_88"), actor=rep)
@@ -79,17 +80,17 @@ MOVES = [
 def test_a_move_to_where_the_customer_is_or_out_of_won_is_refused_and_records_nothing(
     session, created, to_stage, code
 ):
-    customer = create_lead(session, LeadInput(name="Acme", email="acme@x.cn", **created))
+    customer = create_lead(session, LeadInput(name="Acme", email="acme@x.cn", **created), actor=SYSTEM)
     session.commit()
     before = _trail(session, customer)
 
     if code is None:
-        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price")
+        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price", actor=SYSTEM)
         session.commit()
         assert _trail(session, customer) != before
         return
     with pytest.raises(ValidationError) as raised:
-        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price")
+        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price", actor=SYSTEM)
     session.commit()
 
     assert raised.value.errors == [FieldError("stage", code)]
@@ -97,12 +98,12 @@ def test_a_move_to_where_the_customer_is_or_out_of_won_is_refused_and_records_no
 
 
 def test_a_won_customer_stays_won_with_its_history_unchanged(session):
-    customer = create_lead(session, LeadInput(name="Acme", email="acme@x.cn"))
-    move_stage(session, customer_id=customer.id, to_stage="won")
+    customer = create_lead(session, LeadInput(name="Acme", email="acme@x.cn"), actor=SYSTEM)
+    move_stage(session, customer_id=customer.id, to_stage="won", actor=SYSTEM)
     session.commit()
 
     with pytest.raises(ValidationError):
-        move_stage(session, customer_id=customer.id, to_stage="proposal")
+        move_stage(session, customer_id=customer.id, to_stage="proposal", actor=SYSTEM)
 
     assert (customer.status, customer.stage) == ("won", "won")
     stages = session.scalars(select(StageEvent.to_stage).where(StageEvent.customer_id == customer.id))

@@ -7,9 +7,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import inspect, select, text
 
-from funnel.capture.leads import LeadInput, create_lead, move_stage
+from funnel.access.permissions import SYSTEM
+from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.db import make_engine, schema_is_current, session_scope, upgrade
 from funnel.core.errors import StaleEdit, ValidationError
+from funnel.customers.stages import move_stage
 from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent
 
 TABLES = {
@@ -54,6 +56,7 @@ def test_creating_a_lead_stores_customer_contact_history_opportunity_and_audit(s
             created_at=created,
             stage_dates={"contact": datetime(2026, 3, 1, 15, 0)},
         ),
+        actor=SYSTEM,
     )
     session.commit()
 
@@ -73,7 +76,7 @@ def test_creating_a_lead_stores_customer_contact_history_opportunity_and_audit(s
 
 def test_a_lead_without_any_way_to_reach_it_is_refused_naming_the_fields(session):
     with pytest.raises(ValidationError) as raised:
-        create_lead(session, LeadInput(name="  ", phone="12345"))
+        create_lead(session, LeadInput(name="  ", phone="12345"), actor=SYSTEM)
 
     assert {(e.field, e.code) for e in raised.value.errors} == {
         ("name", "error.required"),
@@ -83,20 +86,27 @@ def test_a_lead_without_any_way_to_reach_it_is_refused_naming_the_fields(session
 
 
 def test_a_second_lead_with_the_same_phone_is_a_duplicate_naming_the_first(session):
-    first = create_lead(session, LeadInput(name="A", phone="13800138000"))
+    first = create_lead(session, LeadInput(name="A", phone="13800138000"), actor=SYSTEM)
 
     with pytest.raises(ValidationError) as raised:
-        create_lead(session, LeadInput(name="B", phone="+86 138 0013 8000"))
+        create_lead(session, LeadInput(name="B", phone="+86 138 0013 8000"), actor=SYSTEM)
 
     assert raised.value.errors[0].code == "error.duplicate"
     assert raised.value.errors[0].params == {"customer_no": first.customer_no}
 
 
 def test_moving_stages_records_events_first_contact_outcome_and_audit(session):
-    customer = create_lead(session, LeadInput(name="A", email="a@x.cn", created_at=datetime(2026, 1, 1)))
-    move_stage(session, customer_id=customer.id, to_stage="contact", at=datetime(2026, 1, 2))
+    customer = create_lead(
+        session, LeadInput(name="A", email="a@x.cn", created_at=datetime(2026, 1, 1)), actor=SYSTEM
+    )
+    move_stage(session, customer_id=customer.id, to_stage="contact", at=datetime(2026, 1, 2), actor=SYSTEM)
     move_stage(
-        session, customer_id=customer.id, to_stage="lost", lost_reason="价格太高", at=datetime(2026, 1, 5)
+        session,
+        customer_id=customer.id,
+        to_stage="lost",
+        lost_reason="价格太高",
+        at=datetime(2026, 1, 5),
+        actor=SYSTEM,
     )
     session.commit()
 
@@ -110,21 +120,23 @@ def test_moving_stages_records_events_first_contact_outcome_and_audit(session):
 
 
 def test_losing_a_customer_needs_a_reason(session):
-    customer = create_lead(session, LeadInput(name="A", email="a@x.cn"))
+    customer = create_lead(session, LeadInput(name="A", email="a@x.cn"), actor=SYSTEM)
 
     with pytest.raises(ValidationError, match="lost_reason"):
-        move_stage(session, customer_id=customer.id, to_stage="lost")
+        move_stage(session, customer_id=customer.id, to_stage="lost", actor=SYSTEM)
 
 
 def test_a_stale_edit_is_refused(engine):
     with session_scope(engine) as s:
-        customer_id = create_lead(s, LeadInput(name="A", email="a@x.cn")).id
+        customer_id = create_lead(s, LeadInput(name="A", email="a@x.cn"), actor=SYSTEM).id
     with session_scope(engine) as s:
         loaded_version = s.get(Customer, customer_id).version
-        move_stage(s, customer_id=customer_id, to_stage="contact")
+        move_stage(s, customer_id=customer_id, to_stage="contact", actor=SYSTEM)
 
     with pytest.raises(StaleEdit), session_scope(engine) as s:
-        move_stage(s, customer_id=customer_id, to_stage="qualify", expected_version=loaded_version)
+        move_stage(
+            s, customer_id=customer_id, to_stage="qualify", expected_version=loaded_version, actor=SYSTEM
+        )
 
 
 def test_an_older_database_is_brought_to_the_latest_migration_keeping_its_rows(db_url):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import UserInput, add_user, authenticate, set_password, update_user, user_table
 from funnel.core.clock import utcnow
 from funnel.core.errors import PermissionDenied, ValidationError
@@ -17,8 +17,8 @@ PASSWORD = "correct horse"
 
 @pytest.fixture
 def admin(session) -> Actor:
-    user = add_user(session, UserInput(username="root", role="admin"), password=PASSWORD, actor=None)
-    add_user(session, UserInput(username="rep", role="rep"), password=PASSWORD, actor=None)
+    user = add_user(session, UserInput(username="root", role="admin"), password=PASSWORD, actor=SYSTEM)
+    add_user(session, UserInput(username="rep", role="rep"), password=PASSWORD, actor=SYSTEM)
     session.commit()
     return Actor.of(user)
 
@@ -71,7 +71,7 @@ def test_an_admin_may_step_down_once_another_admin_is_active(session, admin):
     add_user(session, UserInput(username="second", role="admin"), password=PASSWORD, actor=admin)
     update_user(session, "root", actor=admin, role="manager")
     with pytest.raises(ValidationError):
-        update_user(session, "second", actor=None, is_active=False)
+        update_user(session, "second", actor=SYSTEM, is_active=False)
 
 
 def test_a_disabled_admin_does_not_count_as_the_remaining_admin(session, admin):

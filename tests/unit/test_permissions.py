@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from funnel.access.permissions import ROLE_PERMISSIONS, Actor, assignee_error, managed_team
+from funnel.access.permissions import ROLE_PERMISSIONS, SYSTEM, Actor, assignee_error, managed_team
 from funnel.core.errors import FieldError
 from funnel.store.models import User
 
 
 def test_an_admin_may_do_all_a_manager_may_and_manage_users_and_settings():
-    assert ROLE_PERMISSIONS["admin"] - ROLE_PERMISSIONS["manager"] == {"users.manage", "settings.manage"}
+    assert ROLE_PERMISSIONS["admin"] - ROLE_PERMISSIONS["manager"] == {
+        "users.manage",
+        "settings.manage",
+        "demo.load",
+    }
     assert ROLE_PERMISSIONS["manager"] <= ROLE_PERMISSIONS["admin"]
 
 
@@ -35,8 +39,8 @@ ASSIGNMENTS = [
     (actor("manager", "east"), user("rep", "west"), "error.assignee_other_team"),
     (actor("manager", "east"), user("rep"), "error.assignee_other_team"),  # no team is not east
     (actor("admin", "east"), user("rep", "west"), None),  # only a manager is held to a team
-    (None, user("rep", "west"), None),  # the system
-    (None, user("delivery"), "error.assignee_invalid"),
+    (SYSTEM, user("rep", "west"), None),
+    (SYSTEM, user("delivery"), "error.assignee_invalid"),
 ]  # fmt: skip
 
 

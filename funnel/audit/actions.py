@@ -1,0 +1,28 @@
+"""Every action the audit log records, and the kinds of record it is about: the one list of each."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    ASSIGN = "assign"
+    SHARE = "share"
+    DELETE = "delete"
+    STAGE_MOVE = "stage_move"
+    IMPORT_CREATE = "import_create"
+    IMPORT_UPDATE = "import_update"
+    FUNNEL_REPAIR = "funnel_repair"
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_REFUSED_LOCKED = "login_refused_locked"
+    ACCOUNT_LOCKED = "account_locked"
+    LOGIN_SSO = "login_sso"
+    PASSWORD_RESET = "password_reset"
+
+
+class AuditEntity(StrEnum):
+    CUSTOMER = "customer"
+    USER = "user"

@@ -1,0 +1,50 @@
+"""Finding an existing customer with the same phone, e-mail or WeChat, and saying so without leaking it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from funnel.core.errors import FieldError
+from funnel.store.models import Contact, Customer
+
+CONTACT_FIELDS = ("phone", "email", "wechat")
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """An existing customer with the same contact detail as a new lead; `field` names which one matched."""
+
+    field: str
+    customer: Customer
+
+
+def duplicate_match(session: Session, contact: Mapping[str, str | None]) -> DuplicateMatch | None:
+    """An existing customer with one of these normalised {phone, email, wechat} values, and which matched."""
+    wanted = {name: contact.get(name) for name in CONTACT_FIELDS if contact.get(name)}
+    if not wanted:
+        return None
+    stmt = (
+        select(Customer, Contact.phone, Contact.email, Contact.wechat)
+        .join(Contact)
+        .where(or_(*(getattr(Contact, name) == value for name, value in wanted.items())))
+        .limit(1)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    field_name = next(name for name, value in wanted.items() if getattr(row, name) == value)
+    return DuplicateMatch(field=field_name, customer=row.Customer)
+
+
+def duplicate_error(field_name: str, customer_no: str, *, visible: bool) -> FieldError:
+    """The error on the lead's `field_name` that an existing customer already has.
+
+    It names the existing customer only to someone allowed to see it: the form must not leak leads.
+    """
+    if visible:
+        return FieldError(field_name, "error.duplicate", {"customer_no": customer_no})
+    return FieldError(field_name, "error.duplicate_hidden")

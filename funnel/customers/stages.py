@@ -1,0 +1,138 @@
+"""Stage moves and the one write path for stage events, which keeps the customer's stored funnel state.
+
+Every stage event is written by `add_history` (a new lead, an import) or `move_stage` (a user's move);
+both update `furthest_stage`, `won_at`, `lost_at`, `closed_at` and `first_contacted_at` in the same
+transaction, so `python -m funnel check` finds the stored state equal to a recount of `stage_event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from funnel.access.permissions import Actor, require_customer
+from funnel.audit import record as audit
+from funnel.audit.actions import AuditAction
+from funnel.core import events
+from funnel.core.clock import utcnow
+from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
+from funnel.core.validation import clean
+from funnel.customers.fields import OPEN, audited_fields, clean_text
+from funnel.pipeline.rules import FunnelState, after_move, check_move, first_contact, funnel_state
+from funnel.pipeline.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
+from funnel.store.models import Customer, StageEvent
+
+
+def _apply_state(customer: Customer, state: FunnelState) -> None:
+    customer.furthest_stage = state.furthest_stage
+    customer.won_at = state.won_at
+    customer.lost_at = state.lost_at
+    customer.closed_at = state.closed_at
+
+
+def add_history(
+    session: Session,
+    customer: Customer,
+    history: list[tuple[str, datetime]],
+    *,
+    actor: Actor,
+    pipeline: Pipeline,
+    known: Iterable[tuple[str, datetime]],
+) -> None:
+    """Add the events of `history` the customer lacks (`known` is what it has) and set its funnel state.
+
+    The customer's `stage` and `status` are already set by the caller (a new lead, an import row).
+    """
+    have = {key for key, _ in known}
+    full = sorted([*known, *((k, a) for k, a in history if k not in have)], key=lambda item: item[1])
+    _apply_state(customer, funnel_state(pipeline, full, status=customer.status, stage=customer.stage))
+    contacted = first_contact(pipeline, full)
+    if contacted is not None and (
+        customer.first_contacted_at is None or contacted < customer.first_contacted_at
+    ):
+        customer.first_contacted_at = contacted
+    if customer.id is None:
+        session.flush()  # a new customer is inserted once, with its state, before its events
+    previous: str | None = None
+    for key, at in history:
+        if key not in have:
+            session.add(
+                StageEvent(
+                    customer_id=customer.id,
+                    from_stage=previous,
+                    to_stage=key,
+                    at=at,
+                    by_user_id=actor.user_id,
+                )
+            )
+        previous = key
+
+
+def move_stage(
+    session: Session,
+    *,
+    customer_id: int,
+    to_stage: str,
+    actor: Actor,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+    lost_reason: str | None = None,
+    pipeline: Pipeline | None = None,
+) -> Customer:
+    """Move a customer to a stage or outcome, recording the event, its funnel state and the audit entry.
+
+    Refused (ValidationError) when the customer is there already, once it is won (a won deal stays
+    closed), or when losing it without a reason. A lost one may be reopened.
+    """
+    pipeline = pipeline or get_pipeline()
+    key = pipeline.resolve(to_stage)
+    if key is None:
+        raise ValidationError([FieldError("stage", "error.stage_unknown", {"value": to_stage})])
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    require_customer(session, actor, customer, "customer.edit")
+    if expected_version is not None and customer.version != expected_version:
+        raise StaleEdit(customer.customer_no)
+    errors: list[FieldError] = []
+    reason = clean_text("lost_reason", lost_reason, errors)
+    if errors:
+        raise ValidationError(errors)
+    check_move(pipeline, stage=customer.stage, status=customer.status, to=key, lost_reason=reason)
+    at = at or utcnow()
+    before = audited_fields(customer)
+    previous = customer.stage  # a lost customer's stage is where it was lost
+    stored = FunnelState(customer.furthest_stage, customer.won_at, customer.lost_at)
+    if key in OUTCOMES:
+        customer.status = key
+        if key == WON:
+            customer.stage = WON
+        else:
+            customer.lost_reason = clean(reason)
+    else:
+        customer.status = OPEN
+        customer.stage = key
+        if customer.first_contacted_at is None and pipeline.rank(key) > 0:
+            customer.first_contacted_at = at
+    _apply_state(customer, after_move(pipeline, stored, to=key, at=at))
+    session.add(
+        StageEvent(
+            customer_id=customer.id, from_stage=previous, to_stage=key, at=at, by_user_id=actor.user_id
+        )
+    )
+    audit.record_customer(
+        session,
+        actor=actor,
+        customer=customer,
+        action=AuditAction.STAGE_MOVE,
+        changes=audit.diff(before, audited_fields(customer)),
+    )
+    session.flush()
+    events.record(session, events.StageMoved(customer.id, previous, key, at))
+    if key == WON:
+        events.record(session, events.CustomerWon(customer.id, at))
+    elif key == LOST:
+        events.record(session, events.CustomerLost(customer.id, at, customer.lost_reason or ""))
+    return customer
