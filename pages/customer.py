@@ -8,7 +8,6 @@ import streamlit as st
 
 from funnel.access.permissions import allowed
 from funnel.audit.read import customer_history
-from funnel.customers.stages import move_stage
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied
 from funnel.customers.edit import (
@@ -19,6 +18,7 @@ from funnel.customers.edit import (
     update_customer,
 )
 from funnel.customers.read import customer_detail
+from funnel.customers.stages import move_stage
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared.common import current_language, get_engine, page_setup, tr

@@ -205,5 +205,6 @@ def segment_values(session: Session, field_name: str, *, actor: Actor) -> list[s
 
 def customer_count(session: Session, *, actor: Actor) -> int:
     """How many customers `actor` may read (the dashboard's "nothing here yet" check)."""
+    require(actor, "analytics.read")
     stmt = select(func.count()).select_from(Customer).where(*customer_scope(session, actor).conditions())
     return int(session.scalar(stmt) or 0)

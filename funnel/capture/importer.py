@@ -320,7 +320,7 @@ def import_rows(
     `columns` is {header: field} from map_headers (default: recognised from the headers); the caller
     commits, or rolls back for a dry run.
     """
-    require(actor, "customer.create")
+    require(actor, "customer.import")
     pipeline = pipeline or get_pipeline()
     headers = list(dict.fromkeys(header for row in rows for header in row))
     columns = dict(columns) if columns is not None else map_headers(headers, pipeline=pipeline)
@@ -357,6 +357,7 @@ def import_file(
     pipeline: Pipeline | None = None,
 ) -> ImportReport:
     """Import a CSV or .xlsx file (a path, or bytes plus filename) in one transaction; dry_run rolls back."""
+    require(actor, "customer.import")
     pipeline = pipeline or get_pipeline()
     headers, rows = read_rows(source, filename)
     columns = map_headers(headers, column_map, pipeline=pipeline)

@@ -225,6 +225,7 @@ def store_lead(
     pipeline: Pipeline,
 ) -> Customer:
     """Write a validated lead: customer, primary contact, stage history with its funnel state, deal, audit."""
+    require(actor, "customer.create")
     customer = Customer(
         customer_no=customer_no or unused_customer_no(session, cleaned.created_at),
         external_id=cleaned.external_id,

@@ -95,3 +95,60 @@ def test_pages_and_their_shared_parts_run_no_sql_themselves():
 
     assert "pages/_shared/customer_parts.py" in {str(p.relative_to(ROOT)) for p in pages}  # parts are read
     assert offenders == []
+
+
+# The packages of funnel/ from the bottom up: a package may import only from packages listed before it
+# (and itself). access/ (roles, permissions, principals) sits below audit/, which records as an actor;
+# accounts/ (users, sign-in) sits above it, because account changes and sign-ins write audit rows.
+# working/, timers/, closing/ and integrations/ are placed where their issues will need them.
+LAYERS = (
+    "core", "store", "pipeline", "access", "audit", "accounts", "customers", "capture",
+    "working", "timers", "closing", "analytics", "integrations", "demo", "cli",
+)  # fmt: skip
+
+
+def _funnel_imports(path: Path) -> set[str]:
+    """The funnel packages a module imports (funnel.X.y -> X), at any depth of the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "funnel" and len(parts) > 1 and parts[1] in LAYERS:
+                found.add(parts[1])
+    return found
+
+
+def layer_violations(root: Path) -> list[str]:
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    problems = []
+    for path in sorted((root / "funnel").rglob("*.py")):
+        parts = path.relative_to(root / "funnel").parts
+        if len(parts) < 2:
+            continue  # funnel/__init__.py, funnel/__main__.py
+        package = parts[0]
+        for imported in _funnel_imports(path):
+            if rank[imported] > rank[package]:
+                problems.append(f"{path.relative_to(root)} imports funnel.{imported} (above {package})")
+    return problems
+
+
+def test_every_package_of_funnel_is_in_the_layer_table():
+    packages = {p.name for p in (ROOT / "funnel").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages == set(LAYERS)
+
+
+def test_packages_import_only_from_packages_below_them():
+    assert layer_violations(ROOT) == []
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
+    # The check itself can fail: a store module importing analytics is reported.
+    (tmp_path / "funnel" / "store").mkdir(parents=True)
+    (tmp_path / "funnel" / "store" / "models.py").write_text("from funnel.analytics.report import x\n")
+    assert layer_violations(tmp_path) == ["funnel/store/models.py imports funnel.analytics (above store)"]

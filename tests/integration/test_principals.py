@@ -1,0 +1,139 @@
+"""Explicit principals: every use case takes an actor (no default), and PUBLIC may create a lead, nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import Session
+
+import funnel
+from funnel.access.permissions import PUBLIC, SYSTEM, Actor
+from funnel.accounts.users import (
+    UserInput,
+    add_user,
+    create_inactive_owner,
+    set_password,
+    update_user,
+    user_table,
+)
+from funnel.analytics.report import build_report
+from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
+from funnel.audit.read import audit_entries, customer_history
+from funnel.capture.importer import import_file, import_rows
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.core.errors import PermissionDenied
+from funnel.customers.edit import (
+    assign_customer,
+    assignable_users,
+    delete_customer,
+    share_customer,
+    update_customer,
+)
+from funnel.customers.read import customer_detail, get_customer, list_customers
+from funnel.customers.recount import funnel_differences, repair_funnel_state
+from funnel.customers.stages import move_stage
+from funnel.demo.generate import generate_demo
+
+# Helpers that act for a use case which already checked the actor (they take it to record who did it).
+HELPERS = {
+    "funnel.access.permissions": {"allowed", "assignee_error", "can_see", "customer_scope", "managed_team",
+                                  "require", "require_customer"},
+    "funnel.accounts.users": {"_record_account_change"},
+    "funnel.audit.record": {"record_customer"},
+    "funnel.analytics.rollups": {"readers_filter"},
+    "funnel.capture.leads": {"store_lead"},  # create_lead's write (and the importer's), same permission
+    "funnel.customers.stages": {"add_history"},
+}  # fmt: skip
+
+
+def use_cases() -> dict[str, Callable[..., object]]:
+    """Every function under funnel/ that takes an actor, except the helpers above."""
+    found = {}
+    for info in pkgutil.walk_packages(funnel.__path__, "funnel."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__ != info.name or name in HELPERS.get(info.name, ()):
+                continue
+            if "actor" in inspect.signature(function).parameters:
+                found[f"{info.name}.{name}"] = function
+    return found
+
+
+def test_no_use_case_has_a_default_actor():
+    # A default that grants everything would be used by accident: the actor is keyword-only and required.
+    for name, function in use_cases().items():
+        parameter = inspect.signature(function).parameters["actor"]
+        assert parameter.default is inspect.Parameter.empty, name
+        assert parameter.annotation in ("Actor", Actor), name
+
+
+@pytest.fixture
+def customer_id(session: Session) -> int:
+    customer = create_lead(session, LeadInput(name="Existing", email="existing@x.cn"), actor=SYSTEM)
+    add_user(session, UserInput(username="rep1", role="rep"), password="a password 1", actor=SYSTEM)
+    session.flush()
+    return customer.id
+
+
+def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[Actor], object]]:
+    """One call per use case, as the PUBLIC principal would make it."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(engine_url)
+    edit = {"customer_id": cid, "expected_version": 1}
+    return {
+        "funnel.accounts.users.add_user": lambda a: add_user(session, UserInput("x1"), password=None, actor=a),
+        "funnel.accounts.users.create_inactive_owner": lambda a: create_inactive_owner(session, display_name="x", actor=a),
+        "funnel.accounts.users.set_password": lambda a: set_password(session, "rep1", "a password 2", actor=a),
+        "funnel.accounts.users.update_user": lambda a: update_user(session, "rep1", actor=a, team="t"),
+        "funnel.accounts.users.user_table": lambda a: user_table(session, actor=a),
+        "funnel.analytics.report.build_report": lambda a: build_report(session, actor=a),
+        "funnel.analytics.rollups.customer_count": lambda a: customer_count(session, actor=a),
+        "funnel.analytics.rollups.entity_funnel": lambda a: entity_funnel(session, actor=a),
+        "funnel.analytics.rollups.segment_values": lambda a: segment_values(session, "channel", actor=a),
+        "funnel.audit.read.audit_entries": lambda a: audit_entries(session, actor=a),
+        "funnel.audit.read.customer_history": lambda a: customer_history(session, actor=a, customer_id=cid),
+        "funnel.capture.importer.import_file": lambda a: import_file(engine, b"name,email\ny,y@x.cn\n", filename="l.csv", actor=a),
+        "funnel.capture.importer.import_rows": lambda a: import_rows(session, [{"name": "y", "email": "y@x.cn"}], actor=a),
+        "funnel.customers.edit.assign_customer": lambda a: assign_customer(session, actor=a, customer_id=cid, owner_id=1),
+        "funnel.customers.edit.assignable_users": lambda a: assignable_users(session, actor=a),
+        "funnel.customers.edit.delete_customer": lambda a: delete_customer(session, actor=a, customer_id=cid),
+        "funnel.customers.edit.share_customer": lambda a: share_customer(session, actor=a, customer_id=cid, user_id=1),
+        "funnel.customers.edit.update_customer": lambda a: update_customer(session, actor=a, changes={"name": "z"}, **edit),
+        "funnel.customers.read.customer_detail": lambda a: customer_detail(session, actor=a, customer_id=cid),
+        "funnel.customers.read.get_customer": lambda a: get_customer(session, actor=a, customer_id=cid),
+        "funnel.customers.read.list_customers": lambda a: list_customers(session, actor=a),
+        "funnel.customers.recount.funnel_differences": lambda a: funnel_differences(session, actor=a),
+        "funnel.customers.recount.repair_funnel_state": lambda a: repair_funnel_state(session, actor=a),
+        "funnel.customers.stages.move_stage": lambda a: move_stage(session, customer_id=cid, to_stage="contact", actor=a),
+        "funnel.demo.generate.generate_demo": lambda a: generate_demo(engine, leads=1, anchor=date(2026, 1, 1), append=True, actor=a),
+    }  # fmt: skip
+
+
+def test_the_public_principal_may_create_a_lead_and_nothing_else(session, customer_id, db_url):
+    calls = _calls(session, customer_id, db_url)
+    refused = set(use_cases()) - {"funnel.capture.leads.create_lead"}
+    assert set(calls) == refused  # a new use case must be added here (and say what PUBLIC may do)
+
+    for name in sorted(calls):
+        with pytest.raises(PermissionDenied):
+            calls[name](PUBLIC)
+    lead = create_lead(
+        session, LeadInput(name="A prospect", phone="13900002222", channel="官网"), actor=PUBLIC
+    )
+    assert (lead.owner_id, lead.channel) == (None, "官网")  # routed later: a prospect owns nothing
+
+
+def test_the_public_principal_sees_no_customer_it_duplicates(session, customer_id):
+    from funnel.core.errors import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        create_lead(session, LeadInput(name="Again", email="existing@x.cn"), actor=PUBLIC)
+    assert [(e.field, e.code) for e in caught.value.errors] == [("email", "error.duplicate_hidden")]
