@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
 from funnel.audit.actions import AuditAction, AuditEntity
+from funnel.core.clock import utcnow
 from funnel.store.models import AuditLog, Customer
 
 
@@ -41,17 +42,41 @@ def record(
     at: datetime | None = None,
 ) -> None:
     """Add one audit row to the session's transaction."""
-    entry = AuditLog(
-        action=action.value,
-        entity=entity.value,
-        entity_id=entity_id,
-        customer_id=customer_id,
-        user_id=user_id,
-        changes=changes or None,
+    session.add(
+        AuditLog(
+            **row(
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                customer_id=customer_id,
+                user_id=user_id,
+                changes=changes,
+                at=at,
+            )
+        )
     )
-    if at is not None:
-        entry.at = at
-    session.add(entry)
+
+
+def row(
+    *,
+    action: AuditAction,
+    entity: AuditEntity,
+    entity_id: int | None,
+    customer_id: int | None = None,
+    user_id: int | None = None,
+    changes: dict[str, list[object]] | None = None,
+    at: datetime | None = None,
+) -> dict[str, object]:
+    """The values of one audit row, for `record` or a bulk insert of many (an import)."""
+    return {
+        "action": action.value,
+        "entity": entity.value,
+        "entity_id": entity_id,
+        "customer_id": customer_id,
+        "user_id": user_id,
+        "changes": changes or None,
+        "at": at or utcnow(),
+    }
 
 
 def record_customer(

@@ -32,7 +32,7 @@ from funnel.capture.import_parsing import (
     recognise_header,
     resolve_stage_map,
 )
-from funnel.capture.leads import CleanLead, store_lead
+from funnel.capture.leads import CleanLead, NewLead, store_leads
 from funnel.core import events
 from funnel.core.db import session_factory
 from funnel.core.errors import FieldError, ValidationError
@@ -55,6 +55,8 @@ UPDATED_FIELDS = (
 )  # fmt: skip
 # IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
+# New leads are written this many at a time, one INSERT per table.
+_WRITE_BATCH = 1000
 
 
 @dataclass
@@ -108,7 +110,7 @@ class _Importer:
         known = _where_in(session, select(Customer.external_id, Customer.id), Customer.external_id, external)
         self.ids: dict[str, int] = {ext: cid for ext, cid in known}
         self.states = self._load_states(sorted(self.ids.values()))
-        self.contacts: dict[tuple[str, str], tuple[int, str]] = {}
+        self.contacts: dict[tuple[str, str], tuple[int | None, str]] = {}
         for kind in CONTACT_KEYS:
             values = sorted({getattr(r.cleaned, kind) for r in rows if getattr(r.cleaned, kind)})
             column = getattr(Contact, kind)
@@ -122,6 +124,8 @@ class _Importer:
         self.users |= {username.casefold(): uid for uid, username, _ in users}
         self.numbers = self._fresh_numbers([r for r in rows if r.cleaned.external_id not in self.ids])
         self.first_row: dict[str, int] = {}
+        self.pending: list[NewLead] = []
+        self.pending_ids: set[str] = set()
 
     def _load_states(self, ids: list[int]) -> dict[int, _State]:
         """Customers with their primary contact, first opportunity and the stages they have events for."""
@@ -160,6 +164,8 @@ class _Importer:
     def run(self, rows: list[ParsedRow]) -> None:
         for row in rows:
             external_id = row.cleaned.external_id
+            if external_id in self.pending_ids:
+                self._store_pending()  # a later row updates a customer this file creates: write it first
             if external_id in self.first_row:
                 params = {"external_id": external_id, "row": str(self.first_row[external_id])}
                 warning = FieldError("external_id", "import.warn.repeated_external_id", params)
@@ -177,6 +183,7 @@ class _Importer:
                 self._create(row, owner_id)
             else:
                 self._update(row, self._state(customer_id), owner_id)
+        self._store_pending()
 
     def _state(self, customer_id: int) -> _State:
         if customer_id not in self.states:  # created by an earlier row of this file
@@ -194,8 +201,9 @@ class _Importer:
             found = self.contacts.get((kind, getattr(lead, kind)))
             if found is None:
                 continue
-            # Whoever sees everything needs no query per duplicate row.
-            customer = None if self.sees_all else self.session.get(Customer, found[0])
+            # Whoever sees everything needs no query per duplicate row; a lead this file is creating is
+            # the importer's own (id None until it is written).
+            customer = None if self.sees_all or found[0] is None else self.session.get(Customer, found[0])
             visible = customer is None or can_see(self.session, self.actor, customer)
             return duplicate_error(kind, found[1], visible=visible)
         return None
@@ -210,25 +218,33 @@ class _Importer:
             self.report.new_owners.append(name)
         return self.users[name.casefold()]
 
-    def _remember(self, lead: CleanLead, customer: Customer) -> None:
-        if lead.external_id:
-            self.ids[lead.external_id] = customer.id
+    def _remember(self, lead: CleanLead, customer_id: int | None, customer_no: str) -> None:
+        if lead.external_id and customer_id is not None:
+            self.ids[lead.external_id] = customer_id
         for kind in CONTACT_KEYS:
-            if getattr(lead, kind):
-                self.contacts.setdefault((kind, getattr(lead, kind)), (customer.id, customer.customer_no))
+            value = getattr(lead, kind)
+            if value and self.contacts.get((kind, value), (None, None))[1] in (None, customer_no):
+                self.contacts[(kind, value)] = (customer_id, customer_no)
 
     def _create(self, row: ParsedRow, owner_id: int | None) -> None:
-        # Duplicates were checked above against the preloaded contacts, without a query per row.
-        customer = store_lead(
-            self.session,
-            row.cleaned,
-            actor=self.actor,
-            owner_id=owner_id if self.may_assign else self.actor.user_id,
-            customer_no=self.numbers[row.number],
-            pipeline=self.pipeline,
+        """Queue a new lead for the bulk write (duplicates were checked above against preloaded contacts)."""
+        new = NewLead(
+            row.cleaned, owner_id if self.may_assign else self.actor.user_id, self.numbers[row.number]
         )
-        self._remember(row.cleaned, customer)
-        self.report.created += 1
+        self.pending.append(new)
+        if row.cleaned.external_id:
+            self.pending_ids.add(row.cleaned.external_id)
+        self._remember(row.cleaned, None, new.customer_no)
+        if len(self.pending) >= _WRITE_BATCH:
+            self._store_pending()
+
+    def _store_pending(self) -> None:
+        """Write the queued new leads through the bulk form of the lead write path."""
+        ids = store_leads(self.session, self.pending, actor=self.actor, pipeline=self.pipeline)
+        for customer_id, new in zip(ids, self.pending, strict=True):
+            self._remember(new.cleaned, customer_id, new.customer_no)
+        self.report.created += len(ids)
+        self.pending, self.pending_ids = [], set()
 
     def _update(self, row: ParsedRow, state: _State, owner_id: int | None) -> None:
         """Overwrite a customer with the row's non-empty values; add only stage events it lacks."""
@@ -271,7 +287,7 @@ class _Importer:
             )
             self.session.add(state.opportunity)
         _assign(state.opportunity, "amount", lead.amount)
-        self._remember(lead, customer)
+        self._remember(lead, customer.id, customer.customer_no)
         changes = audit.diff(before, _snapshot(state))
         if not changes:
             self.report.unchanged += 1
