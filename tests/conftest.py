@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from funnel.core.db import make_engine, session_factory, upgrade
 from funnel.core.settings import get_settings
+from funnel.store.models import User
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
 if os.environ.get("CRM_REQUIRE_POSTGRES") and not POSTGRES_URL:
@@ -105,3 +106,24 @@ def utc_team_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+ROLE_PASSWORD = "correct horse"
+
+
+@pytest.fixture
+def role_users(session: Session) -> dict[str, User]:
+    """The one role fixture: a user per role of the role table (username = role, display name in upper
+    case, password ROLE_PASSWORD) and a second rep, "rep2", created as the SYSTEM principal would."""
+    from funnel.access.permissions import ROLES, SYSTEM
+    from funnel.accounts.users import UserInput, add_user
+
+    return {
+        name: add_user(
+            session,
+            UserInput(username=name, role=role, display_name=name.upper()),
+            password=ROLE_PASSWORD,
+            actor=SYSTEM,
+        )
+        for name, role in [*((role, role) for role in ROLES), ("rep2", "rep")]
+    }

@@ -23,18 +23,16 @@ from funnel.customers.edit import assign_customer, delete_customer, share_custom
 from funnel.customers.read import get_customer, list_customers
 from funnel.customers.stages import move_stage
 from funnel.store.models import AuditLog, Customer, User
+from tests.conftest import ROLE_PASSWORD
 
-PASSWORD = "correct horse"
+PASSWORD = ROLE_PASSWORD
 ROLES = ("rep", "manager", "leader", "delivery", "admin")
 
 
 @pytest.fixture
-def team(session):
+def team(session, role_users):
     """One user per role plus a second rep; rep owns an open lead, rep2 a won customer."""
-    users = {
-        name: add_user(session, UserInput(username=name, role=role), password=PASSWORD, actor=SYSTEM)
-        for name, role in [*((r, r) for r in ROLES), ("rep2", "rep")]
-    }
+    users = role_users
     actors = {name: Actor.of(user) for name, user in users.items()}
     own = create_lead(session, LeadInput(name="Own lead", email="own@x.cn"), actor=actors["rep"])
     other = create_lead(

@@ -24,20 +24,9 @@ ROLES = ("rep", "manager", "leader", "delivery", "admin")
 
 
 @pytest.fixture
-def actors(session: Session) -> dict[str, Actor]:
-    """One user per role (display name = username in upper case) and a second rep."""
-    users = [*((r, r) for r in ROLES), ("rep2", "rep")]
-    return {
-        name: Actor.of(
-            add_user(
-                session,
-                UserInput(username=name, role=role, display_name=name.upper()),
-                password=None,
-                actor=SYSTEM,
-            )
-        )
-        for name, role in users
-    }
+def actors(role_users: dict[str, User]) -> dict[str, Actor]:
+    """One actor per role (display name = username in upper case) and a second rep."""
+    return {name: Actor.of(user) for name, user in role_users.items()}
 
 
 def lead(session: Session, actor: Actor, name: str, **fields: object) -> Customer:
