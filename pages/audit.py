@@ -8,13 +8,14 @@ from funnel.audit.format import KNOWN_ACTIONS, audit_view, query_days
 from funnel.audit.read import audit_entries
 from funnel.core.db import session_scope
 from funnel.core.validation import clean
+from funnel.customers.fields import field_label
 from pages._shared import admin_parts as parts
 from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
 
 actor = page_setup("audit.read")
 lang = current_language()
 LIMIT = 1000
-COLUMNS = ("at", "user", "action", "entity", "entity_id", "customer_id", "changes")
+COLUMNS = ("at", "user", "action", "entity", "customer_no", "changes")
 
 st.title(tr("auditlog.title"))
 st.caption(tr("auditlog.intro"))
@@ -48,7 +49,7 @@ with session_scope(get_engine()) as session:
         until=last_day,
         limit=LIMIT,
     )
-view = audit_view(entries, zone=zone, since=since, until=until)
+view = audit_view(entries, zone=zone, since=since, until=until, label=lambda name: field_label(name, lang))
 if view.empty:
     st.info(tr("auditlog.empty"), icon=":material/search_off:")
     st.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,17 +35,20 @@ def describe_value(value: object) -> str:
     return text if len(text) <= MAX_VALUE_LENGTH else text[: MAX_VALUE_LENGTH - 1] + "…"
 
 
-def describe_changes(changes: Mapping[str, object] | None) -> str:
-    """{field: [old, new]} as "field: old → new; ..."; a value not stored as a pair is shown alone."""
+def describe_changes(changes: Mapping[str, object] | None, label: Callable[[str], str] = str) -> str:
+    """{field: [old, new]} as "Field: old → new; ..."; a value not stored as a pair is shown alone.
+
+    `label` names a field in the reader's language (the page passes the field specification's labels).
+    """
     if not changes:
         return ""
     parts = []
     for field, entry in changes.items():
         if isinstance(entry, list | tuple) and len(entry) == 2:
             old, new = entry
-            parts.append(f"{field}: {describe_value(old)} → {describe_value(new)}")
+            parts.append(f"{label(field)}: {describe_value(old)} → {describe_value(new)}")
         else:
-            parts.append(f"{field}: {describe_value(entry)}")
+            parts.append(f"{label(field)}: {describe_value(entry)}")
     return "; ".join(parts)
 
 
@@ -72,7 +75,12 @@ def local_times(values: pd.Series, zone: tzinfo) -> pd.Series:
 
 
 def audit_view(
-    entries: pd.DataFrame, *, zone: tzinfo, since: date | None = None, until: date | None = None
+    entries: pd.DataFrame,
+    *,
+    zone: tzinfo,
+    since: date | None = None,
+    until: date | None = None,
+    label: Callable[[str], str] = str,
 ) -> pd.DataFrame:
     """Audit rows (naive UTC `at`) kept to the local days since..until, with readable time and changes."""
     local = pd.to_datetime(entries["at"]).dt.tz_localize(UTC).dt.tz_convert(zone)
@@ -83,7 +91,8 @@ def audit_view(
         keep &= local.dt.date <= until
     view = entries[keep].copy()
     view["at"] = local[keep].dt.strftime(TIME_FORMAT)
-    view["changes"] = view["changes"].map(describe_changes)
+    view["changes"] = view["changes"].map(lambda changes: describe_changes(changes, label))
+    view["customer_no"] = view["customer_no"].astype("object").where(view["customer_no"].notna(), "")
     for column in ("entity_id", "customer_id"):  # ids as text: no "12.0", and blank rather than "None"
         view[column] = view[column].astype("Int64").astype("string").fillna("")
     return view.reset_index(drop=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String
 
 from funnel.core.errors import FieldError
+from funnel.core.i18n import t
 from funnel.core.validation import clean
 from funnel.pipeline.stages import LOST, WON
 from funnel.store.models import Contact, Customer, User
@@ -120,6 +121,13 @@ EDITABLE_FIELDS = tuple(f.name for f in FIELDS if f.editable)
 AUDITED_FIELDS = tuple(f.name for f in FIELDS if f.audited)
 LEAD_FORM_FIELDS = tuple(f.name for f in FIELDS if f.on_lead_form)
 IMPORT_FIELDS = tuple(f.name for f in FIELDS if f.importable)
+
+
+def field_label(name: str, lang: str) -> str:
+    """A field's label in `lang` (any field the audit log records), or its name when none is known."""
+    key = f"field.{name}"
+    label = t(key, lang)
+    return name if label == key else label
 
 
 def audited_fields(customer: Customer) -> dict[str, object]:

@@ -55,9 +55,10 @@ def test_an_edit_shows_who_changed_which_field_from_what_to_what(app: AppTest, a
     edit = edits.iloc[0]
     assert edit["user"] == "manager"
     assert edit["entity"] == "Customer"
-    assert "name: Old name → New name" in edit["changes"]
-    assert "grade: — → A" in edit["changes"]
-    assert edit["customer_id"] == edit["entity_id"]
+    # Fields by their labels in the reader's language, the customer by its number, not database ids.
+    assert "Name: Old name → New name" in edit["changes"]
+    assert "Grade: — → A" in edit["changes"]
+    assert edit["customer_no"].startswith("C")
 
 
 def test_the_action_filter_keeps_only_that_action(app: AppTest, app_engine: Engine) -> None:
@@ -116,7 +117,7 @@ def test_the_date_range_leaves_out_older_entries(app: AppTest, app_engine: Engin
     assert "Deleted" not in set(table(app)["action"])  # the last 30 days by default
     app.date_input(key="audit_dates").set_value((old.date(), utcnow().date())).run()
     deleted = table(app)[table(app)["action"] == "Deleted"].iloc[0]
-    assert deleted["changes"] == "name: Gone Ltd → —"
+    assert deleted["changes"] == "Name: Gone Ltd → —"
     assert deleted["at"].startswith(old.strftime("%Y-%m-%d"))
 
 
