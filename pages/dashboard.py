@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from funnel.analytics.presentation import CUSTOM_PERIOD, PERIODS, period_bounds
+from funnel.analytics.periods import CUSTOM_PERIOD, PERIODS, period_bounds
 from funnel.core.clock import team_today
 from funnel.core.i18n import t
 from pages._shared import dashboard_parts as parts

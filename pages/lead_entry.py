@@ -5,7 +5,8 @@ import logging
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.analytics.presentation import channel_options, lead_form_defaults, lead_input
+from funnel.capture.channels import channel_options
+from funnel.capture.lead_form import lead_form_defaults, lead_input
 from funnel.capture.leads import create_lead
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied, ValidationError

@@ -5,15 +5,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from funnel.analytics.presentation import (
-    SUGGESTED_CHANNELS,
-    channel_options,
-    entity_table,
-    lead_form_defaults,
-    lead_input,
-    period_bounds,
-    short_money,
-)
+from funnel.analytics.periods import period_bounds
+from funnel.analytics.presentation import entity_table, short_money
+from funnel.capture.channels import SUGGESTED_CHANNELS, channel_options
+from funnel.capture.lead_form import lead_form_defaults, lead_input
 
 TODAY = date(2026, 3, 31)
 
@@ -40,7 +35,7 @@ def test_channel_options_put_suggestions_first_and_add_channels_from_the_data_on
 
 def test_an_empty_lead_form_makes_a_lead_input_with_nothing_but_the_first_stage() -> None:
     lead = lead_input(lead_form_defaults("lead"))
-    assert (lead.name, lead.phone, lead.channel, lead.grade, lead.stage) == ("", None, None, None, "lead")
+    assert (lead.name, lead.phone, lead.channel, lead.grade, lead.stage) == (None, None, None, None, "lead")
 
 
 def test_lead_input_carries_the_typed_values() -> None:
