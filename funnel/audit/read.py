@@ -118,8 +118,9 @@ def customer_history(session: Session, *, actor: Actor, customer_id: int) -> pd.
         for field_name, (old, new) in changes.items():
             rows.append((entry.at, who, entry.action, field_name, old, new))
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    # Old and new values mix text, numbers and None; keep them as they are (no NaN for None).
-    for column in ("old", "new"):
+    # Who, field, old and new values mix text, numbers and None: keep them as they are (pandas would
+    # infer a string column and turn None into NaN, which is no user and no value).
+    for column in ("user", "field", "old", "new"):
         frame[column] = pd.Series([row[HISTORY_COLUMNS.index(column)] for row in rows], dtype=object)
     return frame
 
