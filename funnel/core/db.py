@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,22 +68,50 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     events.publish(events.take_pending(session), engine)
 
 
-def _alembic_config(engine: Engine) -> Config:
+# The key of the PostgreSQL advisory lock that serialises schema upgrades across app servers
+# (any constant the application owns; this one is "loudou" in ASCII).
+MIGRATION_LOCK_KEY = 0x6C6F75646F75
+
+
+def _alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
+    if connection is not None:
+        cfg.attributes["connection"] = connection
     return cfg
 
 
-def schema_is_current(engine: Engine) -> bool:
+def _is_current(engine: Engine, connection: Connection) -> bool:
     head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = MigrationContext.configure(connection).get_current_revision()
+    connection.rollback()  # the check leaves no transaction open: alembic and SQLite pragmas need none
     return current == head
 
 
+def schema_is_current(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return _is_current(engine, conn)
+
+
 def upgrade(engine: Engine) -> None:
-    """Create or upgrade the schema to the latest migration (idempotent)."""
+    """Create or upgrade the schema to the latest migration (idempotent).
+
+    On PostgreSQL the check and the upgrade run under an advisory lock, so several app servers
+    starting at once upgrade once: the others wait, then find the schema current.
+    """
     if schema_is_current(engine):
         return
-    command.upgrade(_alembic_config(engine), "head")
+    with engine.connect() as conn:
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()  # a session-level lock: it outlives this transaction, until unlocked
+        try:
+            if not _is_current(engine, conn):
+                command.upgrade(_alembic_config(engine, conn), "head")
+        finally:
+            if locked:
+                conn.rollback()  # a failed migration leaves an aborted transaction; unlock outside it
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()

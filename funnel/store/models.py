@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     Numeric,
     String,
     Text,
@@ -24,8 +25,20 @@ from funnel.core.clock import utcnow
 Money = Numeric(14, 2)
 
 
+# Every constraint gets a predictable name, so a migration can drop or alter it by name on both backends
+# (SQLite keeps unnamed constraints nameless; PostgreSQL would invent `<table>_<column>_key`).
+# Indexes keep the `ix_<table>_<column>` names they had before the convention.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 # A person who signs in: a rep, a manager, leadership, delivery/finance or an admin.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -15,6 +16,7 @@ from funnel.core.clock import utcnow
 from funnel.core.db import make_engine, session_scope, upgrade
 from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.helpers import APP
+from tests.conftest import copy_migrated_sqlite
 
 
 def _clear_streamlit_caches() -> None:
@@ -23,9 +25,10 @@ def _clear_streamlit_caches() -> None:
 
 
 @pytest.fixture
-def app_engine(sqlite_url: str) -> Iterator[Engine]:
+def app_engine(sqlite_url: str, sqlite_template: Path) -> Iterator[Engine]:
     """A migrated engine on the database the app opens (CRM_DATABASE_URL); Streamlit caches cleared around."""
     _clear_streamlit_caches()
+    copy_migrated_sqlite(sqlite_template, sqlite_url)
     engine = make_engine(sqlite_url)
     upgrade(engine)
     yield engine
