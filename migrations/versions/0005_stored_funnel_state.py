@@ -1,7 +1,7 @@
 """stored funnel state: the customer's furthest stage reached and when it was won or lost
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29
 
 The columns are filled from each customer's stage history with the rules of funnel.pipeline.rules
@@ -18,7 +18,7 @@ from alembic import op
 from funnel.pipeline.stages import get_pipeline
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
