@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import EVERYTHING, Actor, customer_scope, require, require_customer
+from funnel.core.db import get_by_id
 from funnel.core.errors import NotFound
 from funnel.store.models import AuditLog, Customer, User
 
@@ -32,7 +33,7 @@ def audit_entries(
     the rows about the team's customers, not other teams' nor the rows about users and sign-ins.
     """
     if customer_id is not None:
-        customer = session.get(Customer, customer_id)
+        customer = get_by_id(session, Customer, customer_id)
         if customer is None:
             raise NotFound("customer", customer_id)
         require_customer(session, actor, customer, "customer.read")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -115,3 +115,14 @@ def upgrade(engine: Engine) -> None:
                 conn.rollback()  # a failed migration leaves an aborted transaction; unlock outside it
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 conn.commit()
+
+
+# Ids are 32-bit integers in the schema; a larger id (a hand-edited ?id=) names no row rather than
+# failing on PostgreSQL with an out-of-range error.
+MAX_ID = 2**31 - 1
+_Row = TypeVar("_Row")
+
+
+def get_by_id(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+    """The row of `model` with `row_id`, or None (also for an id no row can have)."""
+    return session.get(model, row_id) if 1 <= row_id <= MAX_ID else None

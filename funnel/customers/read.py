@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, customer_scope, require, require_customer
 from funnel.core.clock import utcnow
-from funnel.core.errors import NotFound
+from funnel.core.db import get_by_id
+from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.settings import get_settings
 from funnel.core.validation import clean
 from funnel.customers.fields import EDITABLE_FIELDS
@@ -32,11 +33,33 @@ from funnel.store.models import (
 
 def get_customer(session: Session, *, actor: Actor, customer_id: int) -> Customer:
     """One customer the actor may read; NotFound if it does not exist."""
-    customer = session.get(Customer, customer_id)
+    customer = get_by_id(session, Customer, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, "customer.read")
     return customer
+
+
+# What a search box accepts: long enough for any name, company or e-mail, short enough for an index.
+MAX_SEARCH_LENGTH = 200
+
+
+def search_text(raw: str | None) -> str | None:
+    """The trimmed search text, or None; ValidationError on "search" for a NUL byte or an over-long text."""
+    text = clean(raw)
+    if text is None:
+        return None
+    if "\x00" in text:
+        raise ValidationError([FieldError("search", "error.invalid_characters")])
+    if len(text) > MAX_SEARCH_LENGTH:
+        params = {"max": str(MAX_SEARCH_LENGTH), "length": str(len(text))}
+        raise ValidationError([FieldError("search", "error.too_long", params)])
+    return text
+
+
+def _escape_like(text: str) -> str:
+    """`%` and `_` typed in a search match themselves, not "anything"."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_customers(
@@ -77,26 +100,26 @@ def list_customers(
     )
     if status:
         stmt = stmt.where(Customer.status == status)
-    text = clean(search)
+    text = search_text(search)
     if text:
-        like = f"%{text}%"
+        like = f"%{_escape_like(text)}%"
         # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
         digits = "".join(ch for ch in text if ch.isdigit())
         looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
         phone_like = f"%{digits}%" if looks_like_phone else like
         contact_match = select(Contact.customer_id).where(
             or_(
-                Contact.phone.like(like),
-                Contact.phone.like(phone_like),
-                Contact.email.ilike(like),
-                Contact.wechat.ilike(like),
+                Contact.phone.like(like, escape="\\"),
+                Contact.phone.like(phone_like, escape="\\"),
+                Contact.email.ilike(like, escape="\\"),
+                Contact.wechat.ilike(like, escape="\\"),
             )
         )
         stmt = stmt.where(
             or_(
-                Customer.name.ilike(like),
-                Customer.company.ilike(like),
-                Customer.customer_no.ilike(like),
+                Customer.name.ilike(like, escape="\\"),
+                Customer.company.ilike(like, escape="\\"),
+                Customer.customer_no.ilike(like, escape="\\"),
                 Customer.id.in_(contact_match),
             )
         )

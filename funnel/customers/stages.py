@@ -17,6 +17,7 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.clock import utcnow
+from funnel.core.db import get_by_id
 from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.validation import clean
 from funnel.customers.fields import OPEN, audited_fields, clean_text
@@ -90,7 +91,7 @@ def move_stage(
     key = pipeline.resolve(to_stage)
     if key is None:
         raise ValidationError([FieldError("stage", "error.stage_unknown", {"value": to_stage})])
-    customer = session.get(Customer, customer_id)
+    customer = get_by_id(session, Customer, customer_id)
     if customer is None:
         raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, "customer.edit")
