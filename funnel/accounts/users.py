@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import ROLES, Actor, require
+from funnel.accounts.sessions import revoke_user_sessions
 from funnel.audit import record as audit
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, NotFound, ValidationError
@@ -210,6 +211,8 @@ def update_user(session: Session, username: str, *, actor: Actor | None, **chang
         value = getattr(proposed, name)
         setattr(user, name, clean(value) if isinstance(value, str) else value)
     user.display_name = user.display_name or user.username
+    if before["is_active"] and not user.is_active:
+        revoke_user_sessions(session, user_id=user.id)  # a disabled user is signed out everywhere
     after = {name: getattr(user, name) for name in USER_FIELDS}
     _record_account_change(session, actor, user, "update", audit.diff(before, after))
     return user
@@ -247,6 +250,7 @@ def set_password(session: Session, username: str, password: str, *, actor: Actor
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    revoke_user_sessions(session, user_id=user.id)  # whoever knew the old password is signed out
     _record_account_change(session, actor, user, "password_reset", None)
     return user
 
