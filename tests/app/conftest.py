@@ -10,10 +10,8 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.accounts.users import UserInput, add_user
-from funnel.core.clock import utcnow
 from funnel.core.db import make_engine, session_scope, upgrade
-from pages._shared.auth_ui import SEEN_KEY, USER_KEY
-from tests.app.helpers import APP
+from tests.app.helpers import APP, start_signed_in
 
 
 def _clear_streamlit_caches() -> None:
@@ -53,8 +51,7 @@ def app_as(app_engine: Engine, accounts: dict[str, int]) -> Callable[[str], AppT
 
     def make(username: str) -> AppTest:
         app = AppTest.from_file(str(APP), default_timeout=30)
-        app.session_state[USER_KEY] = accounts[username]
-        app.session_state[SEEN_KEY] = utcnow()
+        start_signed_in(app, app_engine, accounts[username])
         return app
 
     return make

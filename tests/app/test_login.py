@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from funnel.accounts.users import count_users, find_user, update_user
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
-from pages._shared.auth_ui import SEEN_KEY
+from funnel.store.models import UserSession
+from pages._shared.auth_ui import SESSION_KEY
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import DASHBOARD, LEAD_ENTRY
 
@@ -50,8 +51,7 @@ def test_an_empty_database_shows_the_first_run_admin_form_and_nothing_else(anony
 
 @pytest.mark.parametrize("page", [DASHBOARD, LEAD_ENTRY, "pages/users.py", "pages/audit.py"])
 def test_no_page_is_reachable_before_the_first_admin_exists(anonymous_app: AppTest, page: str) -> None:
-    app = anonymous_app.run()
-    app.switch_page(page).run()  # the page's address typed directly: it runs without app.py
+    app = anonymous_app.switch_page(page).run()  # the page's address typed directly (a deep link)
     assert not app.exception
     assert titles(app) == [SETUP_TITLE]
     assert not app.metric
@@ -157,9 +157,19 @@ def test_signing_out_returns_to_the_login_form(anonymous_app: AppTest, accounts:
     assert titles(app) == ["Sign in"]
 
 
-def test_an_idle_session_expires_and_asks_to_sign_in_again(app_as: Callable[[str], AppTest]) -> None:
+def last_used(engine: Engine, app: AppTest, ago: timedelta) -> None:
+    """Pretend the app's session was last used `ago`."""
+    with session_scope(engine) as session:
+        row = session.get(UserSession, app.session_state[SESSION_KEY])
+        assert row is not None
+        row.last_seen_at = utcnow() - ago
+
+
+def test_an_idle_session_expires_and_asks_to_sign_in_again(
+    app_as: Callable[[str], AppTest], app_engine: Engine
+) -> None:
     app = app_as("rep")
-    app.session_state[SEEN_KEY] = utcnow() - timedelta(hours=2)
+    last_used(app_engine, app, timedelta(hours=2))
     app.run()
     assert not app.exception
     assert titles(app) == ["Sign in"]
@@ -168,9 +178,11 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again(app_as: Callable[[str
     )
 
 
-def test_a_recently_active_session_stays_signed_in(app_as: Callable[[str], AppTest]) -> None:
+def test_a_recently_active_session_stays_signed_in(
+    app_as: Callable[[str], AppTest], app_engine: Engine
+) -> None:
     app = app_as("rep")
-    app.session_state[SEEN_KEY] = utcnow() - timedelta(minutes=30)
+    last_used(app_engine, app, timedelta(minutes=30))
     app.run()
     assert "Funnel dashboard" in titles(app)
 
