@@ -99,7 +99,7 @@ def resolve_session(
     found = session.execute(query).first()
     if found is None:
         return Resolved(None, reason=UNKNOWN)
-    row, user = found.tuple()
+    row, user = found
     if not user.is_active:
         return Resolved(None, row.id, DISABLED)
     if row.revoked_at is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -11,7 +12,26 @@ from streamlit.testing.v1 import AppTest
 
 from funnel.accounts.users import UserInput, add_user
 from funnel.core.db import make_engine, session_scope, upgrade
+from pages._shared.shell import use_navigation_only
 from tests.app.helpers import APP, start_signed_in
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the app as the server does (app.py: use_navigation_only), never in old pages-folder mode.
+
+    AppTest starts every run as if no st.navigation call had happened yet, which runs the first script
+    of each run.run() in Streamlit's pages-folder mode; the server is told at start-up not to.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        use_navigation_only()
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _clear_streamlit_caches() -> None:
