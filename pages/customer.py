@@ -26,7 +26,7 @@ from funnel.customers.edit import (
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared import forms
-from pages._shared.common import current_language, get_engine, keep_translated_choices, tr
+from pages._shared.common import current_language, get_engine, tr
 from pages._shared.shell import page_setup
 
 actor = page_setup("customer.read")
@@ -71,7 +71,6 @@ cid, number = detail.id, detail.customer_no
 
 parts.back_to_leads()
 forms.show_notice()
-keep_translated_choices("cust_move_to")
 parts.header(detail, pipeline, lang)
 st.subheader(tr("cust.contacts"))
 if detail.contacts.empty:
