@@ -1,30 +1,31 @@
-"""Loudou (漏斗): the Streamlit entry point. Page config, language, sign-in, navigation by role."""
+"""Loudou (漏斗): the Streamlit entry point, and the one table of its pages.
+
+`streamlit run app.py` imports this module to find `app` (an st.App: the Streamlit server plus the
+sign-in cookie's routes beside it), then runs this same file as the app's script on every rerun.
+"""
 
 import streamlit as st
 
-from funnel.access.permissions import allowed
-from pages._shared.auth_ui import account_sidebar, signed_in_actor
-from pages._shared.common import configure_page, language_switch, run_page, tr
-
-# (file, title key, icon, the permission a role needs to see the page)
+# (section, file, title key, icon, the permission a role needs to see the page), in menu order.
 PAGES = [
-    ("pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
-    ("pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
-    ("pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
-    ("pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
-    ("pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
-    ("pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
+    ("sell", "pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
+    ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
+    ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
+    ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
+    ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
+    ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}
+DEFAULT_PAGE = "pages/dashboard.py"  # where signing in lands, for a role that may open it
 
-configure_page()
-language_switch()
-actor = signed_in_actor()
-account_sidebar(actor)
-visible = [
-    st.Page(path, title=tr(title), icon=icon, visibility="hidden" if path in HIDDEN_PAGES else "visible")
-    for path, title, icon, permission in PAGES
-    if allowed(actor, permission)
-]
-run_page(st.navigation(visible))
+if __name__ == "__main__":  # the app's script, run by Streamlit on every rerun
+    from pages._shared.shell import run_app
+
+    run_app(PAGES, hidden=HIDDEN_PAGES, default=DEFAULT_PAGE)
+else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
+    from pages._shared.session_routes import ROUTES
+    from pages._shared.shell import use_navigation_only
+
+    use_navigation_only()
+    app = st.App("app.py", routes=ROUTES)

@@ -10,7 +10,9 @@ from funnel.core.db import session_scope
 from funnel.core.validation import clean
 from funnel.customers.fields import field_label
 from pages._shared import admin_parts as parts
-from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
+from pages._shared.common import browser_zone, current_language, get_engine, keep_translated_choices, tr
+from pages._shared.forms import guarded_read
+from pages._shared.shell import page_setup
 
 actor = page_setup("audit.read")
 lang = current_language()
@@ -22,7 +24,7 @@ st.caption(tr("auditlog.intro"))
 zone = browser_zone()
 today = datetime.now(zone).date()
 
-parts.keep_translated_choices("audit_action")
+keep_translated_choices("audit_action")
 left, middle, right = st.columns([2, 2, 3])
 action: str = left.selectbox(
     tr("auditlog.action"),
@@ -39,7 +41,7 @@ days: list[date | None] = [*picked, None, None][:2] if isinstance(picked, tuple 
 since, until = days
 
 first_day, last_day = query_days(since, until)  # stored in UTC; the days asked for are the reader's
-with session_scope(get_engine()) as session:
+with guarded_read(), session_scope(get_engine()) as session:
     entries = audit_entries(
         session,
         actor=actor,

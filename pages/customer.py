@@ -4,12 +4,16 @@ The page offers only what the role allows; funnel/ checks every call again, so a
 a message rather than a traceback.
 """
 
+import logging
+from typing import Any
+
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.access.permissions import allowed
 from funnel.audit.read import customer_history
 from funnel.core.db import session_scope
-from funnel.core.errors import PermissionDenied
+from funnel.core.errors import NotFound, PermissionDenied, UserError
 from funnel.customers.edit import (
     assign_customer,
     assignable_users,
@@ -21,7 +25,9 @@ from funnel.customers.read import customer_detail
 from funnel.customers.stages import move_stage
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
-from pages._shared.common import current_language, get_engine, page_setup, tr
+from pages._shared import forms
+from pages._shared.common import current_language, get_engine, tr
+from pages._shared.shell import page_setup
 
 actor = page_setup("customer.read")
 pipeline, lang = get_pipeline(), current_language()
@@ -42,8 +48,17 @@ except PermissionDenied as exc:
     st.error(tr("error.permission", action=exc.action), icon=":material/block:")
     parts.back_to_leads()
     st.stop()
-except LookupError:
+except (NotFound, LookupError):
     st.warning(tr("cust.not_found"), icon=":material/search_off:")
+    parts.back_to_leads()
+    st.stop()
+except UserError as exc:
+    forms.show_errors({"form": st.empty()}, exc.errors)
+    parts.back_to_leads()
+    st.stop()
+except SQLAlchemyError:
+    logging.getLogger(__name__).exception("reading customer %s failed", customer_id)
+    st.error(tr(forms.DATABASE_ERROR), icon=":material/error:")
     parts.back_to_leads()
     st.stop()
 st.session_state[parts.CUSTOMER_ID_KEY] = customer_id
@@ -55,9 +70,7 @@ st.session_state[seen_key] = detail.version
 cid, number = detail.id, detail.customer_no
 
 parts.back_to_leads()
-if notice := st.session_state.pop(parts.NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
-    st.toast(notice, icon=":material/check_circle:")  # seen also when the form is scrolled far down
+forms.show_notice()
 parts.header(detail, pipeline, lang)
 st.subheader(tr("cust.contacts"))
 if detail.contacts.empty:
@@ -80,34 +93,40 @@ if not detail.objections.empty:
     )
     parts.table(objections, "cust.objection", "cust_objections")
 
+# Each write: errors under their field, the input kept; after the commit a notice and a fresh page.
+saving: dict[str, Any] = {"failed": "cust.save_failed", "stale_record": number}
 if not can_edit:
     st.info(tr("cust.read_only"), icon=":material/visibility:")
     parts.details(detail)
 else:
     submitted, values, version, slots = parts.edit_form(detail)
-    if submitted and parts.attempt(
-        lambda s: update_customer(s, actor=actor, customer_id=cid, changes=values, expected_version=version),
-        slots,
-        number,
-    ):
-        parts.forget_edit_form()
-        parts.done(tr("cust.saved", customer_no=number))
+    if submitted:
+        forms.save(
+            slots,
+            lambda s: update_customer(
+                s, actor=actor, customer_id=cid, changes=values, expected_version=version
+            ),
+            notice=tr("cust.saved", customer_no=number),
+            then=lambda _: parts.forget_edit_form(),
+            **saving,
+        )
 
     moved, target, reason, slots = parts.stage_form(detail, pipeline, lang)
-    if moved and parts.attempt(
-        lambda s: move_stage(
-            s,
-            customer_id=cid,
-            to_stage=target,
-            actor=actor,
-            expected_version=seen_version,
-            lost_reason=reason,
-        ),
-        slots,
-        number,
-    ):
-        parts.forget_edit_form()  # the form's version is behind now; load the stored values again
-        parts.done(tr("cust.moved", customer_no=number, stage=pipeline.name(target, lang)))
+    if moved:
+        forms.save(
+            slots,
+            lambda s: move_stage(
+                s,
+                customer_id=cid,
+                to_stage=target,
+                actor=actor,
+                expected_version=seen_version,
+                lost_reason=reason,
+            ),
+            notice=tr("cust.moved", customer_no=number, stage=pipeline.name(target, lang)),
+            then=lambda _: parts.forget_edit_form(),  # the form's version is behind now: load it again
+            **saving,
+        )
 
 if can_assign:
     st.subheader(tr("cust.assign"))
@@ -117,29 +136,41 @@ if can_assign:
         owner, slots = parts.user_choice("cust_assign", others, lang)
     if owner is not None:
         owner_id = owner.id
-        if parts.attempt(
-            lambda s: assign_customer(s, actor=actor, customer_id=cid, owner_id=owner_id), slots, number
-        ):
-            parts.forget_edit_form()
-            parts.done(tr("cust.assigned", customer_no=number, owner=owner.display_name))
+        forms.save(
+            slots,
+            lambda s: assign_customer(s, actor=actor, customer_id=cid, owner_id=owner_id),
+            notice=tr("cust.assigned", customer_no=number, owner=owner.display_name),
+            then=lambda _: parts.forget_edit_form(),
+            **saving,
+        )
     with right:
         share, slots = parts.user_choice("cust_share", others, lang)
     if share is not None:
         share_id = share.id
-        if parts.attempt(
-            lambda s: share_customer(s, actor=actor, customer_id=cid, user_id=share_id), slots, number
-        ):
-            parts.done(tr("cust.shared", customer_no=number, user=share.display_name))
+        forms.save(
+            slots,
+            lambda s: share_customer(s, actor=actor, customer_id=cid, user_id=share_id),
+            notice=tr("cust.shared", customer_no=number, user=share.display_name),
+            **saving,
+        )
+
+
+def _to_the_list(_: object) -> None:
+    st.session_state.pop(parts.CUSTOMER_ID_KEY, None)
+    st.switch_page(parts.LEADS_PAGE)
+
 
 if allowed(actor, "customer.delete"):
     st.subheader(tr("cust.delete"))
     confirmed = st.checkbox(tr("cust.delete_confirm", customer_no=number), key="cust_delete_confirm")
     slots = {"form": st.empty()}
-    if st.button(
-        tr("cust.delete_submit"), key="cust_delete", type="primary", disabled=not confirmed
-    ) and parts.attempt(lambda s: delete_customer(s, actor=actor, customer_id=cid), slots, number):
-        st.session_state.pop(parts.CUSTOMER_ID_KEY, None)
-        st.session_state[parts.LEADS_NOTICE_KEY] = tr("cust.deleted", customer_no=number)
-        st.switch_page(parts.LEADS_PAGE)
+    if st.button(tr("cust.delete_submit"), key="cust_delete", type="primary", disabled=not confirmed):
+        forms.save(
+            slots,
+            lambda s: delete_customer(s, actor=actor, customer_id=cid),
+            notice=tr("cust.deleted", customer_no=number),
+            then=_to_the_list,
+            **saving,
+        )
 
 parts.history(detail, audit, pipeline, lang)

@@ -15,19 +15,24 @@ from pages._shared.common import (
     cached_segment_values,
     current_language,
     database_url,
-    page_setup,
+    keep_translated_choices,
     tr,
 )
+from pages._shared.forms import guarded_read
+from pages._shared.shell import page_setup
 
 actor = page_setup("analytics.read")
 lang = current_language()  # bound into format functions, which also run outside the script
 st.title(tr("dash.title"))
 url = database_url()
-if cached_customer_count(url, actor) == 0:
+with guarded_read():
+    empty = cached_customer_count(url, actor) == 0
+if empty:
     parts.welcome(actor)
     st.stop()
 
 filter_cols = st.columns([1, 1, 2])
+keep_translated_choices("dash_period")
 preset = filter_cols[0].selectbox(
     tr("dash.period"),
     options=[*PERIODS, CUSTOM_PERIOD],
@@ -40,14 +45,18 @@ if preset == CUSTOM_PERIOD:
     default_range = (today - timedelta(days=182), today)
     picked = filter_cols[1].date_input(tr("dash.date_range"), value=default_range, key="dash_range")
     custom = tuple(picked) if isinstance(picked, tuple | list) else ()
+with guarded_read():
+    known_channels = cached_segment_values(url, "channel", actor)
 channels = filter_cols[2].multiselect(
     tr("dash.channels"),
-    options=cached_segment_values(url, "channel", actor),
+    options=known_channels,
     placeholder=tr("dash.channels_all"),
     key="dash_channels",
 )
 since, until = period_bounds(preset, today=today, custom=custom)
-report = cached_report(url, since, until, tuple(channels), "channel", actor)
+with guarded_read():
+    report = cached_report(url, since, until, tuple(channels), "channel", actor)
+    entities = cached_entity_funnel(url, since, until, tuple(channels), actor)
 
 if report.overall.total == 0:
     st.info(tr("dash.no_match"))
@@ -58,4 +67,4 @@ loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
 parts.channel_section(report.segments)
-parts.entity_section(cached_entity_funnel(url, since, until, tuple(channels), actor))
+parts.entity_section(entities)

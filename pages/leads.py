@@ -9,7 +9,9 @@ from funnel.customers.fields import STATUSES
 from funnel.customers.read import list_customers
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
-from pages._shared.common import current_language, get_engine, page_setup, tr
+from pages._shared.common import current_language, get_engine, keep_translated_choices, tr
+from pages._shared.forms import guarded_read, show_notice
+from pages._shared.shell import page_setup
 
 LIMIT = 500
 
@@ -17,8 +19,8 @@ actor = page_setup("customer.read")
 pipeline, lang = get_pipeline(), current_language()
 st.title(tr("leads.title"))
 st.caption(tr("leads.intro"))
-if notice := st.session_state.pop(parts.LEADS_NOTICE_KEY, None):
-    st.success(notice, icon=":material/check_circle:")
+show_notice()
+keep_translated_choices("leads_status")
 
 search_col, status_col = st.columns([3, 1])
 search = search_col.text_input(
@@ -32,7 +34,7 @@ status = status_col.selectbox(
 )
 # Read fresh on every run: a worklist must show a colleague's change at once, and the query is one
 # indexed SELECT limited to LIMIT rows.
-with session_scope(get_engine()) as session:
+with guarded_read(), session_scope(get_engine()) as session:
     frame = list_customers(
         session, actor=actor, search=search, status=None if status == "all" else status, limit=LIMIT
     )

@@ -10,11 +10,20 @@ from funnel.core.db import session_scope
 from funnel.core.errors import FieldError
 from funnel.core.i18n import t
 from pages._shared import admin_parts as parts
-from pages._shared.common import browser_zone, current_language, get_engine, page_setup, tr
+from pages._shared import forms
+from pages._shared.common import (
+    USERS,
+    browser_zone,
+    current_language,
+    get_engine,
+    keep_translated_choices,
+    tr,
+)
+from pages._shared.shell import page_setup
 
 actor = page_setup("users.manage")
 lang = current_language()
-parts.keep_translated_choices("users_add_role", "users_edit_role")
+keep_translated_choices("users_add_role", "users_edit_role")
 ADD, EDIT, RESET = "users_add", "users_edit", "users_reset"  # widget key prefixes, one per form
 ROUTING = ("region", "industry", "team")
 EDITED = ("display_name", "email", "role", *ROUTING, "is_active")
@@ -32,8 +41,8 @@ def as_text(value: object) -> str:
 
 st.title(tr("users.title"))
 st.caption(tr("users.intro"))
-parts.show_notice()
-with session_scope(get_engine()) as session:
+forms.show_notice()
+with forms.guarded_read(), session_scope(get_engine()) as session:
     users = user_table(session, actor=actor)
 zone = browser_zone()
 shown = users.assign(
@@ -54,7 +63,7 @@ st.caption(tr("users.times_in", zone=str(zone)))
 st.subheader(tr("users.add"))
 empty_add = {**dict.fromkeys(("username", "display_name", "email", *ROUTING, *PASSWORDS), ""), "role": "rep"}
 parts.form_state(ADD, empty_add, reset=st.session_state.pop("users_add_done", False))
-add_slots: parts.Slots = {}
+add_slots: forms.Slots = {}
 with st.form("users_add_form", enter_to_submit=False):
     left, right = st.columns(2)
     parts.text_fields(left, ADD, ("username", "display_name", "email"), add_slots)
@@ -68,11 +77,16 @@ if add_clicked:
     new = parts.form_values(ADD, empty_add)
     password = new.pop("password")
     if password != new.pop("repeat"):
-        parts.show_errors(add_slots, MISMATCH)
-    elif added := parts.save(
-        add_slots, lambda s: add_user(s, UserInput(**new), password=password, actor=actor).username
-    ):
-        parts.saved(tr("users.added", username=added), "users_add_done")
+        forms.show_errors(add_slots, MISMATCH)
+    else:
+        forms.save(
+            add_slots,
+            lambda s: add_user(s, UserInput(**new), password=password, actor=actor).username,
+            notice=lambda added: tr("users.added", username=added),
+            then=lambda _: parts.flag("users_add_done"),
+            areas=(USERS,),
+            failed="users.save_failed",
+        )
 
 st.subheader(tr("users.edit"))
 names = dict(zip(users["username"], users["display_name"], strict=True))
@@ -92,7 +106,7 @@ parts.form_state(EDIT, current, reset=edit_done or other_user)
 parts.form_state(RESET, dict.fromkeys(PASSWORDS, ""), reset=reset_done or other_user)
 
 edit_col, reset_col = st.columns([3, 2], gap="large")
-edit_slots: parts.Slots = {}
+edit_slots: forms.Slots = {}
 with edit_col.form("users_edit_form", enter_to_submit=False):
     parts.text_fields(st, EDIT, ("display_name", "email"), edit_slots)
     st.selectbox(tr("users.role"), ROLES, format_func=role_name, key=f"{EDIT}_role")
@@ -104,10 +118,16 @@ with edit_col.form("users_edit_form", enter_to_submit=False):
     edit_clicked = st.form_submit_button(tr("users.edit_submit"), key="users_edit_submit", type="primary")
 if edit_clicked:
     changes = parts.form_values(EDIT, EDITED)
-    if parts.save(edit_slots, lambda s: update_user(s, picked, actor=actor, **changes).username):
-        parts.saved(tr("users.saved", username=picked), "users_edit_done")
+    forms.save(
+        edit_slots,
+        lambda s: update_user(s, picked, actor=actor, **changes),
+        notice=tr("users.saved", username=picked),
+        then=lambda _: parts.flag("users_edit_done"),
+        areas=(USERS,),
+        failed="users.save_failed",
+    )
 
-reset_slots: parts.Slots = {}
+reset_slots: forms.Slots = {}
 with reset_col.form("users_reset_form", enter_to_submit=False):
     st.markdown(f"**{tr('users.reset')}**")
     parts.text_fields(st, RESET, PASSWORDS, reset_slots, secret=True)
@@ -116,6 +136,13 @@ with reset_col.form("users_reset_form", enter_to_submit=False):
 if reset_clicked:
     typed = parts.form_values(RESET, PASSWORDS)
     if typed["password"] != typed["repeat"]:
-        parts.show_errors(reset_slots, MISMATCH)
-    elif parts.save(reset_slots, lambda s: set_password(s, picked, typed["password"], actor=actor).username):
-        parts.saved(tr("users.reset_done", username=picked), "users_reset_done")
+        forms.show_errors(reset_slots, MISMATCH)
+    else:
+        forms.save(
+            reset_slots,
+            lambda s: set_password(s, picked, typed["password"], actor=actor),
+            notice=tr("users.reset_done", username=picked),
+            then=lambda _: parts.flag("users_reset_done"),
+            areas=(USERS,),
+            failed="users.save_failed",
+        )

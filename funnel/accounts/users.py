@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import ROLES, SYSTEM, Actor, require
+from funnel.accounts.sessions import revoke_user_sessions
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
@@ -229,6 +230,8 @@ def update_user(session: Session, username: str, *, actor: Actor, **changes: obj
         value = getattr(proposed, name)
         setattr(user, name, clean(value) if isinstance(value, str) else value)
     user.display_name = user.display_name or user.username
+    if before["is_active"] and not user.is_active:
+        revoke_user_sessions(session, user_id=user.id)  # a disabled user is signed out everywhere
     after = {name: getattr(user, name) for name in USER_FIELDS}
     _record_account_change(session, actor, user, AuditAction.UPDATE, audit.diff(before, after))
     return user
@@ -266,6 +269,7 @@ def set_password(session: Session, username: str, password: str, *, actor: Actor
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
+    revoke_user_sessions(session, user_id=user.id)  # whoever knew the old password is signed out
     _record_account_change(session, actor, user, AuditAction.PASSWORD_RESET, None)
     return user
 

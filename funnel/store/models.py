@@ -15,8 +15,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -291,3 +293,24 @@ class AuditLog(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column(Integer, index=True)
     changes: Mapped[dict[str, list[object]] | None] = mapped_column(JSON)
+
+
+# A signed-in browser: the sha256 of its cookie token (never the token), last use, and revocation.
+class UserSession(Base):
+    __tablename__ = "user_session"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", name="pk_user_session"),
+        UniqueConstraint("token_hash", name="uq_user_session_token_hash"),
+        UniqueConstraint("handoff_hash", name="uq_user_session_handoff_hash"),
+        Index("ix_user_session_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE", name="fk_user_session_user_id")
+    )
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    handoff_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

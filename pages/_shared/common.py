@@ -1,4 +1,4 @@
-"""What the pages share: the language, `tr`, the app shell's guard, the cached engine and cached queries.
+"""What the pages share: the language, `tr`, translated choices, the cached engine and cached queries.
 
 Helpers live in a sub-folder because Streamlit treats every pages/*.py file as a page until the first
 st.navigation call of a server process (and on every AppTest run), underscore or not.
@@ -6,14 +6,15 @@ st.navigation call of a server process (and on every AppTest run), underscore or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
-from streamlit.navigation.page import Page
 
-from funnel.access.permissions import Actor, allowed
+from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
@@ -21,12 +22,15 @@ from funnel.audit.format import reader_zone
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
+from funnel.demo.generate import demo_logins
 
 LANG_KEY = "lang"
-# Choice widgets whose option labels are translated. A selectbox remembers the label of its choice, which
-# no longer matches after a language switch; the switch writes the choices back to be labelled anew.
-TRANSLATED_CHOICE_KEYS = ("dash_period", "lead_stage")
-_SHELL_KEY = "_page_inside_app"
+_TRANSLATED_CHOICES_KEY = "_translated_choice_keys"
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Cached query results by the area of data they read; a write clears only the areas it changed.
+CUSTOMERS, USERS = "customers", "users"
+_CACHED_BY_AREA: dict[str, list[Any]] = {CUSTOMERS: [], USERS: []}
 
 
 @st.cache_resource(show_spinner=False)
@@ -71,7 +75,7 @@ def tr(key: str, **params: object) -> str:
 
 
 def language_switch() -> None:
-    """The sidebar language switch; app.py draws it (and page_setup when a page runs without app.py)."""
+    """The sidebar language switch, drawn by the app shell on every run."""
     # Re-assigning the key keeps the choice when the other script draws the switch (another widget id).
     st.session_state[LANG_KEY] = current_language()
     st.sidebar.radio(
@@ -80,12 +84,23 @@ def language_switch() -> None:
         format_func=LANGUAGES.__getitem__,
         horizontal=True,
         key=LANG_KEY,
-        on_change=_keep_translated_choices,
+        on_change=_relabel_translated_choices,
     )
 
 
-def _keep_translated_choices() -> None:
-    for key in TRANSLATED_CHOICE_KEYS:
+def keep_translated_choices(*keys: str) -> None:
+    """Call before drawing choice widgets whose option labels are translated (selectbox, radio).
+
+    A choice widget sends back the label of its choice, which matches no option after a language
+    switch. The switch (its on_change) hands each registered widget its choice itself instead, so that
+    it is labelled anew in the other language.
+    """
+    registered: set[str] = st.session_state.setdefault(_TRANSLATED_CHOICES_KEY, set())
+    registered.update(keys)
+
+
+def _relabel_translated_choices() -> None:
+    for key in st.session_state.get(_TRANSLATED_CHOICES_KEY, set()):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 
@@ -94,38 +109,22 @@ def configure_page() -> None:
     st.set_page_config(page_title=t("app.title"), page_icon="🔻", layout="wide")
 
 
-def run_page(page: Page) -> None:
-    """Run the page app.py's navigation chose, telling it that it runs inside app.py."""
-    st.session_state[_SHELL_KEY] = True
-    page.run()
+def cached(area: str) -> Callable[[F], F]:
+    """st.cache_data for a query reading `area`'s data (CUSTOMERS or USERS), cleared by clear_area."""
+
+    def register(func: F) -> F:
+        cached_func = st.cache_data(ttl=60, show_spinner=False)(func)
+        _CACHED_BY_AREA[area].append(cached_func)
+        return cast(F, cached_func)
+
+    return register
 
 
-def page_setup(permission: str | None = None) -> Actor:
-    """Every page calls this first; it returns the signed-in user, or shows the sign-in form and stops.
-
-    Until the first st.navigation call of a server process (and on every AppTest run) Streamlit treats
-    pages/ as an old-style pages folder and may run a page on its own; the page then draws app.py's part
-    itself (page config, language switch, sign-in), so no page is reachable without signing in.
-    A page that needs a `permission` the user's role lacks says so and stops.
-    """
-    from pages._shared.auth_ui import account_sidebar, signed_in_actor
-
-    inside_app = st.session_state.pop(_SHELL_KEY, False)
-    if not inside_app:
-        configure_page()
-        language_switch()
-    actor = signed_in_actor()
-    if not inside_app:
-        account_sidebar(actor)
-    if permission and not allowed(actor, permission):
-        st.warning(tr("auth.not_allowed_page", role=tr(f"role.{actor.role}")), icon=":material/block:")
-        st.stop()
-    return actor
-
-
-def clear_data_caches() -> None:
-    """After a write: drop cached query results so the next rerun shows it."""
-    st.cache_data.clear()
+def clear_area(*areas: str) -> None:
+    """After a write: drop the cached results of the areas it changed, so the next run shows it."""
+    for area in areas:
+        for cached_func in _CACHED_BY_AREA[area]:
+            cached_func.clear()
 
 
 def _filters(since: date | None, until: date | None, channels: tuple[str, ...]) -> CustomerFilter:
@@ -135,19 +134,19 @@ def _filters(since: date | None, until: date | None, channels: tuple[str, ...]) 
 
 # Cached queries take the database URL, the reader (funnel/ scopes every query by them) and plain,
 # hashable filter values as their cache key.
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(CUSTOMERS)
 def cached_customer_count(url: str, actor: Actor) -> int:
     with session_scope(_engine(url)) as session:
         return customer_count(session, actor=actor)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(CUSTOMERS)
 def cached_segment_values(url: str, field_name: str, actor: Actor) -> list[str]:
     with session_scope(_engine(url)) as session:
         return segment_values(session, field_name, actor=actor)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(CUSTOMERS)
 def cached_report(
     url: str,
     since: date | None,
@@ -160,9 +159,16 @@ def cached_report(
         return build_report(session, actor=actor, by=by, filters=_filters(since, until, channels))
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(CUSTOMERS)
 def cached_entity_funnel(
     url: str, since: date | None, until: date | None, channels: tuple[str, ...], actor: Actor
 ) -> pd.DataFrame:
     with session_scope(_engine(url)) as session:
         return entity_funnel(session, actor=actor, filters=_filters(since, until, channels))
+
+
+@cached(USERS)
+def cached_demo_logins(url: str) -> list[str]:
+    """The sign-in page's demo hint (an argon2 check, so not on every run of the sign-in page)."""
+    with session_scope(_engine(url)) as session:
+        return demo_logins(session)

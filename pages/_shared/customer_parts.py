@@ -1,13 +1,11 @@
 """What the leads list and the customer page draw: the table, the customer's sections and their forms.
 
-Every write goes through `attempt`, which turns what a user can cause (a bad field, a stale edit, a
-refused permission) into a message on the form and keeps what they typed.
+The forms return their slots (where each field's error goes); the customer page writes through the
+page kit's one guarded write, pages/_shared/forms.py:save.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,31 +13,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
-from streamlit.delta_generator import DeltaGenerator
 
-from funnel.core.db import session_scope
-from funnel.core.errors import PermissionDenied, StaleEdit, ValidationError
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
 from funnel.customers.edit import UserChoice
 from funnel.customers.fields import EDITABLE_FIELDS, GRADES
 from funnel.customers.read import CustomerDetail
 from funnel.pipeline.stages import LOST, WON, Pipeline
-from pages._shared.common import browser_zone, clear_data_caches, get_engine, local_time, tr
+from pages._shared.common import browser_zone, local_time, tr
+from pages._shared.forms import Slots
 
 LEADS_PAGE = "pages/leads.py"
 CUSTOMER_PAGE = "pages/customer.py"
 CUSTOMER_ID_KEY = "customer_id"
-NOTICE_KEY = "cust_notice"
-LEADS_NOTICE_KEY = "leads_notice"
 EDIT = "cust_edit_{}".format  # widget key of an edit-form field
 EDIT_FOR_KEY = "cust_edit_for"  # the customer whose values the edit form holds
 VERSION = "cust_version_{}".format  # the version the edit form's values were loaded at
-Slots = dict[str, DeltaGenerator]
-log = logging.getLogger(__name__)
 
 
 def text(value: object, empty: str = "—") -> str:
@@ -204,36 +193,6 @@ def audit_view(audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> pd.DataFra
 
 
 # ---- the customer page: writing
-
-
-def attempt(write: Callable[[Session], object], slots: Slots, customer_no: str) -> bool:
-    """Run one write in a transaction; show what went wrong on its form and return whether it worked."""
-    try:
-        with session_scope(get_engine()) as session:
-            write(session)
-    except ValidationError as exc:
-        for error in exc.errors:
-            slot = slots.get(error.field, slots["form"])
-            slot.error(tr(error.code, **error.params), icon=":material/error:")
-    except (StaleEdit, StaleDataError):
-        slots["form"].error(tr("error.stale_edit", customer_no=customer_no), icon=":material/sync_problem:")
-    except PermissionDenied as exc:
-        slots["form"].error(tr("error.permission", action=exc.action), icon=":material/block:")
-    except LookupError:
-        slots["form"].warning(tr("cust.not_found"))
-    except SQLAlchemyError:
-        log.exception("saving customer %s failed", customer_no)
-        slots["form"].error(tr("cust.save_failed"), icon=":material/error:")
-    else:
-        clear_data_caches()
-        return True
-    return False
-
-
-def done(notice: str) -> None:
-    """After a write: show `notice` on the fresh page."""
-    st.session_state[NOTICE_KEY] = notice
-    st.rerun()
 
 
 def forget_edit_form() -> None:

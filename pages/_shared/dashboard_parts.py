@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from funnel.access.permissions import Actor, allowed
 from funnel.analytics.charts import channel_chart, channel_frame, funnel_chart
@@ -16,7 +17,7 @@ from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.report import FunnelReport, report_table
 from funnel.core.i18n import catalogue
 from funnel.pipeline.stages import get_pipeline
-from pages._shared.common import clear_data_caches, current_language, get_engine, tr
+from pages._shared.common import CUSTOMERS, USERS, clear_area, current_language, get_engine, tr
 
 log = logging.getLogger(__name__)
 DEMO_LEADS = 2000
@@ -60,7 +61,7 @@ def _load_demo(actor: Actor) -> None:
         log.exception("loading demo data failed")
         st.error(tr("dash.demo_failed"))
         return
-    clear_data_caches()
+    clear_area(CUSTOMERS, USERS)  # the demo adds customers and its users
     st.rerun()
 
 
@@ -126,8 +127,8 @@ def _table(where: Any, frame: pd.DataFrame) -> None:
     where.dataframe(shown, hide_index=True, width="stretch", column_config=_columns(shown.columns))
 
 
-def _columns(names: pd.Index) -> dict[str, st.column_config.Column]:
-    config: dict[str, st.column_config.Column] = {}
+def _columns(names: pd.Index) -> dict[str, ColumnConfig]:
+    config: dict[str, ColumnConfig] = {}
     for name in names:
         label = tr(f"table.{name}")
         if name in _PERCENT_COLUMNS or name == "amount":

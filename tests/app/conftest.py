@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -12,11 +13,28 @@ from streamlit.testing.v1 import AppTest
 
 from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import UserInput, add_user
-from funnel.core.clock import utcnow
 from funnel.core.db import make_engine, session_scope, upgrade
-from pages._shared.auth_ui import SEEN_KEY, USER_KEY
-from tests.app.helpers import APP
+from pages._shared.shell import use_navigation_only
+from tests.app.helpers import APP, start_signed_in
 from tests.conftest import copy_migrated_sqlite
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the app as the server does (app.py: use_navigation_only), never in old pages-folder mode.
+
+    AppTest starts every run as if no st.navigation call had happened yet, which runs the first script
+    of each run.run() in Streamlit's pages-folder mode; the server is told at start-up not to.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        use_navigation_only()
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def _clear_streamlit_caches() -> None:
@@ -57,8 +75,7 @@ def app_as(app_engine: Engine, accounts: dict[str, int]) -> Callable[[str], AppT
 
     def make(username: str) -> AppTest:
         app = AppTest.from_file(str(APP), default_timeout=30)
-        app.session_state[USER_KEY] = accounts[username]
-        app.session_state[SEEN_KEY] = utcnow()
+        start_signed_in(app, app_engine, accounts[username])
         return app
 
     return make

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,33 @@ from typing import Any
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.accounts.sessions import start_session
 from funnel.core.db import session_scope
+from pages._shared.auth_ui import SESSION_KEY
 from tests.factories import add_leads
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def app_page_table() -> list[tuple[str, str, str, str, str]]:
+    """app.py's page table, read from its source (importing app.py would build the server)."""
+    for node in ast.parse(APP.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
+            return [tuple(row) for row in ast.literal_eval(node.value)]
+    raise AssertionError("app.py has no PAGES table")
+
+
 DASHBOARD = "pages/dashboard.py"
 LEAD_ENTRY = "pages/lead_entry.py"
-PAGES = (DASHBOARD, LEAD_ENTRY, "pages/leads.py", "pages/users.py", "pages/audit.py")
+PAGES = tuple(path for _, path, *_ in app_page_table())  # every page, the hidden customer page too
+
+
+def start_signed_in(app: AppTest, engine: Engine, user_id: int) -> int:
+    """Start a session for `user_id` as the sign-in form does; the app, when run, is signed in. Its id."""
+    with session_scope(engine) as session:
+        session_id = start_session(session, user_id=user_id).session_id
+    app.session_state[SESSION_KEY] = session_id
+    return session_id
 
 
 def seed(engine: Engine, stage_counts: dict[str, int], **fields: object) -> None:

@@ -17,9 +17,8 @@ from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.customers.edit import update_customer
 from funnel.store.models import User
-from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.conftest import PASSWORD
-from tests.app.helpers import APP, open_page
+from tests.app.helpers import APP, open_page, start_signed_in
 
 AUDIT = "pages/audit.py"
 
@@ -143,12 +142,11 @@ def test_managers_leaders_and_admins_may_read_the_audit_log(
 
 @pytest.mark.parametrize("username", ["rep", "delivery"])
 def test_a_rep_or_delivery_user_opening_the_audit_log_is_refused(
-    accounts: dict[str, int], username: str
+    accounts: dict[str, int], app_engine: Engine, username: str
 ) -> None:
     # The menu does not offer the page to them; this opens its address directly.
     app = AppTest.from_file(str(APP.parent / AUDIT), default_timeout=30)
-    app.session_state[USER_KEY] = accounts[username]
-    app.session_state[SEEN_KEY] = utcnow()
+    start_signed_in(app, app_engine, accounts[username])
     app.run()
     assert not app.exception
     assert "cannot open this page" in app.warning[0].value

@@ -15,7 +15,8 @@ from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import count_users, find_user, update_user
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
-from pages._shared.auth_ui import SEEN_KEY
+from funnel.store.models import UserSession
+from pages._shared.auth_ui import SESSION_KEY
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import DASHBOARD, LEAD_ENTRY
 
@@ -51,8 +52,7 @@ def test_an_empty_database_shows_the_first_run_admin_form_and_nothing_else(anony
 
 @pytest.mark.parametrize("page", [DASHBOARD, LEAD_ENTRY, "pages/users.py", "pages/audit.py"])
 def test_no_page_is_reachable_before_the_first_admin_exists(anonymous_app: AppTest, page: str) -> None:
-    app = anonymous_app.run()
-    app.switch_page(page).run()  # the page's address typed directly: it runs without app.py
+    app = anonymous_app.switch_page(page).run()  # the page's address typed directly (a deep link)
     assert not app.exception
     assert titles(app) == [SETUP_TITLE]
     assert not app.metric
@@ -148,19 +148,27 @@ def test_a_disabled_user_is_told_so(
 def test_signing_out_returns_to_the_login_form(anonymous_app: AppTest, accounts: dict[str, int]) -> None:
     app = log_in(anonymous_app.run(), "rep", PASSWORD)
     assert "Funnel dashboard" in titles(app)
-    # Under AppTest the page then runs on its own (see common.page_setup), drawing the button itself.
-    app.switch_page(DASHBOARD).run()
     app.sidebar.button(key="sign_out").click().run()
     assert not app.exception
     assert titles(app) == ["Sign in"]
     assert not app.metric
-    app.switch_page(DASHBOARD).run()
+    app.run()  # and stays signed out
     assert titles(app) == ["Sign in"]
 
 
-def test_an_idle_session_expires_and_asks_to_sign_in_again(app_as: Callable[[str], AppTest]) -> None:
+def last_used(engine: Engine, app: AppTest, ago: timedelta) -> None:
+    """Pretend the app's session was last used `ago`."""
+    with session_scope(engine) as session:
+        row = session.get(UserSession, app.session_state[SESSION_KEY])
+        assert row is not None
+        row.last_seen_at = utcnow() - ago
+
+
+def test_an_idle_session_expires_and_asks_to_sign_in_again(
+    app_as: Callable[[str], AppTest], app_engine: Engine
+) -> None:
     app = app_as("rep")
-    app.session_state[SEEN_KEY] = utcnow() - timedelta(hours=2)
+    last_used(app_engine, app, timedelta(hours=2))
     app.run()
     assert not app.exception
     assert titles(app) == ["Sign in"]
@@ -169,9 +177,11 @@ def test_an_idle_session_expires_and_asks_to_sign_in_again(app_as: Callable[[str
     )
 
 
-def test_a_recently_active_session_stays_signed_in(app_as: Callable[[str], AppTest]) -> None:
+def test_a_recently_active_session_stays_signed_in(
+    app_as: Callable[[str], AppTest], app_engine: Engine
+) -> None:
     app = app_as("rep")
-    app.session_state[SEEN_KEY] = utcnow() - timedelta(minutes=30)
+    last_used(app_engine, app, timedelta(minutes=30))
     app.run()
     assert "Funnel dashboard" in titles(app)
 

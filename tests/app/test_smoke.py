@@ -1,10 +1,12 @@
-"""Every page renders without an exception, on an empty and on a seeded database, in both languages."""
+"""Every page of app.py's table renders without an exception: empty, seeded, in Chinese, with a failing database."""
+
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, PAGES, open_page, seed
+from tests.app.helpers import APP, PAGES, app_page_table, open_page, seed
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -48,3 +50,30 @@ def test_the_app_brings_an_unmigrated_database_to_the_latest_schema(sqlite_url: 
     assert not app.exception
     assert "customer" in inspect(make_engine(sqlite_url)).get_table_names()
     st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_whose_database_reads_fail_shows_a_message_and_never_streamlits_error(
+    app: AppTest, app_engine: Engine, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.exc import OperationalError
+
+    seed(app_engine, {"lead": 2})
+    original = Connection.execute
+
+    def failing(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(table in str(statement) for table in ("user_session", "alembic_version")):
+            return original(self, statement, *args, **kwargs)  # the shell's sign-in check still works
+        raise OperationalError(str(statement)[:40], {}, Exception("database is locked"))
+
+    monkeypatch.setattr(Connection, "execute", failing)
+    app.query_params["id"] = "1"  # the customer page shows customer 1
+    open_page(app, page)
+    assert not app.exception
+    assert any(error.value.startswith("The database could not complete this") for error in app.error)
+
+
+def test_the_smoke_tests_cover_every_page_of_app_pys_table() -> None:
+    assert set(PAGES) == {path for _, path, *_ in app_page_table()}
+    assert "pages/customer.py" in PAGES  # the hidden page too

@@ -7,11 +7,9 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.accounts.users import authenticate, find_user
-from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
-from pages._shared.auth_ui import SEEN_KEY, USER_KEY
 from tests.app.conftest import PASSWORD
-from tests.app.helpers import APP, element_after, open_page
+from tests.app.helpers import APP, element_after, open_page, start_signed_in
 
 USERS = "pages/users.py"
 
@@ -198,11 +196,10 @@ def test_the_page_works_in_chinese(app: AppTest) -> None:
     assert app.dataframe[0].value.set_index("username").loc["admin", "role"] == "管理员"
 
 
-def test_a_rep_opening_the_users_page_is_refused(accounts: dict[str, int]) -> None:
+def test_a_rep_opening_the_users_page_is_refused(accounts: dict[str, int], app_engine: Engine) -> None:
     # The menu does not offer the page to a rep; this opens its address directly.
     app = AppTest.from_file(str(APP.parent / USERS), default_timeout=30)
-    app.session_state[USER_KEY] = accounts["rep"]
-    app.session_state[SEEN_KEY] = utcnow()
+    start_signed_in(app, app_engine, accounts["rep"])
     app.run()
     assert not app.exception
     assert app.warning[0].value == "Your role (Sales rep) cannot open this page."

@@ -38,12 +38,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a demo database, until the module's tests are done."""
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo database for the module's server."""
     db = tmp_path_factory.mktemp("e2e") / "e2e.db"
     env = {**os.environ, "CRM_DATABASE_URL": f"sqlite:///{db}"}
     subprocess.run([sys.executable, "-m", "funnel", "demo", "--leads", "400"], cwd=ROOT, env=env, check=True,
                    capture_output=True)  # fmt: skip
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[str]:
+    """`streamlit run app.py` on a demo database, until the module's tests are done."""
+    env = {**os.environ, "CRM_DATABASE_URL": database_url}
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
