@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from funnel.core.errors import FieldError, PermissionDenied
@@ -89,10 +89,11 @@ def require(actor: Actor, action: str) -> None:
 
 @dataclass(frozen=True)
 class Scope:
-    """The customers a user sees: by owner (None = any), shared with them, or by status."""
+    """The customers a user sees: by owner (None = any), unowned ones of a team, shared, or by status."""
 
     owner_ids: tuple[int, ...] | None = None
-    include_unowned: bool = False
+    # A team's intake: the unowned customers whose `team` is this one (None: no unowned customer).
+    unowned_of_team: str | None = None
     shared_with: int | None = None
     statuses: tuple[str, ...] | None = None
 
@@ -100,8 +101,8 @@ class Scope:
         conds: list[ColumnElement[bool]] = []
         if self.owner_ids is not None:
             parts: list[ColumnElement[bool]] = [Customer.owner_id.in_(self.owner_ids)]
-            if self.include_unowned:
-                parts.append(Customer.owner_id.is_(None))
+            if self.unowned_of_team is not None:
+                parts.append(and_(Customer.owner_id.is_(None), Customer.team == self.unowned_of_team))
             if self.shared_with is not None:
                 parts.append(
                     exists().where(
@@ -137,7 +138,7 @@ def customer_scope(session: Session, actor: Actor) -> Scope:
         if team_name is None:
             return EVERYTHING
         team = tuple(session.scalars(select(User.id).where(User.team == team_name)))
-        return Scope(owner_ids=team, include_unowned=True)
+        return Scope(owner_ids=team, unowned_of_team=team_name)
     if actor.role == "delivery":
         return Scope(statuses=("won",))
     assert actor.user_id is not None  # every role in ROLES is a person with an account

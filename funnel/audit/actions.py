@@ -10,6 +10,7 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     ASSIGN = "assign"
     SHARE = "share"
+    UNSHARE = "unshare"
     DELETE = "delete"
     STAGE_MOVE = "stage_move"
     IMPORT_CREATE = "import_create"

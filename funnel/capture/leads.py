@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, allowed, can_see, require
@@ -27,7 +27,7 @@ from funnel.customers.numbering import unused_customer_no
 from funnel.customers.stages import add_history
 from funnel.pipeline.rules import first_contact, funnel_state, new_lead_history, stage_after
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
-from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent
+from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent, User
 
 # The largest amount a Numeric(14, 2) column holds.
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -47,6 +47,7 @@ class LeadInput:
     region: str | None = None
     industry: str | None = None
     owner_id: int | None = None
+    team: str | None = None
     tags: str | None = None
     grade: str | None = None
     stage: str | None = None
@@ -73,6 +74,7 @@ class CleanLead:
     region: str | None
     industry: str | None
     owner_id: int | None
+    team: str | None
     tags: str | None
     grade: str | None
     lost_reason: str | None
@@ -115,7 +117,7 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
         name: clean_text(name, getattr(lead, name), errors)
         for name in (
             "name", "company", "contact_name", "channel", "region", "industry", "tags", "lost_reason",
-            "external_id",
+            "external_id", "team",
         )
     }  # fmt: skip
     if not text["name"] and not any(e.field == "name" for e in errors):
@@ -154,6 +156,7 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
         region=text["region"],
         industry=text["industry"],
         owner_id=lead.owner_id,
+        team=text["team"],
         tags=text["tags"],
         grade=grade,
         lost_reason=text["lost_reason"],
@@ -217,6 +220,15 @@ def create_lead(
     )
 
 
+def intake_team(session: Session, given: str | None, *, owner_id: int | None, actor: Actor) -> str | None:
+    """The team a new customer belongs to: as given (an import's column), else its owner's, else the
+    team of whoever entered it; a prospect's lead has none until it is routed."""
+    if given:
+        return given
+    owner = session.get(User, owner_id) if owner_id is not None else None
+    return owner.team if owner is not None and owner.team else actor.team
+
+
 def store_lead(
     session: Session,
     cleaned: CleanLead,
@@ -238,6 +250,7 @@ def store_lead(
         channel=cleaned.channel,
         tags=cleaned.tags,
         owner_id=owner_id,
+        team=intake_team(session, cleaned.team, owner_id=owner_id, actor=actor),
         grade=cleaned.grade,
         stage=cleaned.stage,
         status=cleaned.status,
@@ -302,6 +315,9 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
     require(actor, "customer.create")
     if not leads:
         return []
+    teams: dict[int | None, str | None] = {
+        uid: team for uid, team in session.execute(select(User.id, User.team))
+    }
     customers = []
     for lead in leads:
         c = lead.cleaned
@@ -310,6 +326,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
             dict(
                 customer_no=lead.customer_no, external_id=c.external_id, name=c.name, company=c.company,
                 industry=c.industry, region=c.region, channel=c.channel, tags=c.tags, owner_id=lead.owner_id,
+                team=c.team or teams.get(lead.owner_id) or actor.team,
                 score=None, grade=c.grade, stage=c.stage, status=c.status, lost_reason=c.lost_reason,
                 budget_range=None, purchase_timeline=None, use_case=None, competitors=None,
                 created_at=c.created_at, first_contacted_at=first_contact(pipeline, c.history),

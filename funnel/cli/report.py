@@ -14,6 +14,7 @@ from funnel.analytics.report import build_report, report_table
 from funnel.cli.arguments import iso_date
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.core.errors import NotFound
+from funnel.core.export import spreadsheet_safe
 
 
 def register(sub: Any) -> None:
@@ -51,7 +52,7 @@ def report(args: argparse.Namespace) -> int:
         return 0
     table = report_table(result)
     if args.format == "csv":
-        table.to_csv(sys.stdout, index=False)
+        spreadsheet_safe(table).to_csv(sys.stdout, index=False)
         return 0
     _print_table(result, table)
     return 0

@@ -65,6 +65,8 @@ def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_i
     before = audited_fields(customer)
     previous = customer.owner_id
     customer.owner_id = owner_id
+    assert owner is not None  # assignee_error refused a missing user
+    customer.team = owner.team or customer.team  # the customer moves with its owner to their team
     changes = audit.diff(before, audited_fields(customer))
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.ASSIGN, changes=changes)
     session.flush()
@@ -85,6 +87,20 @@ def share_customer(session: Session, *, actor: Actor, customer_id: int, user_id:
         audit.record_customer(
             session, actor=actor, customer=customer, action=AuditAction.SHARE, changes=changes
         )
+
+
+def unshare_customer(session: Session, *, actor: Actor, customer_id: int, user_id: int) -> None:
+    """Take a share back: the user no longer sees the customer unless they own it (audited)."""
+    customer = get_customer(session, actor=actor, customer_id=customer_id)
+    require_customer(session, actor, customer, "customer.assign")
+    share = session.get(CustomerShare, (customer.id, user_id))
+    if share is None:
+        raise ValidationError([FieldError("user_id", "error.not_shared")])
+    session.delete(share)
+    changes: dict[str, list[object]] = {"shared_with": [user_id, None]}
+    action = AuditAction.UNSHARE
+    audit.record_customer(session, actor=actor, customer=customer, action=action, changes=changes)
+    session.flush()
 
 
 def delete_customer(session: Session, *, actor: Actor, customer_id: int) -> None:

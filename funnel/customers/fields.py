@@ -84,6 +84,7 @@ FIELDS: tuple[CustomerField, ...] = (
     ),
     CustomerField("industry", _c.industry, on_lead_form=True, editable=True, audited=True, importable=True, synonyms=_syn("sector|行业|行業")),
     CustomerField("owner_id", _c.owner_id, kind="user", audited=True),
+    CustomerField("team", _c.team, audited=True, importable=True, synonyms=_syn("sales team|团队|團隊|销售团队|銷售團隊|小组|小組")),
     # An import names the owner by username or display name (so its limit is a display name's).
     CustomerField(
         "owner", User.__table__.c.display_name, kind="user", importable=True,

@@ -126,7 +126,7 @@ def _add_users(
                 )
             )
         if spec.role == "rep":
-            rows.reps.append(Rep(user_id, spec.region, spec.industry, skill))
+            rows.reps.append(Rep(user_id, spec.region, spec.industry, skill, spec.team))
     return users
 
 

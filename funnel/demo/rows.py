@@ -46,6 +46,7 @@ class Rep:
     region: str | None
     industry: str | None
     skill: float  # multiplier on the win odds of the rep's leads, so reps compare differently
+    team: str | None = None
 
 
 def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
@@ -134,6 +135,7 @@ class DemoRows:
             channel=channel.name,
             tags=self._tags(channel.name),
             owner_id=owner_id,
+            team=owner.team,  # a fresh unowned lead is still in the intake of its region's team
             score=score,
             grade=("A" if score >= 72 else "B" if score >= 50 else "C") if qualified else None,
             stage=stage,

@@ -83,6 +83,9 @@ class Customer(Base):
     channel: Mapped[str | None] = mapped_column(String(64), index=True)
     tags: Mapped[str | None] = mapped_column(String(500))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    # The team whose intake the customer belongs to: its owner's team, or for an unowned lead the team
+    # of whoever entered it (or the import's column); a team's manager sees the team's unowned leads.
+    team: Mapped[str | None] = mapped_column(String(64), index=True)
     score: Mapped[int | None] = mapped_column(Integer)
     grade: Mapped[str | None] = mapped_column(String(1))
     stage: Mapped[str] = mapped_column(String(32), default="lead")

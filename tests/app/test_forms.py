@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from funnel.core.db import session_scope
@@ -17,6 +17,7 @@ def kit_page() -> None:
     from sqlalchemy.exc import OperationalError
 
     from funnel.audit import record as audit
+    from funnel.audit.actions import AuditAction, AuditEntity
     from funnel.core.errors import FieldError, ValidationError
     from pages._shared import forms
 
@@ -31,7 +32,11 @@ def kit_page() -> None:
             )
         if mode == "database_error":
             raise OperationalError("INSERT ...", {}, Exception("database is locked"))
-        audit.record(session, action="kit_probe", entity="test", entity_id=None)  # type: ignore[arg-type]
+        # A recognisable row: an account "update" with a probe field (nothing else writes one here).
+        changes = {"kit_probe": [None, 1]}
+        audit.record(
+            session, action=AuditAction.UPDATE, entity=AuditEntity.USER, entity_id=None, changes=changes
+        )
         if mode == "rerun_inside":
             st.rerun()  # the trap: inside the transaction
         return "done"
@@ -54,7 +59,8 @@ def kit(app_engine: Engine) -> AppTest:
 
 def probes(engine: Engine) -> int:
     with session_scope(engine) as session:
-        return int(session.scalar(select(func.count()).where(AuditLog.action == "kit_probe")) or 0)
+        rows = session.scalars(select(AuditLog.changes).where(AuditLog.action == "update"))
+        return sum(1 for changes in rows if changes and "kit_probe" in changes)
 
 
 def submit(app: AppTest, mode: str, name: str = "typed by the user") -> AppTest:

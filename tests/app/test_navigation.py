@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from streamlit.navigation.page import StreamlitPage
 from streamlit.testing.v1 import AppTest
 
-from funnel.access.permissions import Actor, allowed
+from funnel.access.permissions import SYSTEM, Actor, allowed
 from funnel.accounts.sessions import claim_handoff, start_session
 from funnel.accounts.users import update_user
 from funnel.core.db import session_scope
@@ -124,7 +124,7 @@ def test_a_browser_cookie_signs_in_a_new_session_until_the_user_is_disabled(
     app = anonymous_app.run()  # a refresh: a new Streamlit session, the browser's cookie
     assert "Funnel dashboard" in titles(app)
     with session_scope(app_engine) as session:
-        update_user(session, "rep", actor=None, is_active=False)
+        update_user(session, "rep", actor=SYSTEM, is_active=False)
     app.run()  # the next click
     assert titles(app) == ["Sign in"]
     assert app.info[0].value == "This account is disabled. Ask an administrator."

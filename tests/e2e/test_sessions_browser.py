@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import update_user
 from funnel.core.db import make_engine, session_scope
 from funnel.store.models import Customer
@@ -137,12 +138,12 @@ def test_disabling_the_user_ends_their_session_on_the_next_run(
     engine = make_engine(database_url)
     try:
         with session_scope(engine) as session:
-            update_user(session, "rep07", actor=None, is_active=False)
+            update_user(session, "rep07", actor=SYSTEM, is_active=False)
         page.get_by_role("link", name="Leads").click()  # the next run
         page.get_by_text("This account is disabled").wait_for(timeout=30_000)
         page.reload()  # the cookie no longer signs anyone in either
         page.get_by_label(SIGN_IN_FORM).wait_for(timeout=30_000)
     finally:
         with session_scope(engine) as session:
-            update_user(session, "rep07", actor=None, is_active=True)
+            update_user(session, "rep07", actor=SYSTEM, is_active=True)
         engine.dispose()

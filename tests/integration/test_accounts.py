@@ -302,7 +302,7 @@ def two_teams(session):
     }
     authenticate(session, "west_rep", PASSWORD)
     session.commit()
-    return {"actors": actors, "leads": leads}
+    return {"actors": actors, "leads": leads, "users": users}
 
 
 def test_a_team_manager_reads_the_audit_log_of_their_teams_customers_only(session, two_teams):
@@ -328,3 +328,29 @@ def test_the_first_run_admin_can_be_created_only_once(engine):
         )
     with pytest.raises(SetupDone), session_scope(engine) as s:
         create_first_admin(s, UserInput(username="second"), password=PASSWORD)
+
+
+def test_a_team_manager_sees_only_the_unowned_leads_of_the_team_intake(session, two_teams):
+    # An unowned lead belongs to the team of whoever entered it (or the import's team column); a team's
+    # manager sees those, not every unowned lead of the company.
+    actors = two_teams["actors"]
+    east_entry = create_lead(
+        session, LeadInput(name="East intake", email="ei@x.cn", team="east"), actor=SYSTEM
+    )
+    west_entry = create_lead(
+        session, LeadInput(name="West intake", email="wi@x.cn", team="west"), actor=SYSTEM
+    )
+    nobody = create_lead(session, LeadInput(name="Unrouted", email="un@x.cn"), actor=SYSTEM)
+    session.commit()
+
+    east = set(list_customers(session, actor=actors["east_mgr"])["name"])
+    assert "East intake" in east and "West intake" not in east and "Unrouted" not in east
+    assert {"East intake", "West intake", "Unrouted"} <= set(
+        list_customers(session, actor=actors["boss"])["name"]
+    )
+    # Assigning moves a lead into its new owner's team.
+    assign_customer(
+        session, actor=actors["boss"], customer_id=nobody.id, owner_id=two_teams["users"]["west_rep"].id
+    )
+    assert nobody.team == "west"
+    assert (east_entry.team, west_entry.team) == ("east", "west")

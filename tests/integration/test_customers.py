@@ -14,8 +14,14 @@ from funnel.accounts.users import UserInput, add_user, update_user
 from funnel.audit.read import customer_history
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.errors import FieldError, PermissionDenied, ValidationError
-from funnel.customers.edit import assign_customer, assignable_users, share_customer, update_customer
-from funnel.customers.read import customer_detail, list_customers
+from funnel.customers.edit import (
+    assign_customer,
+    assignable_users,
+    share_customer,
+    unshare_customer,
+    update_customer,
+)
+from funnel.customers.read import customer_detail, get_customer, list_customers
 from funnel.customers.stages import move_stage
 from funnel.store.models import Contact, Customer, Objection, User
 
@@ -250,7 +256,7 @@ def test_a_team_manager_assigns_and_shares_within_the_team_only(session, teams):
 @pytest.mark.parametrize("chooser", ["manager", "west_mgr", "admin"])
 def test_the_users_offered_are_exactly_those_an_assignment_accepts(session, teams, chooser):
     actor = teams[chooser]
-    customer = lead(session, SYSTEM, "Unowned")  # in every manager's reach
+    customer = lead(session, SYSTEM, "Unowned", team=actor.team)  # in the intake the chooser reaches
     session.commit()
 
     offered = {user.id for user in assignable_users(session, actor=actor)}
@@ -309,3 +315,25 @@ def test_the_history_of_an_imported_customer_edited_later_reads_without_error(se
 
     assert set(history["user"]) == {None, "MANAGER"}
     assert len(history[history["action"] == "update"]) == 3
+
+
+def test_a_share_can_be_revoked_and_the_revocation_is_audited(session, actors):
+    rep, manager = actors["rep"], actors["manager"]
+    customer = lead(session, actors["rep2"], "Shared Co")
+    share_customer(session, actor=manager, customer_id=customer.id, user_id=rep.user_id)
+    assert get_customer(session, actor=rep, customer_id=customer.id) is customer
+
+    unshare_customer(session, actor=manager, customer_id=customer.id, user_id=rep.user_id)
+    session.commit()
+
+    with pytest.raises(PermissionDenied):
+        get_customer(session, actor=rep, customer_id=customer.id)
+    with pytest.raises(ValidationError) as caught:
+        unshare_customer(session, actor=manager, customer_id=customer.id, user_id=rep.user_id)
+    assert caught.value.errors[0].code == "error.not_shared"
+    with pytest.raises(PermissionDenied):  # a rep may not take shares back
+        unshare_customer(session, actor=actors["rep2"], customer_id=customer.id, user_id=rep.user_id)
+    history = customer_history(session, actor=manager, customer_id=customer.id)
+    assert ["MANAGER", "unshare", "shared_with", "REP", None] in history[
+        ["user", "action", "field", "old", "new"]
+    ].to_numpy().tolist()

@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from funnel.access.permissions import SYSTEM, Actor
 from funnel.analytics.report import build_report
@@ -13,7 +14,7 @@ from funnel.analytics.rollups import CustomerFilter, entity_funnel
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.cli.main import main
 from funnel.customers.stages import move_stage
-from funnel.store.models import Contract, Objection, Payment
+from funnel.store.models import Contract, Customer, Objection, Payment
 from tests.factories import SEED_STAGES, add_leads
 
 
@@ -208,3 +209,22 @@ def test_the_overall_funnel_is_the_same_with_or_without_a_split(session, by):
 
     assert split.overall.as_dict(split.details) == plain.overall.as_dict(plain.details)
     assert sum(s.total for s in split.segments) == plain.overall.total
+
+
+def test_report_csv_neutralises_cells_that_would_run_as_formulas(session, capsys):
+    create_lead(
+        session, LeadInput(name="x", email="x@x.cn", channel='=HYPERLINK("https://evil")'), actor=SYSTEM
+    )
+    session.commit()
+
+    assert main(["report", "--by", "channel", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "'=HYPERLINK" in out
+    assert ",=HYPERLINK" not in out
+
+
+def test_an_imported_neutralised_cell_keeps_its_quote(session):
+    from funnel.capture.importer import import_rows
+
+    import_rows(session, [{"name": "'=SUM(A1)", "email": "q@x.cn"}], actor=SYSTEM)
+    assert session.scalars(select(Customer.name)).all() == ["'=SUM(A1)"]

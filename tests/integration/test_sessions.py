@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import SYSTEM
 from funnel.accounts.sessions import (
     DISABLED,
     EXPIRED,
@@ -27,8 +28,8 @@ from funnel.store.models import UserSession
 
 @pytest.fixture
 def user_id(session: Session) -> int:
-    add_user(session, UserInput(username="admin", role="admin"), password="admin password", actor=None)
-    user = add_user(session, UserInput(username="rep"), password="rep password", actor=None)
+    add_user(session, UserInput(username="admin", role="admin"), password="admin password", actor=SYSTEM)
+    user = add_user(session, UserInput(username="rep"), password="rep password", actor=SYSTEM)
     session.commit()
     return user.id
 
@@ -95,21 +96,21 @@ def test_signing_out_revokes_that_session_only(session: Session, user_id: int) -
 
 def test_disabling_a_user_revokes_all_their_sessions(session: Session, user_id: int) -> None:
     tokens = [signed_in(session, user_id)[1] for _ in range(2)]
-    update_user(session, "rep", actor=None, is_active=False)
+    update_user(session, "rep", actor=SYSTEM, is_active=False)
     assert {resolve_session(session, token=t).reason for t in tokens} == {DISABLED}
-    update_user(session, "rep", actor=None, is_active=True)  # enabled again: they sign in anew
+    update_user(session, "rep", actor=SYSTEM, is_active=True)  # enabled again: they sign in anew
     assert {resolve_session(session, token=t).reason for t in tokens} == {REVOKED}
 
 
 def test_a_password_reset_revokes_all_their_sessions(session: Session, user_id: int) -> None:
     _, token = signed_in(session, user_id)
-    set_password(session, "rep", "a new password", actor=None)
+    set_password(session, "rep", "a new password", actor=SYSTEM)
     assert resolve_session(session, token=token).reason == REVOKED
 
 
 def test_other_changes_to_a_user_keep_their_sessions(session: Session, user_id: int) -> None:
     _, token = signed_in(session, user_id)
-    update_user(session, "rep", actor=None, role="manager")
+    update_user(session, "rep", actor=SYSTEM, role="manager")
     resolved = resolve_session(session, token=token)
     assert resolved.actor is not None and resolved.actor.role == "manager"  # the new role at once
 
