@@ -32,6 +32,7 @@ from funnel.customers.edit import (
     assignable_users,
     delete_customer,
     share_customer,
+    unshare_customer,
     update_customer,
 )
 from funnel.customers.read import customer_detail, get_customer, list_customers
@@ -46,7 +47,7 @@ HELPERS = {
     "funnel.accounts.users": {"_record_account_change"},
     "funnel.audit.record": {"record_customer"},
     "funnel.analytics.rollups": {"readers_filter"},
-    "funnel.capture.leads": {"store_lead", "store_leads"},  # create_lead's write and its bulk form
+    "funnel.capture.leads": {"store_lead", "store_leads", "intake_team"},  # create_lead's write and its bulk form
     "funnel.customers.stages": {"add_history"},
 }  # fmt: skip
 
@@ -106,6 +107,7 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.customers.edit.assignable_users": lambda a: assignable_users(session, actor=a),
         "funnel.customers.edit.delete_customer": lambda a: delete_customer(session, actor=a, customer_id=cid),
         "funnel.customers.edit.share_customer": lambda a: share_customer(session, actor=a, customer_id=cid, user_id=1),
+        "funnel.customers.edit.unshare_customer": lambda a: unshare_customer(session, actor=a, customer_id=cid, user_id=1),
         "funnel.customers.edit.update_customer": lambda a: update_customer(session, actor=a, changes={"name": "z"}, **edit),
         "funnel.customers.read.customer_detail": lambda a: customer_detail(session, actor=a, customer_id=cid),
         "funnel.customers.read.get_customer": lambda a: get_customer(session, actor=a, customer_id=cid),

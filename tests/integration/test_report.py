@@ -187,14 +187,14 @@ def test_filter_values_list_only_what_the_scope_covers(session):
     team_manager = add_user(
         session, UserInput(username="boss", role="manager", team="t"), password=None, actor=SYSTEM
     )
-    create_lead(session, LeadInput(name="unowned", email="m@x.cn", channel="官网"), actor=SYSTEM)
+    create_lead(session, LeadInput(name="unowned", email="m@x.cn", channel="官网", team="t"), actor=SYSTEM)
     create_lead(
         session, LeadInput(name="theirs", email="t@x.cn", channel="展会", owner_id=other.id), actor=SYSTEM
     )
     session.commit()
 
     assert segment_values(session, "channel", actor=SYSTEM) == ["官网", "展会"]
-    # A team manager whose team has no reps sees the unowned leads only; a rep their own.
+    # A team manager whose team has no reps sees the team's unowned intake only; a rep their own.
     assert segment_values(session, "channel", actor=Actor.of(team_manager)) == ["官网"]
     assert segment_values(session, "channel", actor=them) == ["展会"]
 
