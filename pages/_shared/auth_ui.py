@@ -41,7 +41,7 @@ from funnel.core.db import session_scope
 from funnel.core.errors import ValidationError
 from funnel.core.settings import get_settings
 from funnel.demo.catalog import DEMO_PASSWORD
-from pages._shared.common import cached_demo_logins, database_url, get_engine, local_time, tr
+from pages._shared.common import Markdown, cached_demo_logins, database_url, get_engine, local_time, tr
 from pages._shared.session_routes import COOKIE, SIGN_IN_PATH, SIGN_OUT_PATH
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def _login_form() -> None:
         st.button(tr("auth.sso"), key="login_sso", on_click=st.login)
     if demo_names := cached_demo_logins(database_url()):
         names = ", ".join(f"`{name}`" for name in demo_names)
-        st.caption(tr("auth.demo_hint", users=names, password=DEMO_PASSWORD))
+        st.caption(tr("auth.demo_hint", users=Markdown(names), password=DEMO_PASSWORD))
     if not submitted:
         return
     new = None

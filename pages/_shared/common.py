@@ -6,6 +6,7 @@ st.navigation call of a server process (and on every AppTest run), underscore or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, TypeVar, cast
@@ -69,9 +70,30 @@ def local_time(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC).astimezone(browser_zone())
 
 
+# What Streamlit's markdown would read as a link, an image, HTML, formatting or a formula.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()!<>~$|])")
+
+
+class Markdown(str):
+    """Text the code wrote as markdown on purpose (e.g. `code` spans), passed to `tr` unescaped."""
+
+
+def md(value: object) -> str:
+    """User data as literal text inside markdown: a lead named "[Re-login](https://...)" stays text.
+
+    Every element that renders markdown (title, caption, markdown, alerts, labels) shows stored text
+    through this, so one user's input never becomes a link, an image or markup for another.
+    """
+    if isinstance(value, Markdown):
+        return str(value)
+    return _MARKDOWN.sub(r"\\\1", str(value))
+
+
 def tr(key: str, **params: object) -> str:
-    """The message `key` in the language chosen in the sidebar."""
-    return t(key, current_language(), **params)
+    """The message `key` in the language chosen in the sidebar, its parameters shown as literal text."""
+    # Text is escaped; numbers and dates stay as they are, for format specs such as {rate:.0%}.
+    shown = {name: md(value) if isinstance(value, str) else value for name, value in params.items()}
+    return t(key, current_language(), **shown)
 
 
 def language_switch() -> None:

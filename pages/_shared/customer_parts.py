@@ -20,7 +20,7 @@ from funnel.customers.edit import UserChoice
 from funnel.customers.fields import EDITABLE_FIELDS, GRADES
 from funnel.customers.read import CustomerDetail
 from funnel.pipeline.stages import LOST, WON, Pipeline
-from pages._shared.common import browser_zone, local_time, tr
+from pages._shared.common import browser_zone, local_time, md, tr
 from pages._shared.forms import Slots
 
 LEADS_PAGE = "pages/leads.py"
@@ -103,9 +103,9 @@ def back_to_leads() -> None:
 
 def header(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> None:
     fields = detail.fields
-    st.subheader(f"{detail.customer_no} · {detail.name}")
+    st.subheader(f"{md(detail.customer_no)} · {md(detail.name)}")
     if fields["company"]:
-        st.caption(fields["company"])
+        st.caption(md(fields["company"]))
     st.markdown(
         tr(
             "cust.summary",
@@ -142,7 +142,7 @@ def details(detail: CustomerDetail) -> None:
     left, right = st.columns(2)
     for i, name in enumerate(EDITABLE_FIELDS):
         (left if i < 6 else right).markdown(
-            f"**{tr(f'cust.field.{name}').rstrip(' *')}:** {text(detail.fields[name])}"
+            f"**{tr(f'cust.field.{name}').rstrip(' *')}:** {md(text(detail.fields[name]))}"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,8 @@ def element_after(app: AppTest, key: str) -> Any:
         return None
 
     return walk(app.main)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of a markdown source: backslash escapes (user data shown as text) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)

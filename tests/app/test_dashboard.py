@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.pipeline.stages import get_pipeline
-from tests.app.helpers import metric_values, seed
+from tests.app.helpers import metric_values, seed, shown
 from tests.factories import SEED_STAGES
 
 
@@ -75,7 +75,7 @@ def test_the_loss_point_names_lost_reasons_recorded_at_that_stage(app: AppTest, 
     seed(app_engine, {"lead": 10, "contact": 1, "qualify": 1, "proposal": 1, "closing": 1})
     seed(app_engine, {"lost": 6}, lost_reason="价格太高")  # lost at the first stage
     app.run()
-    assert "Top lost reasons there: 价格太高 (6)" in app.warning[0].value
+    assert "Top lost reasons there: 价格太高 (6)" in shown(app.warning[0].value)
 
 
 def test_the_channel_filter_narrows_every_figure(app: AppTest, app_engine: Engine) -> None:

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from funnel.accounts.users import authenticate, find_user
 from funnel.core.db import session_scope
 from tests.app.conftest import PASSWORD
-from tests.app.helpers import APP, element_after, open_page, start_signed_in
+from tests.app.helpers import APP, element_after, open_page, shown, start_signed_in
 
 USERS = "pages/users.py"
 
@@ -70,7 +70,7 @@ def test_a_bad_username_is_reported_under_the_username_and_the_input_is_kept(
         repeat="long enough")  # fmt: skip
     below = element_after(app, "users_add_username")
     assert below.type == "error"
-    assert '"no spaces!" is not a valid username' in below.value
+    assert '"no spaces!" is not a valid username' in shown(below.value)
     assert app.text_input(key="users_add_username").value == "no spaces!"
     assert app.text_input(key="users_add_display_name").value == "Someone"
     assert app.text_input(key="users_add_region").value == "华南"
