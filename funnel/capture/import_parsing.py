@@ -196,7 +196,9 @@ def open_rows(
         size, name = path.stat().st_size, filename or path.name
     limit = get_settings().max_import_mb
     if size > limit * 1024 * 1024:
-        raise ImportFileError("import.error.too_large", name=name, size=f"{size / 1024 / 1024:.1f}", max=limit)
+        raise ImportFileError(
+            "import.error.too_large", name=name, size=f"{size / 1024 / 1024:.1f}", max=limit
+        )
     suffix = Path(name).suffix.lower()
     with ExitStack() as stack:
         if suffix in (".xlsx", ".xlsm"):
@@ -307,7 +309,9 @@ def _guess(sample: bytes) -> str:
         raise ImportFileError("import.error.encoding")
     best = matches[0]
     # Candidates as good as the best one: short files often fit several code pages equally well.
-    tied = [m.encoding for m in matches if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01]
+    tied = [
+        m.encoding for m in matches if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01
+    ]
     if any(name in _GB_FAMILY for name in tied):
         return "gb18030"
     first_line = sample.split(b"\n", 1)[0]
