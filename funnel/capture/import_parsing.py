@@ -346,7 +346,8 @@ def _csv_rows(source: Path | str | bytes, stack: ExitStack) -> Iterator[list[obj
 
     def rows() -> Iterator[list[object]]:
         try:
-            yield from (list(row) for row in csv.reader(chain([first_line], text), delimiter=delimiter))
+            for row in csv.reader(chain([first_line], text), delimiter=delimiter):
+                yield list[object](row)
         except csv.Error as exc:
             raise ImportFileError("import.error.unreadable", reason=str(exc)) from exc
 
