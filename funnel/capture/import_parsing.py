@@ -6,15 +6,19 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 from funnel.capture.leads import CleanLead, LeadInput, parse_amount, validate_lead
 from funnel.core.clock import local_to_utc, utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, catalogue, t
+from funnel.core.settings import get_settings
 from funnel.core.validation import clean
 from funnel.customers.fields import FIELDS as SPEC
 from funnel.customers.fields import IMPORT_FIELDS, clean_text
@@ -112,11 +116,30 @@ def resolve_stage_map(stage_map: Mapping[str, str] | None, pipeline: Pipeline) -
     return resolved
 
 
+# Stored dates stay within years every report, week number and time zone shift can handle.
+EARLIEST, LATEST = datetime(1900, 1, 1), datetime(2999, 12, 31, 23, 59, 59)
+
+
+class DateOutOfRange(ValueError):
+    """A real date, but too far in the past or the future to be a lead's (0001-01-01, 9999-12-31)."""
+
+
 def parse_date(raw: object) -> datetime | None:
     """A naive UTC datetime from an Excel date or text like 2018-02-26, 2018/2/26 19:58, 2018年2月26日.
 
     A time without a zone is on the team's clock (settings.timezone); one with a zone is converted.
+    ValueError when it is no date, DateOutOfRange when it is one outside 1900-2999.
     """
+    try:
+        value = _parse_date(raw)
+    except OverflowError as exc:  # a zone shift past year 1 or 9999
+        raise DateOutOfRange(raw) from exc
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise DateOutOfRange(raw)
+    return value
+
+
+def _parse_date(raw: object) -> datetime | None:
     if raw is None:
         return None
     if isinstance(raw, datetime):
@@ -143,33 +166,65 @@ def parse_date(raw: object) -> datetime | None:
 def read_rows(
     source: Path | str | bytes, filename: str | None = None
 ) -> tuple[list[str], list[dict[str, object]]]:
-    """Headers and rows of a CSV or .xlsx file (a path, or bytes plus their filename).
+    """Headers and rows of a CSV or .xlsx file (a path, or bytes plus their filename), all in memory.
 
-    rows[i] is spreadsheet row i + 2: blank rows stay in the list to keep that true.
+    rows[i] is spreadsheet row i + 2: blank rows stay in the list to keep that true. The importer
+    streams with `open_rows` instead; this is for small files and tests.
+    """
+    with open_rows(source, filename) as (headers, rows):
+        table = list(rows)
+    while table and not any(clean(cell) for cell in table[-1].values()):
+        table.pop()
+    return headers, table
+
+
+@contextmanager
+def open_rows(
+    source: Path | str | bytes, filename: str | None = None
+) -> Iterator[tuple[list[str], Iterator[dict[str, object]]]]:
+    """Headers and a stream of rows ({header: value}) of a CSV or .xlsx file, read one row at a time.
+
+    The n-th row streamed is spreadsheet row n + 1 (blank rows included). File-level problems (missing,
+    too large, wrong type, undecodable, no data rows) raise ImportFileError before the first row.
     """
     if isinstance(source, bytes):
-        data, name = source, filename or ""
+        size, name = len(source), filename or ""
     else:
         path = Path(source)
         if not path.is_file():
             raise ImportFileError("import.error.missing", path=str(path))
-        data, name = path.read_bytes(), filename or path.name
+        size, name = path.stat().st_size, filename or path.name
+    limit = get_settings().max_import_mb
+    if size > limit * 1024 * 1024:
+        raise ImportFileError(
+            "import.error.too_large", name=name, size=f"{size / 1024 / 1024:.1f}", max=limit
+        )
     suffix = Path(name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        table = _xlsx_table(data)
-    elif suffix in (".csv", ".tsv", ".txt"):
-        table = _csv_table(data)
-    else:
-        raise ImportFileError("import.error.file_type", name=name)
-    while table and not any(clean(cell) for cell in table[-1]):
-        table.pop()
-    if not table or not any(clean(cell) for cell in table[0]):
-        raise ImportFileError("import.error.empty", name=name)
-    headers = _unique_headers(table[0])
-    rows = [dict(zip(headers, [*row, *[None] * len(headers)], strict=False)) for row in table[1:]]
-    if not rows:
-        raise ImportFileError("import.error.empty", name=name)
-    return headers, rows
+    with ExitStack() as stack:
+        if suffix in (".xlsx", ".xlsm"):
+            table = _xlsx_rows(source, stack)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            table = _csv_rows(source, stack)
+        else:
+            raise ImportFileError("import.error.file_type", name=name)
+        first = next(table, None)
+        if first is None or not any(clean(cell) for cell in first):
+            raise ImportFileError("import.error.empty", name=name)
+        headers = _unique_headers(first)
+        # Peek past leading blank rows: a file whose rows are all blank has no data.
+        leading: list[list[object]] = []
+        for row in table:
+            leading.append(row)
+            if any(clean(cell) for cell in row):
+                break
+        else:
+            raise ImportFileError("import.error.empty", name=name)
+
+        def as_dicts() -> Iterator[dict[str, object]]:
+            for row in chain(leading, table):
+                yield dict(zip(headers, [*row, *[None] * len(headers)], strict=False))
+
+        yield headers, as_dicts()
 
 
 def _unique_headers(cells: list[object]) -> list[str]:
@@ -183,42 +238,133 @@ def _unique_headers(cells: list[object]) -> list[str]:
     return headers
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    if b"\x00" not in data:
-        # GB18030 is a superset of GBK and GB2312, so one attempt covers Excel's Chinese CSV exports.
-        for encoding in ("utf-8", "gb18030"):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-    raise ImportFileError("import.error.encoding")
+# How much of a file the encoding is guessed from; the whole file is then checked to decode with it.
+_SAMPLE_BYTES = 1024 * 1024
+_CHUNK_BYTES = 1024 * 1024
+# GB18030 is a superset of GBK and GB2312: every Simplified Chinese Excel export decodes with it.
+_GB_FAMILY = {"gb18030", "gbk", "gb2312", "hz"}
+# Excel on Western Windows saves "CSV" in Windows-1252; it wins a tie between single-byte code pages.
+_WESTERN = "cp1252"
+# What else a guess may be: the East Asian and Western exports a sales team meets. A guess outside
+# this list (KOI8, Thai, Hebrew...) is far more often random bytes than a real file, so it is refused.
+_MULTI_BYTE = {"big5", "big5hkscs", "cp950", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr"}
+_SINGLE_BYTE = {"cp1252", "latin_1", "iso8859_15"}
 
 
-def _csv_table(data: bytes) -> list[list[object]]:
-    text = _decode(data)
-    first_line = text.split("\n", 1)[0]
+def _binary(source: Path | str | bytes, stack: ExitStack) -> BinaryIO:
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    return stack.enter_context(Path(source).open("rb"))
+
+
+def _encoding(stream: BinaryIO) -> str:
+    """The file's encoding: a BOM, else UTF-8, else what charset-normalizer finds with confidence.
+
+    The whole file must decode with it (checked in chunks, nothing kept), so a wrong guess is refused
+    here instead of storing mojibake; the stream is rewound.
+    """
+    head = stream.read(_SAMPLE_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    elif b"\x00" in head:
+        raise ImportFileError("import.error.encoding")
+    elif _decodes(stream, head, "utf-8"):
+        encoding = "utf-8"
+    else:
+        encoding = _guess(head)
+    if not _decodes(stream, head, encoding):
+        raise ImportFileError("import.error.encoding_unsure", encoding=encoding)
+    stream.seek(0)
+    return encoding
+
+
+def _decodes(stream: BinaryIO, head: bytes, encoding: str) -> bool:
+    """Whether the whole stream decodes strictly as `encoding` (and has no NUL outside UTF-16)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    stream.seek(len(head))
+    chunk, final = head, False
+    while not final:
+        following = stream.read(_CHUNK_BYTES)
+        final = not following
+        if not encoding.startswith("utf-16") and b"\x00" in chunk:
+            return False
+        try:
+            decoder.decode(chunk, final=final)
+        except UnicodeDecodeError:
+            return False
+        chunk = following
+    return True
+
+
+def _guess(sample: bytes) -> str:
+    """The encoding of a non-UTF-8 sample that charset-normalizer and the header row agree on."""
+    from charset_normalizer import from_bytes  # loaded lazily: only non-UTF-8 files pay for it
+
+    cut = sample.rfind(b"\n")
+    sample = sample[: cut + 1] if cut > 0 else sample
+    matches = list(from_bytes(sample))
+    if not matches or not any(byte in b",;\t\n" for byte in sample):  # no text, or no table
+        raise ImportFileError("import.error.encoding")
+    best = matches[0]
+    # Candidates as good as the best one: short files often fit several code pages equally well.
+    tied = [
+        m.encoding for m in matches if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.01
+    ]
+    if any(name in _GB_FAMILY for name in tied):
+        return "gb18030"
+    first_line = sample.split(b"\n", 1)[0]
+
+    def rank(name: str) -> tuple[int, int]:
+        try:
+            cells = first_line.decode(name).replace(";", ",").replace("\t", ",").split(",")
+        except UnicodeDecodeError:
+            return (-1, 0)
+        return (sum(1 for cell in cells if recognise_header(cell.strip())), name == _WESTERN)
+
+    encoding = max(tied, key=rank)
+    texts = {sample.decode(name, errors="replace") for name in tied if rank(name) == rank(encoding)}
+    if len(texts) > 1 and encoding != _WESTERN:
+        raise ImportFileError("import.error.encoding_unsure", encoding=encoding)
+    if encoding not in _MULTI_BYTE | _SINGLE_BYTE:
+        raise ImportFileError("import.error.encoding_unsure", encoding=encoding)
+    if encoding in _SINGLE_BYTE:
+        # A single-byte code page reads any bytes; real Western text is mostly ASCII letters.
+        letters = [ch for ch in sample.decode(encoding, errors="replace") if ch.isalpha()]
+        if sum(ch.isascii() for ch in letters) < len(letters) * 0.7 or not letters:
+            raise ImportFileError("import.error.encoding")
+    return encoding
+
+
+def _csv_rows(source: Path | str | bytes, stack: ExitStack) -> Iterator[list[object]]:
+    stream = _binary(source, stack)
+    encoding = _encoding(stream)
+    text = stack.enter_context(io.TextIOWrapper(stream, encoding=encoding, newline=""))
+    first_line = text.readline()
     delimiter = max(",;\t", key=first_line.count)
-    try:
-        return [list(row) for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    except csv.Error as exc:
-        raise ImportFileError("import.error.unreadable", reason=str(exc)) from exc
+
+    def rows() -> Iterator[list[object]]:
+        try:
+            for row in csv.reader(chain([first_line], text), delimiter=delimiter):
+                yield list[object](row)
+        except csv.Error as exc:
+            raise ImportFileError("import.error.unreadable", reason=str(exc)) from exc
+
+    return rows()
 
 
-def _xlsx_table(data: bytes) -> list[list[object]]:
+def _xlsx_rows(source: Path | str | bytes, stack: ExitStack) -> Iterator[list[object]]:
     from openpyxl import load_workbook  # loaded lazily: only Excel imports pay for it
 
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = load_workbook(
+            io.BytesIO(source) if isinstance(source, bytes) else source, read_only=True, data_only=True
+        )
     except Exception as exc:  # openpyxl raises zip, XML and key errors for files that are not .xlsx
         raise ImportFileError("import.error.unreadable", reason=type(exc).__name__) from exc
-    try:
-        return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        book.close()
+    stack.callback(book.close)
+    return (list(row) for row in book.worksheets[0].iter_rows(values_only=True))
 
 
 def cell_text(value: object) -> str | None:
@@ -256,6 +402,9 @@ def parse_row(
             continue
         try:
             parsed = parse_date(raw)
+        except DateOutOfRange:
+            errors.append(FieldError(name, "import.error.date_range", {"value": str(raw)}))
+            continue
         except ValueError:
             errors.append(FieldError(name, "error.date_invalid", {"value": str(raw)}))
             continue

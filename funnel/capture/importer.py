@@ -1,11 +1,16 @@
 """CSV / Excel rows -> validated leads, with a report of every rejected row (`python -m funnel import`).
 
 funnel/capture/import_parsing.py reads files and validates rows; this module writes them: new leads through
-the lead write path (store_lead), rows whose external_id exists as updates through the same stage rules."""
+the lead write path (store_leads), rows whose external_id exists as updates through the same stage rules.
+
+A file is streamed and written in batches of _WRITE_BATCH rows, each its own transaction: the valid rows of a
+long file land batch by batch, memory stays bounded, and on SQLite a waiting writer (a sign-in, a lead saved
+in a form) takes the write lock between two batches instead of timing out behind the whole file."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from funnel.access.permissions import EVERYTHING, Actor, allowed, can_see, customer_scope, require
 from funnel.accounts.users import create_inactive_owner
@@ -26,6 +32,7 @@ from funnel.capture.import_parsing import (
     describe,
     map_headers,
     odd_data_warnings,
+    open_rows,
     parse_date,
     parse_row,
     read_rows,
@@ -34,8 +41,8 @@ from funnel.capture.import_parsing import (
 )
 from funnel.capture.leads import CleanLead, NewLead, store_leads
 from funnel.core import events
-from funnel.core.db import session_factory
-from funnel.core.errors import FieldError, ValidationError
+from funnel.core.db import session_factory, take_write_lock
+from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
 from funnel.customers.duplicates import duplicate_error
 from funnel.customers.fields import AUDITED_FIELDS
@@ -55,8 +62,12 @@ UPDATED_FIELDS = (
 )  # fmt: skip
 # IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
-# New leads are written this many at a time, one INSERT per table.
+# Rows are written this many at a time, one transaction per batch (new leads: one INSERT per table).
 _WRITE_BATCH = 1000
+# A row whose customer someone else saved meanwhile is reloaded and applied again this many times in all.
+_ATTEMPTS = 3
+# On SQLite, the pause between two batches in which a waiting writer's busy handler finds the lock free.
+_SQLITE_PAUSE = 0.05
 
 
 @dataclass
@@ -100,7 +111,13 @@ class _Importer:
     """One import run: existing ids, contacts and users preloaded in bulk, then one pass of writes."""
 
     def __init__(
-        self, session: Session, rows: list[ParsedRow], report: ImportReport, actor: Actor, pipeline: Pipeline
+        self,
+        session: Session,
+        rows: list[ParsedRow],
+        report: ImportReport,
+        actor: Actor,
+        pipeline: Pipeline,
+        first_row: dict[str, int],
     ):
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
         # Someone who may not assign leads keeps owners as they are and owns the new leads themselves.
@@ -123,18 +140,21 @@ class _Importer:
         self.users = {name.casefold(): uid for uid, _, name in users}
         self.users |= {username.casefold(): uid for uid, username, _ in users}
         self.numbers = self._fresh_numbers([r for r in rows if r.cleaned.external_id not in self.ids])
-        self.first_row: dict[str, int] = {}
+        self.first_row = first_row  # external_id -> the file's first row with it, across batches
         self.pending: list[NewLead] = []
         self.pending_ids: set[str] = set()
 
     def _load_states(self, ids: list[int]) -> dict[int, _State]:
         """Customers with their primary contact, first opportunity and the stages they have events for."""
         session = self.session
-        states = {c.id: _State(c) for (c,) in _where_in(session, select(Customer), Customer.id, ids)}
-        contacts = select(Contact).order_by(Contact.is_primary.desc(), Contact.id)
+        # populate_existing: a customer reloaded after someone else saved it must show their values.
+        fresh = {"populate_existing": True}
+        customers = select(Customer).execution_options(**fresh)
+        states = {c.id: _State(c) for (c,) in _where_in(session, customers, Customer.id, ids)}
+        contacts = select(Contact).order_by(Contact.is_primary.desc(), Contact.id).execution_options(**fresh)
         for (contact,) in _where_in(session, contacts, Contact.customer_id, ids):
             states[contact.customer_id].contact = states[contact.customer_id].contact or contact
-        deals = select(Opportunity).order_by(Opportunity.id)
+        deals = select(Opportunity).order_by(Opportunity.id).execution_options(**fresh)
         for (deal,) in _where_in(session, deals, Opportunity.customer_id, ids):
             states[deal.customer_id].opportunity = states[deal.customer_id].opportunity or deal
         events = select(StageEvent.customer_id, StageEvent.to_stage, StageEvent.at).order_by(StageEvent.at)
@@ -162,6 +182,8 @@ class _Importer:
         return numbers
 
     def run(self, rows: list[ParsedRow]) -> None:
+        # SQLite: the batch's transaction starts with the write lock, so each update's savepoint nests in it.
+        take_write_lock(self.session)
         for row in rows:
             external_id = row.cleaned.external_id
             if external_id in self.pending_ids:
@@ -182,8 +204,31 @@ class _Importer:
             if customer_id is None:
                 self._create(row, owner_id)
             else:
-                self._update(row, self._state(customer_id), owner_id)
+                self._apply_update(row, customer_id, owner_id)
         self._store_pending()
+
+    def _apply_update(self, row: ParsedRow, customer_id: int, owner_id: int | None) -> None:
+        """Update a customer in a savepoint; if someone saved it since it was read, reload and apply again."""
+        for _attempt in range(_ATTEMPTS):
+            state = self._state(customer_id)
+            warnings: list[FieldError] = []
+            try:
+                with self.session.begin_nested():
+                    changed = self._update(row, state, owner_id, warnings)
+                    self.session.flush()  # the version check: StaleDataError when it changed meanwhile
+            except StaleDataError:
+                self.states.pop(customer_id, None)
+                continue
+            self.report.warnings.extend((row.number, warning) for warning in warnings)
+            if changed:
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+            return
+        params = {"customer_no": self._state(customer_id).customer.customer_no, "attempts": str(_ATTEMPTS)}
+        self.report.rejected.append(
+            (row.number, [FieldError(FORM, "import.error.changed_meanwhile", params)])
+        )
 
     def _state(self, customer_id: int) -> _State:
         if customer_id not in self.states:  # created by an earlier row of this file
@@ -246,8 +291,13 @@ class _Importer:
         self.report.created += len(ids)
         self.pending, self.pending_ids = [], set()
 
-    def _update(self, row: ParsedRow, state: _State, owner_id: int | None) -> None:
-        """Overwrite a customer with the row's non-empty values; add only stage events it lacks."""
+    def _update(
+        self, row: ParsedRow, state: _State, owner_id: int | None, warnings: list[FieldError]
+    ) -> bool:
+        """Overwrite a customer with the row's non-empty values; add only stage events it lacks.
+
+        Returns whether anything changed; warnings go to `warnings` (kept only if the update holds).
+        """
         customer, lead = state.customer, row.cleaned
         before = _snapshot(state)
         for name in UPDATED_FIELDS:
@@ -257,8 +307,9 @@ class _Importer:
             _assign(customer, "created_at", lead.created_at)
         if row.stage_given and customer.status == WON and lead.status != WON:
             # A won deal is final (funnel.pipeline.rules.check_move); a later export showing it open is stale.
-            warning = FieldError("stage", "import.warn.won_is_final", {"customer_no": customer.customer_no})
-            self.report.warnings.append((row.number, warning))
+            warnings.append(
+                FieldError("stage", "import.warn.won_is_final", {"customer_no": customer.customer_no})
+            )
         elif row.stage_given:
             _assign(customer, "stage", lead.stage)
             _assign(customer, "status", lead.status)
@@ -290,8 +341,7 @@ class _Importer:
         self._remember(lead, customer.id, customer.customer_no)
         changes = audit.diff(before, _snapshot(state))
         if not changes:
-            self.report.unchanged += 1
-            return
+            return False
         audit.record_customer(
             self.session,
             actor=self.actor,
@@ -299,7 +349,7 @@ class _Importer:
             action=AuditAction.IMPORT_UPDATE,
             changes=changes,
         )
-        self.report.updated += 1
+        return True
 
 
 def _assign(target: object, name: str, value: object) -> None:
@@ -324,38 +374,54 @@ def _snapshot(state: _State) -> dict[str, object]:
 
 def import_rows(
     session: Session,
-    rows: Sequence[Mapping[str, object]],
+    rows: Iterable[Mapping[str, object]],
     *,
     columns: Mapping[str, str] | None = None,
+    headers: Sequence[str] | None = None,
     stage_map: Mapping[str, str] | None = None,
     actor: Actor,
     pipeline: Pipeline | None = None,
+    after_batch: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Validate and store rows ({header: value}, rows[i] = spreadsheet row i + 2) in the session.
+    """Validate and store rows ({header: value}, the n-th row = spreadsheet row n + 1) in the session.
 
-    `columns` is {header: field} from map_headers (default: recognised from the headers); the caller
-    commits, or rolls back for a dry run.
+    `columns` is {header: field} from map_headers (default: recognised from the headers of `rows`).
+    Rows are read and written _WRITE_BATCH at a time; `after_batch` runs after each batch is flushed
+    (import_file commits there). Without it the caller commits, or rolls back for a dry run.
     """
     require(actor, "customer.import")
     pipeline = pipeline or get_pipeline()
-    headers = list(dict.fromkeys(header for row in rows for header in row))
+    if columns is None or headers is None:
+        rows = list(rows)
+        headers = headers or list(dict.fromkeys(header for row in rows for header in row))
     columns = dict(columns) if columns is not None else map_headers(headers, pipeline=pipeline)
     if "name" not in columns.values():
         raise ImportFileError("import.error.no_name", headers=", ".join(headers))
     report = ImportReport(columns=columns, ignored_columns=[h for h in headers if h not in columns])
     stage_keys = resolve_stage_map(stage_map, pipeline)
-    prepared: list[ParsedRow] = []
+    first_row: dict[str, int] = {}
+    batch: list[ParsedRow] = []
+
+    def write_batch() -> None:
+        if batch:
+            _Importer(session, batch, report, actor, pipeline, first_row).run(batch)
+            session.flush()
+        if after_batch is not None:
+            after_batch()
+        batch.clear()
+
     for index, raw in enumerate(rows):
         if not any(cell_text(value) for value in raw.values()):
             continue  # blank lines are skipped but still counted, so row numbers match the spreadsheet
         report.rows += 1
         values = {name: raw.get(header) for header, name in columns.items()}
         try:
-            prepared.append(parse_row(index + 2, values, stage_map=stage_keys, pipeline=pipeline))
+            batch.append(parse_row(index + 2, values, stage_map=stage_keys, pipeline=pipeline))
         except ValidationError as exc:
             report.rejected.append((index + 2, exc.errors))
-    _Importer(session, prepared, report, actor, pipeline).run(prepared)
-    session.flush()
+        if len(batch) >= _WRITE_BATCH:
+            write_batch()
+    write_batch()
     report.rejected.sort(key=lambda item: item[0])
     report.warnings.sort(key=lambda item: item[0])
     return report
@@ -372,22 +438,38 @@ def import_file(
     actor: Actor,
     pipeline: Pipeline | None = None,
 ) -> ImportReport:
-    """Import a CSV or .xlsx file (a path, or bytes plus filename) in one transaction; dry_run rolls back."""
+    """Import a CSV or .xlsx file (a path, or bytes plus filename), streamed, one transaction per batch.
+
+    The valid rows of each batch are committed as it completes; a dry run writes every batch in one
+    transaction that is rolled back, so it reports exactly what an import would do and writes nothing.
+    """
     require(actor, "customer.import")
     pipeline = pipeline or get_pipeline()
-    headers, rows = read_rows(source, filename)
-    columns = map_headers(headers, column_map, pipeline=pipeline)
-    with session_factory(engine)() as session:
-        report = import_rows(
-            session, rows, columns=columns, stage_map=stage_map, actor=actor, pipeline=pipeline
-        )
-        if dry_run:
-            session.rollback()
+    pause = _SQLITE_PAUSE if engine.dialect.name == "sqlite" else 0.0
+    with open_rows(source, filename) as (headers, rows), session_factory(engine)() as session:
+        columns = map_headers(headers, column_map, pipeline=pipeline)
+
+        def after_batch() -> None:
+            if not dry_run:
+                session.commit()
+                events.publish(events.take_pending(session), engine)
+                time.sleep(pause)  # let a writer waiting for SQLite's lock have it before the next batch
+            session.expunge_all()  # the batch's rows are in the database: keep no objects in memory
+
+        try:
+            report = import_rows(
+                session,
+                rows,
+                columns=columns,
+                headers=headers,
+                stage_map=stage_map,
+                actor=actor,
+                pipeline=pipeline,
+                after_batch=after_batch,
+            )
+        finally:
+            session.rollback()  # a dry run's writes, or a batch cut short by an error
             events.take_pending(session)
-        else:
-            session.commit()
-    if not dry_run:
-        events.publish(events.take_pending(session), engine)
     report.dry_run = dry_run
     return report
 

@@ -21,7 +21,7 @@ from funnel.core import events
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
-from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match
+from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match, lock_contacts
 from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, audited_fields, clean_grade, clean_text
 from funnel.customers.numbering import unused_customer_no
 from funnel.customers.stages import add_history
@@ -211,6 +211,8 @@ def create_lead(
     # A rep's new lead is their own, a prospect's has no owner yet: handing leads out is a manager's call.
     owner_id = cleaned.owner_id if allowed(actor, "customer.assign") else actor.user_id
     if not allow_duplicate:
+        # Under the lock, so that of several saves of one person at once exactly one stores it.
+        lock_contacts(session, cleaned.contact)
         match = duplicate_match(session, cleaned.contact)
         if match is not None:
             visible = can_see(session, actor, match.customer)

@@ -68,6 +68,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     events.publish(events.take_pending(session), engine)
 
 
+def take_write_lock(session: Session) -> None:
+    """On SQLite, start the session's transaction by taking the database's write lock (no-op elsewhere).
+
+    SQLite has one writer: a check-then-write (is this contact new?) holds only if the check runs under
+    the lock. The driver begins a transaction before a write statement, so savepoints nest inside it too.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+
+
 # The key of the PostgreSQL advisory lock that serialises schema upgrades across app servers
 # (any constant the application owns; this one is "loudou" in ASCII).
 MIGRATION_LOCK_KEY = 0x6C6F75646F75

@@ -23,6 +23,8 @@ class Settings:
     proposal_feedback_days: int = 5
     survey_after_win_days: int = 3
     max_upload_mb: int = 20
+    # The largest file `import` reads; bigger ones are refused before a byte is parsed.
+    max_import_mb: int = 50
     session_idle_minutes: int = 60
     max_failed_logins: int = 5
     lockout_minutes: int = 15
@@ -68,6 +70,7 @@ def load_settings() -> Settings:
         proposal_feedback_days=_int_env("CRM_PROPOSAL_FEEDBACK_DAYS", 5),
         survey_after_win_days=_int_env("CRM_SURVEY_AFTER_WIN_DAYS", 3),
         max_upload_mb=_int_env("CRM_MAX_UPLOAD_MB", 20),
+        max_import_mb=_int_env("CRM_MAX_IMPORT_MB", 50),
         session_idle_minutes=_int_env("CRM_SESSION_IDLE_MINUTES", 60),
         max_failed_logins=_int_env("CRM_MAX_FAILED_LOGINS", 5),
         lockout_minutes=_int_env("CRM_LOCKOUT_MINUTES", 15),

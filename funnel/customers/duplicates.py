@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
+from funnel.core.db import take_write_lock
 from funnel.core.errors import FieldError
 from funnel.store.models import Contact, Customer
 
@@ -38,6 +40,33 @@ def duplicate_match(session: Session, contact: Mapping[str, str | None]) -> Dupl
         return None
     field_name = next(name for name, value in wanted.items() if getattr(row, name) == value)
     return DuplicateMatch(field=field_name, customer=row.Customer)
+
+
+# The first key of the two-key PostgreSQL advisory locks on contact values ("lo" in ASCII); two-key locks
+# never collide with the one-key migration lock (funnel.core.db.MIGRATION_LOCK_KEY).
+_CONTACT_LOCK_SPACE = 0x6C6F
+
+
+def lock_contacts(session: Session, contact: Mapping[str, str | None]) -> None:
+    """Hold, until the transaction ends, a lock per normalised contact value, before checking for duplicates.
+
+    Without it two reps saving the same person at once both find no duplicate and both store it.
+    PostgreSQL: one transaction-scoped advisory lock per value (sorted, so two saves cannot deadlock);
+    the check after it sees the winner's committed row. SQLite: the database's one write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        take_write_lock(session)
+        return
+    keys = sorted({_lock_key(name, value) for name, value in contact.items() if value})
+    for key in keys:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _CONTACT_LOCK_SPACE, "key": key}
+        )
+
+
+def _lock_key(name: str, value: str) -> int:
+    digest = hashlib.blake2b(f"{name}:{value}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def duplicate_error(field_name: str, customer_no: str, *, visible: bool) -> FieldError:

@@ -300,3 +300,64 @@ def test_import_messages_exist_in_both_languages():
     )
 
     assert english.keys() == chinese.keys()
+
+
+# The hardening issue: Big5, Shift-JIS and Windows-1252 files imported as GB18030 mojibake with exit 0.
+FOREIGN = {
+    "big5": "姓名,手機,公司\n陳大文,13912345678,香港零售有限公司\n李小龍,13912345679,台灣科技股份有限公司\n",
+    "shift_jis": "名前,電話,会社\n山田太郎,13912345678,株式会社トヨタ\n佐藤花子,13912345679,ソニー株式会社\n",
+    "cp1252": "name,phone,company\nJosé Müller,13912345678,Café Société\nFrançois Lefèvre,13912345679,Crème brûlée SA\n",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(FOREIGN))
+def test_big5_shift_jis_and_windows_1252_files_read_as_written_not_as_gb18030(encoding):
+    text = FOREIGN[encoding]
+    lines = [line.split(",") for line in text.splitlines()]
+
+    headers, rows = read_rows(text.encode(encoding), "a.csv")
+
+    assert headers == lines[0]
+    assert [list(row.values()) for row in rows] == lines[1:]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"name,phone\n" + bytes(range(0x80, 0xA8)) + b",13800138000\n",  # random high bytes
+        "name,phone\nJosé,13800138000\n".encode("latin-1"),  # too short to tell cp1250 from cp1252
+    ],
+)
+def test_a_file_whose_encoding_is_not_clear_is_refused_never_read_as_mojibake(data):
+    with pytest.raises(ImportFileError) as caught:
+        read_rows(data, "a.csv")
+
+    assert caught.value.code in ("import.error.encoding_unsure", "import.error.encoding")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, monkeypatch):
+    from funnel.core.settings import get_settings
+
+    monkeypatch.setenv("CRM_MAX_IMPORT_MB", "1")
+    get_settings.cache_clear()
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"name,phone\n" + b"A,13800138000\n" * 80_000)
+
+    with pytest.raises(ImportFileError) as caught:
+        read_rows(path)
+
+    assert caught.value.code == "import.error.too_large"
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01", "9999-12-31 23:00-05:00", "1899-12-31", datetime(1, 1, 1)])
+def test_extreme_dates_are_a_row_error_not_an_overflow(raw, monkeypatch):
+    from funnel.core.settings import get_settings
+
+    monkeypatch.setenv("CRM_TIMEZONE", "Asia/Shanghai")  # year 1 on a +08:00 clock is before year 1 UTC
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError) as caught:
+        _row(created_at=raw)
+
+    assert [(e.field, e.code) for e in caught.value.errors] == [("created_at", "import.error.date_range")]
+    get_settings.cache_clear()
