@@ -84,7 +84,7 @@ def test_leaving_out_the_demo_admin_does_not_change_the_demo_leads(engine, tmp_p
     from funnel.store.models import Customer
 
     _first_admin_then_demo(engine)
-    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
     upgrade(empty)
     generate_demo(empty, leads=20, seed=1, actor=SYSTEM)
 
