@@ -419,7 +419,9 @@ def create_first_admin(session: Session, user_in: UserInput, *, password: str) -
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7101)"))
-    elif connection.dialect.name == "sqlite" and not connection.connection.driver_connection.in_transaction:
+    elif connection.dialect.name == "sqlite" and not getattr(
+        connection.connection.driver_connection, "in_transaction", True
+    ):
         # SQLite lets any number of readers count zero users before the first writer commits: take the
         # write lock before counting (the busy timeout makes a second form wait for the first). Python's
         # sqlite3 opens no transaction for a SELECT, so none is open unless this session has written,
