@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from funnel.access.permissions import ROLES, SYSTEM, Actor, require
 from funnel.audit import record as audit
@@ -170,14 +171,21 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
         .values(failed_logins=0, locked_until=None, last_login_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.expire(user, ["failed_logins", "locked_until", "last_login_at"])
     if not signed_in.rowcount:  # type: ignore[attr-defined]
+        session.expire(user, ["failed_logins", "locked_until"])
         _audit_refusal(session, user, LoginRefusal.LOCKED)
         return login_failed()
+    _loaded(user, failed_logins=0, locked_until=None, last_login_at=now)
     audit.record(
         session, action=AuditAction.LOGIN, entity=AuditEntity.USER, entity_id=user.id, user_id=user.id
     )
     return LoginResult(user)
+
+
+def _loaded(user: User, **values: object) -> None:
+    """Tell the ORM what an UPDATE statement just stored, so the object neither re-reads nor re-writes it."""
+    for name, value in values.items():
+        set_committed_value(user, name, value)
 
 
 def _audit_refusal(session: Session, user: User | None, reason: LoginRefusal) -> None:
@@ -205,7 +213,7 @@ def _count_failure(session: Session, user: User, reason: LoginRefusal, *, now: d
     """
     settings = get_settings()
     reaches_limit = User.failed_logins + 1 >= settings.max_failed_logins
-    left = session.scalar(
+    left, locked_until = session.execute(
         update(User)
         .where(User.id == user.id)
         .values(
@@ -214,10 +222,11 @@ def _count_failure(session: Session, user: User, reason: LoginRefusal, *, now: d
                 (reaches_limit, now + timedelta(minutes=settings.lockout_minutes)), else_=User.locked_until
             ),
         )
-        .returning(User.failed_logins)  # the new value: 0 only when this failure locked the account
+        # The new values: failed_logins is 0 only when this failure locked the account.
+        .returning(User.failed_logins, User.locked_until)
         .execution_options(synchronize_session=False)
-    )
-    session.expire(user, ["failed_logins", "locked_until"])
+    ).one()
+    _loaded(user, failed_logins=left, locked_until=locked_until)
     _audit_refusal(session, user, reason)
     if left == 0:
         audit.record(
