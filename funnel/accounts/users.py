@@ -21,6 +21,7 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, NotFound, ValidationError
+from funnel.core.i18n import rule_params
 from funnel.core.settings import get_settings
 from funnel.core.validation import clean, normalize_email
 from funnel.store.models import User
@@ -124,9 +125,8 @@ class LoginRefusal(StrEnum):
 
 def login_failed() -> LoginResult:
     """The one answer to every failed sign-in: the same message, naming the lock-out rule."""
-    settings = get_settings()
-    params = {"n": str(settings.max_failed_logins), "minutes": str(settings.lockout_minutes)}
-    return LoginResult(None, "login.failed", params=params)
+    # The message states the lock-out rule; t() fills it from the settings, the params only say so.
+    return LoginResult(None, "login.failed", params=rule_params())
 
 
 def authenticate(session: Session, login: str, password: str, *, now: datetime | None = None) -> LoginResult:
