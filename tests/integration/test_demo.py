@@ -285,7 +285,9 @@ def test_the_cli_refuses_a_non_empty_database_with_one_line(demo, capsys):
 def test_the_cli_creates_the_schema_of_a_fresh_sqlite_file(tmp_path: Path, monkeypatch, capsys):
     from funnel.core.settings import get_settings
 
-    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh = tmp_path / "fresh.db"
+    fresh.touch()  # an empty file: outside data/ only init-db creates a missing one (a typo, most likely)
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{fresh}")
     get_settings.cache_clear()
     try:
         assert main(["demo", "--leads", "20", "--anchor", ANCHOR.isoformat()]) == 0
