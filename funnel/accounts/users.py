@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import case, func, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from funnel.access.permissions import ROLES, SYSTEM, Actor, require
 from funnel.accounts.sessions import revoke_user_sessions
@@ -19,6 +22,7 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, NotFound, ValidationError
+from funnel.core.i18n import rule_params
 from funnel.core.settings import get_settings
 from funnel.core.validation import clean, normalize_email
 from funnel.store.models import User
@@ -77,66 +81,162 @@ def find_user(session: Session, login: str) -> User | None:
     ).first()
 
 
+# Published (README, `demo` output, the sign-in page's hint): every demo account signs in with it, but
+# only while the settings allow demo data. It lives here, beside the sign-in that refuses it, because
+# accounts/ may not import demo/ (funnel.demo.catalog re-exports it).
+DEMO_PASSWORD = "loudou-demo"
+
+
+@lru_cache(maxsize=64)
+def is_demo_password_hash(password_hash: str) -> bool:
+    """Whether `password_hash` opens with DEMO_PASSWORD; one argon2 verify per hash, then remembered.
+
+    The verdict cannot change (the hash names its salt and costs), and the sign-in page asks on every
+    anonymous view: without the cache each view costs an argon2 verify, which is a cheap way to load the
+    server for anyone who can reach the sign-in page.
+    """
+    return verify_password(password_hash, DEMO_PASSWORD)
+
+
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of a sign-in; failures are returned, not raised, so that their count is committed."""
+    """The outcome of a sign-in; failures are returned, not raised, so that their count is committed.
+
+    Every failed local sign-in carries the same `error` ("login.failed") and `params`, whatever the
+    reason; the reason goes to the audit log only. `locked_until` is never set on a failure (saying
+    that an account is locked tells a guesser that the username exists); it is kept for callers that
+    still read it.
+    """
 
     user: User | None
     error: str | None = None
     locked_until: datetime | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class LoginRefusal(StrEnum):
+    """Why a sign-in was refused: written to the audit log, never shown to the person signing in."""
+
+    UNKNOWN_USER = "unknown_user"
+    WRONG_PASSWORD = "wrong_password"
+    DEMO_PASSWORD = "demo_password"
+    LOCKED = "locked"
+    DISABLED = "disabled"
+
+
+def login_failed() -> LoginResult:
+    """The one answer to every failed sign-in: the same message, naming the lock-out rule."""
+    # The message states the lock-out rule; t() fills it from the settings, the params only say so.
+    return LoginResult(None, "login.failed", params=rule_params())
 
 
 def authenticate(session: Session, login: str, password: str, *, now: datetime | None = None) -> LoginResult:
-    """Check credentials; count failures and lock the account after too many."""
-    settings = get_settings()
+    """Check credentials; count failures and lock the account after too many.
+
+    Unknown user, wrong password, locked or disabled account: every failure runs one argon2 verify and
+    gets the same answer, so that neither the message nor the time taken tells a guesser whether a
+    username exists, is locked or is disabled (the audit log keeps the reason). While the settings turn
+    demo data off, the published demo password opens no account.
+    """
     now = now or utcnow()
     user = find_user(session, login)
+    # One argon2 verify on every path, before any decision: the locked and unknown paths must cost
+    # what a wrong password costs.
+    password_ok = _verify_evenly(user.password_hash if user else None, password)
     if user is None:
-        # The same message and the same argon2 work as a wrong password, so sign-in does not reveal
-        # which usernames exist. The audit row keeps none of the typed text: people type their
-        # password into the username box, and managers read the audit log.
-        _verify_evenly(None, password)
-        audit.record(session, action=AuditAction.LOGIN_FAILED, entity=AuditEntity.USER, entity_id=None)
-        return LoginResult(None, "login.bad_credentials")
+        # The audit row keeps none of the typed text: people type their password into the username
+        # box, and managers read the audit log.
+        _audit_refusal(session, None, LoginRefusal.UNKNOWN_USER)
+        return login_failed()
     if user.locked_until and user.locked_until > now:
-        audit.record(
-            session,
-            action=AuditAction.LOGIN_REFUSED_LOCKED,
-            entity=AuditEntity.USER,
-            entity_id=user.id,
-            user_id=user.id,
-        )
-        return LoginResult(None, "login.locked", user.locked_until)
-    if not _verify_evenly(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        audit.record(
-            session,
-            action=AuditAction.LOGIN_FAILED,
-            entity=AuditEntity.USER,
-            entity_id=user.id,
-            user_id=user.id,
-        )
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            user.failed_logins = 0
-            audit.record(
-                session,
-                action=AuditAction.ACCOUNT_LOCKED,
-                entity=AuditEntity.USER,
-                entity_id=user.id,
-                user_id=user.id,
-            )
-            return LoginResult(None, "login.locked", user.locked_until)
-        return LoginResult(None, "login.bad_credentials")
+        _audit_refusal(session, user, LoginRefusal.LOCKED)
+        return login_failed()
+    refusal = None
+    if not password_ok:
+        refusal = LoginRefusal.WRONG_PASSWORD
+    elif not get_settings().allow_demo and hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode()):
+        # Demo accounts (and anyone who chose the published password) stay in the database when demo
+        # data is switched off; refusing the password itself closes them all, whoever holds it.
+        refusal = LoginRefusal.DEMO_PASSWORD
+    if refusal is not None:
+        _count_failure(session, user, refusal, now=now)
+        return login_failed()
     if not user.is_active:
-        return LoginResult(None, "login.disabled")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+        _audit_refusal(session, user, LoginRefusal.DISABLED)
+        return login_failed()
+    # The lock-out is checked again by the write itself: a parallel guess may have locked the account
+    # since this one read it, and a right password must not slip in behind that lock.
+    signed_in = session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not signed_in.rowcount:  # type: ignore[attr-defined]
+        session.expire(user, ["failed_logins", "locked_until"])
+        _audit_refusal(session, user, LoginRefusal.LOCKED)
+        return login_failed()
+    _loaded(user, failed_logins=0, locked_until=None, last_login_at=now)
     audit.record(
         session, action=AuditAction.LOGIN, entity=AuditEntity.USER, entity_id=user.id, user_id=user.id
     )
     return LoginResult(user)
+
+
+def _loaded(user: User, **values: object) -> None:
+    """Tell the ORM what an UPDATE statement just stored, so the object neither re-reads nor re-writes it."""
+    for name, value in values.items():
+        set_committed_value(user, name, value)
+
+
+def _audit_refusal(session: Session, user: User | None, reason: LoginRefusal) -> None:
+    action = {
+        LoginRefusal.LOCKED: AuditAction.LOGIN_REFUSED_LOCKED,
+        LoginRefusal.DISABLED: AuditAction.LOGIN_REFUSED_DISABLED,
+    }.get(reason, AuditAction.LOGIN_FAILED)
+    user_id = user.id if user is not None else None
+    audit.record(
+        session,
+        action=action,
+        entity=AuditEntity.USER,
+        entity_id=user_id,
+        user_id=user_id,
+        changes={"reason": [None, reason.value]},
+    )
+
+
+def _count_failure(session: Session, user: User, reason: LoginRefusal, *, now: datetime) -> None:
+    """Add one failure in the database itself, and lock the account when it reaches the limit.
+
+    One UPDATE that reads and writes the counter (the row is locked for the statement on PostgreSQL,
+    the database on SQLite), not a read here and a write at commit: parallel guesses that each read
+    the same count and wrote it back plus one lost most of their failures and never locked.
+    """
+    settings = get_settings()
+    reaches_limit = User.failed_logins + 1 >= settings.max_failed_logins
+    left, locked_until = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(
+            failed_logins=case((reaches_limit, 0), else_=User.failed_logins + 1),
+            locked_until=case(
+                (reaches_limit, now + timedelta(minutes=settings.lockout_minutes)), else_=User.locked_until
+            ),
+        )
+        # The new values: failed_logins is 0 only when this failure locked the account.
+        .returning(User.failed_logins, User.locked_until)
+        .execution_options(synchronize_session=False)
+    ).one()
+    _loaded(user, failed_logins=left, locked_until=locked_until)
+    _audit_refusal(session, user, reason)
+    if left == 0:
+        audit.record(
+            session,
+            action=AuditAction.ACCOUNT_LOCKED,
+            entity=AuditEntity.USER,
+            entity_id=user.id,
+            user_id=user.id,
+        )
 
 
 def session_expired(last_seen: datetime, *, now: datetime | None = None) -> bool:
@@ -161,6 +261,8 @@ class UserInput:
 
 def _check_user(user_in: UserInput) -> list[FieldError]:
     errors = []
+    # No e-mail is NULL, never "": e-mail is unique, and a second account stored with "" would collide.
+    user_in.email = clean(user_in.email)
     if not _USERNAME.match(user_in.username):
         errors.append(FieldError("username", "error.username_invalid", {"value": user_in.username}))
     if user_in.role not in ROLES:
@@ -325,10 +427,19 @@ class SetupDone(Exception):
 
 def create_first_admin(session: Session, user_in: UserInput, *, password: str) -> User:
     """The first-run account: only while the database has no user at all."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Two people submitting the first-run form at once must not both become admin: serialise the
-        # check-then-insert (SQLite already serialises writers).
+    # Two people submitting the first-run form at once must not both become admin: the check and the
+    # insert run as one serialised step on either backend.
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7101)"))
+    elif connection.dialect.name == "sqlite" and not getattr(
+        connection.connection.driver_connection, "in_transaction", True
+    ):
+        # SQLite lets any number of readers count zero users before the first writer commits: take the
+        # write lock before counting (the busy timeout makes a second form wait for the first). Python's
+        # sqlite3 opens no transaction for a SELECT, so none is open unless this session has written,
+        # and a session that has written holds the write lock already.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     if count_users(session) > 0:
         raise SetupDone()
     user_in.role = "admin"

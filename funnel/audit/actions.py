@@ -19,6 +19,7 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGIN_REFUSED_LOCKED = "login_refused_locked"
+    LOGIN_REFUSED_DISABLED = "login_refused_disabled"
     ACCOUNT_LOCKED = "account_locked"
     LOGIN_SSO = "login_sso"
     PASSWORD_RESET = "password_reset"

@@ -7,7 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from funnel.cli.commands import COMMAND_MODULES
+from funnel.core.db import DatabaseUnavailable
 from funnel.core.errors import PermissionDenied, UserError
+from funnel.core.i18n import t
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnavailable as exc:
+        # Missing file, unknown schema revision, server down, read-only: one line the operator can act on.
+        print(f"error: {t(exc.key, 'en', **exc.params)}", file=sys.stderr)
+        return 2
     except PermissionDenied as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

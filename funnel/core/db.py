@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,27 +12,103 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from funnel.core import events
-from funnel.core.settings import get_settings
+from funnel.core.settings import DATA_DIR, get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+class DatabaseUnavailable(Exception):
+    """The database cannot serve the app as configured; no user of the app caused it or can fix it.
+
+    Not a UserError: an operator fixes it (the URL, the server, the file, the version). `key` is a
+    message key (funnel/core/locales) and `params` its values, so the CLI prints one line and the app
+    can show a page; every subclass names its own key.
+    """
+
+    key = "db.unavailable"
+
+    def __init__(self, **params: str):
+        self.params = params
+        super().__init__(f"{self.key} {params}")
 
 
-def make_engine(url: str | None = None) -> Engine:
+class DatabaseMissing(DatabaseUnavailable):
+    """A SQLite file that does not exist outside data/: most likely a mistyped path, so not created."""
+
+    key = "db.missing"
+
+
+class DatabaseTooNew(DatabaseUnavailable):
+    """The schema is at a migration this code does not know: a newer version of Loudou upgraded it."""
+
+    key = "db.too_new"
+
+
+class DatabaseUnreachable(DatabaseUnavailable):
+    """The server (or the file) cannot be opened: down, wrong host or port, refused credentials."""
+
+    key = "db.unreachable"
+
+
+class DatabaseReadOnly(DatabaseUnavailable):
+    """A write was refused: a read-only SQLite file or connection, or a read-only PostgreSQL server."""
+
+    key = "db.read_only"
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL opens, or None for an in-memory database."""
+    database = url.database or ""
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def _opens_read_only(url: URL, path: Path | None) -> bool:
+    """Whether SQLite will open this file read-only: asked for (mode=ro) or not writable by this process."""
+    if url.query.get("mode") == "ro":
+        return True
+    return path is not None and path.exists() and not os.access(path, os.W_OK)
+
+
+def _sqlite_pragmas(read_only: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # Switching to WAL writes the file header: a read-only file or connection would refuse it and
+        # with it every read. Such a database is read in whatever mode it is in.
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _may_create(path: Path) -> bool:
+    """A missing SQLite file is created only under the project's data/ folder (the default database)."""
+    return path.resolve().is_relative_to(DATA_DIR.resolve())
+
+
+def make_engine(url: str | None = None, *, create: bool = False) -> Engine:
     """An engine for `url` (default: the configured one); SQLite gets WAL, foreign keys, a busy timeout.
+
+    A SQLite file that does not exist is created only under data/ or when `create` is set (`init-db`):
+    anywhere else a missing file is far more likely a mistyped path than a new install, and silently
+    creating it would hand an empty database to whoever visits first (they become its admin).
 
     hide_parameters keeps bound values out of SQLAlchemy's error messages: pages log those messages,
     and the values of a failed user save include the password hash.
@@ -39,12 +116,49 @@ def make_engine(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(parsed)
+        if path is not None and not path.exists():
+            if not (create or _may_create(path)):
+                raise DatabaseMissing(path=str(path))
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(_opens_read_only(parsed, path)))
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def unavailable(exc: DBAPIError, engine: Engine) -> DatabaseUnavailable | None:
+    """The DatabaseUnavailable that a driver error means, or None when it is something else."""
+    message = str(exc.orig)
+    if "readonly database" in message or getattr(exc.orig, "sqlstate", None) == "25006":
+        return DatabaseReadOnly(url=_shown(engine.url))
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    lost = exc.connection_invalidated or sqlstate.startswith("08")
+    if isinstance(exc, OperationalError) and (lost or "unable to open database file" in message):
+        reason = " ".join(message.split("\n", 1)[0].split())
+        return DatabaseUnreachable(url=_shown(engine.url), reason=reason)
+    return None
+
+
+@contextmanager
+def _translated(engine: Engine) -> Iterator[None]:
+    """Raise a driver error that means "the database is unavailable" as that DatabaseUnavailable."""
+    try:
+        yield
+    except DBAPIError as exc:
+        translated = unavailable(exc, engine)
+        if translated is None:
+            raise
+        raise translated from exc
+
+
+def _connect(engine: Engine) -> Connection:
+    """A connection, or DatabaseUnreachable with the driver's reason in one line."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        reason = " ".join(str(exc.orig).split("\n", 1)[0].split())
+        raise DatabaseUnreachable(url=_shown(engine.url), reason=reason) from exc
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -57,8 +171,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     events it recorded are published after the commit (funnel.core.events), never after a rollback."""
     session = session_factory(engine)()
     try:
-        yield session
-        session.commit()
+        with _translated(engine):
+            yield session
+            session.commit()
     except BaseException:
         session.rollback()
         events.take_pending(session)
@@ -93,14 +208,18 @@ def _alembic_config(engine: Engine, connection: Connection | None = None) -> Con
 
 
 def _is_current(engine: Engine, connection: Connection) -> bool:
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    """Whether the schema is at the latest migration; DatabaseTooNew when it is past any this code knows."""
+    script = ScriptDirectory.from_config(_alembic_config(engine))
     current = MigrationContext.configure(connection).get_current_revision()
     connection.rollback()  # the check leaves no transaction open: alembic and SQLite pragmas need none
-    return current == head
+    if current is not None and current not in {revision.revision for revision in script.walk_revisions()}:
+        # Upgrading would fail deep inside alembic, and running on would read a schema we do not know.
+        raise DatabaseTooNew(revision=current, head=str(script.get_current_head()))
+    return current == script.get_current_head()
 
 
 def schema_is_current(engine: Engine) -> bool:
-    with engine.connect() as conn:
+    with _connect(engine) as conn, _translated(engine):
         return _is_current(engine, conn)
 
 
@@ -112,7 +231,7 @@ def upgrade(engine: Engine) -> None:
     """
     if schema_is_current(engine):
         return
-    with engine.connect() as conn:
+    with _connect(engine) as conn, _translated(engine):
         locked = conn.dialect.name == "postgresql"
         if locked:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})

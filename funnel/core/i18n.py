@@ -10,6 +10,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from funnel.core.settings import get_settings
+
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
@@ -28,9 +30,25 @@ def catalogue(lang: str) -> dict[str, str]:
     return merged
 
 
+def rule_params() -> dict[str, str]:
+    """Settings any message may state without its caller passing them: the sign-in rules."""
+    settings = get_settings()
+    return {
+        "max_failed_logins": str(settings.max_failed_logins),
+        "lockout_minutes": str(settings.lockout_minutes),
+    }
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:
-    """The message `key` in `lang`, falling back to English, then to the key itself."""
+    """The message `key` in `lang`, falling back to English, then to the key itself.
+
+    A message may name a rule_params() setting ({lockout_minutes}) whether or not its caller passes it,
+    so that what it says follows the configuration.
+    """
     if lang not in LANGUAGES:
         lang = DEFAULT_LANGUAGE
     template = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
-    return template.format(**params) if params else template
+    rules = rule_params()
+    if not params and not any(f"{{{name}}}" in template for name in rules):
+        return template
+    return template.format(**{**rules, **params})

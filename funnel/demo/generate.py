@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
-from funnel.accounts.users import hash_password, verify_password
+from funnel.accounts.users import hash_password, is_demo_password_hash
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import get_settings
@@ -133,11 +133,13 @@ def _add_users(
 def demo_logins(session: Session) -> list[str]:
     """The demo accounts that still sign in with DEMO_PASSWORD, for the sign-in page's hint.
 
-    Empty while the settings turn the demo off. Every user one demo load creates shares a single hash
-    (see generate_demo), so one argon2 verify of the most shared hash answers for all of them: ~60 ms,
-    paid on the sign-in page only, no more than a failed sign-in costs. Checking usernames alone would
-    advertise the demo password for accounts whose password was changed since, or for real users who
-    happen to be called rep01; a user whose password was changed has a hash of their own and drops out.
+    Empty while the settings turn the demo off (sign-in then refuses DEMO_PASSWORD anyway). Every user
+    one demo load creates shares a single hash (see generate_demo), so the verdict on the most shared
+    hash answers for all of them; it is one argon2 verify per hash for the life of the process
+    (is_demo_password_hash remembers it), not one per anonymous view of the sign-in page. Checking
+    usernames alone would advertise the demo password for accounts whose password was changed since,
+    or for real users who happen to be called rep01; a user whose password was changed has a hash of
+    their own and drops out.
     """
     if not get_settings().allow_demo:
         return []
@@ -153,7 +155,7 @@ def demo_logins(session: Session) -> list[str]:
     if not hashes:
         return []
     shared, _ = Counter(hashes.values()).most_common(1)[0]
-    if not verify_password(shared, DEMO_PASSWORD):
+    if not is_demo_password_hash(shared):
         return []
     return [name for name in names if hashes.get(name) == shared]
 

@@ -53,8 +53,8 @@ def test_passwords_are_stored_only_as_argon2_hashes(session, team):
 
 def test_the_right_password_signs_in_and_a_wrong_one_does_not(session, team):
     assert authenticate(session, "REP", PASSWORD).user is team["users"]["rep"]
-    assert authenticate(session, "rep", "wrong").error == "login.bad_credentials"
-    assert authenticate(session, "nobody", PASSWORD).error == "login.bad_credentials"
+    assert authenticate(session, "rep", "wrong").error == "login.failed"
+    assert authenticate(session, "nobody", PASSWORD).error == "login.failed"
 
 
 def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(session, team):
@@ -62,11 +62,14 @@ def test_five_wrong_passwords_lock_the_account_for_fifteen_minutes(session, team
     results = [authenticate(session, "rep", "wrong", now=now) for _ in range(5)]
     session.commit()
 
-    assert [r.error for r in results] == ["login.bad_credentials"] * 4 + ["login.locked"]
-    assert authenticate(session, "rep", PASSWORD, now=now + timedelta(minutes=14)).error == "login.locked"
+    # The lock is not announced: the fifth failure looks like the first four.
+    assert [r.error for r in results] == ["login.failed"] * 5
+    assert {r.locked_until for r in results} == {None}
+    locked = authenticate(session, "rep", PASSWORD, now=now + timedelta(minutes=14))
+    assert (locked.user, locked.error) == (None, "login.failed")
     assert authenticate(session, "rep", PASSWORD, now=now + timedelta(minutes=16)).user is not None
     actions = session.scalars(select(AuditLog.action).where(AuditLog.action.like("%lock%"))).all()
-    assert "account_locked" in actions
+    assert actions == ["account_locked", "login_refused_locked"]
 
 
 def test_the_lockout_threshold_is_configurable(session, team, monkeypatch):
@@ -75,14 +78,18 @@ def test_the_lockout_threshold_is_configurable(session, team, monkeypatch):
     monkeypatch.setenv("CRM_MAX_FAILED_LOGINS", "2")
     get_settings.cache_clear()
 
-    assert authenticate(session, "rep", "x").error == "login.bad_credentials"
-    assert authenticate(session, "rep", "x").error == "login.locked"
+    authenticate(session, "rep", "x")
+    authenticate(session, "rep", "x")
+
+    assert authenticate(session, "rep", PASSWORD).user is None
+    assert session.scalars(select(AuditLog.action)).all()[-1] == "login_refused_locked"
 
 
 def test_a_disabled_user_cannot_sign_in(session, team):
     update_user(session, "rep", actor=SYSTEM, is_active=False)
 
-    assert authenticate(session, "rep", PASSWORD).error == "login.disabled"
+    assert authenticate(session, "rep", PASSWORD).error == "login.failed"
+    assert session.scalars(select(AuditLog.action)).all()[-1] == "login_refused_disabled"
 
 
 # (role, use case, on whose customer) -> allowed
@@ -221,7 +228,7 @@ def test_passwd_and_disable_from_the_cli(session, team, monkeypatch):
     session.expire_all()
 
     assert authenticate(session, "rep", "brand-new-pass").user is not None
-    assert authenticate(session, "rep2", PASSWORD).error == "login.disabled"
+    assert authenticate(session, "rep2", PASSWORD).error == "login.failed"
 
 
 def _text_cells_containing(session, needle: str) -> list[str]:

@@ -84,7 +84,7 @@ def test_leaving_out_the_demo_admin_does_not_change_the_demo_leads(engine, tmp_p
     from funnel.store.models import Customer
 
     _first_admin_then_demo(engine)
-    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
     upgrade(empty)
     generate_demo(empty, leads=20, seed=1, actor=SYSTEM)
 
@@ -133,9 +133,9 @@ def test_real_users_who_happen_to_have_demo_usernames_get_no_hint(session, allow
 def test_a_failed_sign_in_leaves_no_typed_text_in_the_audit_log(session):
     add_user(session, UserInput(username="rep", role="rep"), password=REAL_PASSWORD, actor=SYSTEM)
 
-    assert authenticate(session, TYPED_BY_MISTAKE, "whatever").error == "login.bad_credentials"
-    assert authenticate(session, TYPED_BY_MISTAKE.upper(), "whatever").error == "login.bad_credentials"
-    assert authenticate(session, "rep", TYPED_BY_MISTAKE).error == "login.bad_credentials"
+    assert authenticate(session, TYPED_BY_MISTAKE, "whatever").error == "login.failed"
+    assert authenticate(session, TYPED_BY_MISTAKE.upper(), "whatever").error == "login.failed"
+    assert authenticate(session, "rep", TYPED_BY_MISTAKE).error == "login.failed"
     session.commit()
 
     rows = session.execute(select(*AuditLog.__table__.columns)).all()
@@ -202,6 +202,6 @@ def test_an_unknown_username_and_a_user_without_password_still_run_argon2(
     monkeypatch.setattr(auth, "_hasher", CountingHasher(time_cost=1, memory_cost=1024, parallelism=1))
     add_user(session, UserInput(username="sso-only", email="s@corp.cn"), password=None, actor=SYSTEM)
 
-    assert authenticate(session, "nobody", "guess one").error == "login.bad_credentials"
-    assert authenticate(session, "sso-only", "guess two").error == "login.bad_credentials"
+    assert authenticate(session, "nobody", "guess one").error == "login.failed"
+    assert authenticate(session, "sso-only", "guess two").error == "login.failed"
     assert checked == ["guess one", "guess two"]

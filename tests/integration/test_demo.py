@@ -92,7 +92,9 @@ def test_the_same_seed_gives_identical_rows_in_another_process_with_another_hash
     other = tmp_path / "other.db"
     env = {**os.environ, "CRM_DATABASE_URL": f"sqlite:///{other}", "PYTHONHASHSEED": "12345"}
     args = ["-m", "funnel", "demo", "--leads", "200", "--seed", "3", "--anchor", ANCHOR.isoformat()]
-    subprocess.run([sys.executable, *args], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    # A new SQLite file outside data/ is made by init-db only (a missing one is taken for a typo).
+    for command in (["-m", "funnel", "init-db"], args):
+        subprocess.run([sys.executable, *command], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
 
     from funnel.core.db import make_engine
 
@@ -283,7 +285,9 @@ def test_the_cli_refuses_a_non_empty_database_with_one_line(demo, capsys):
 def test_the_cli_creates_the_schema_of_a_fresh_sqlite_file(tmp_path: Path, monkeypatch, capsys):
     from funnel.core.settings import get_settings
 
-    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh = tmp_path / "fresh.db"
+    fresh.touch()  # an empty file: outside data/ only init-db creates a missing one (a typo, most likely)
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{fresh}")
     get_settings.cache_clear()
     try:
         assert main(["demo", "--leads", "20", "--anchor", ANCHOR.isoformat()]) == 0

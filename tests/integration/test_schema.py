@@ -60,7 +60,7 @@ def model_constraint_names() -> dict[str, set[str | None]]:
 
 
 def test_the_migrations_build_exactly_the_schema_the_models_describe(db_url):
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, create=True)
     upgrade(engine)
 
     assert drift(engine) == []
@@ -68,7 +68,7 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(db_url):
 
 
 def test_every_constraint_carries_the_name_the_convention_gives_it(db_url):
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, create=True)
     upgrade(engine)
 
     assert constraint_names(engine) == model_constraint_names()
@@ -79,7 +79,7 @@ def test_every_constraint_carries_the_name_the_convention_gives_it(db_url):
 
 
 def test_naming_the_constraints_keeps_every_row_and_the_foreign_keys_still_hold(db_url):
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, create=True)
     command.upgrade(_alembic_config(engine), "0003")
     with engine.begin() as conn:
         for statement in ROWS_AT_0003:
@@ -103,7 +103,7 @@ def test_naming_the_constraints_keeps_every_row_and_the_foreign_keys_still_hold(
 
 
 def test_the_constraint_names_can_be_downgraded_and_upgraded_again(db_url):
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, create=True)
     upgrade(engine)
 
     command.downgrade(_alembic_config(engine), "0003")
@@ -117,7 +117,7 @@ def test_the_constraint_names_can_be_downgraded_and_upgraded_again(db_url):
 @pytest.mark.parametrize("db_url", POSTGRES_ONLY, indirect=True)
 def test_app_servers_starting_at_once_upgrade_an_empty_database_once_without_error(db_url):
     servers = 6
-    engines = [make_engine(db_url) for _ in range(servers)]
+    engines = [make_engine(db_url, create=True) for _ in range(servers)]
     all_ready = threading.Barrier(servers)
     errors: list[BaseException] = []
 

@@ -32,7 +32,7 @@ def test_upgrading_twice_changes_nothing(engine):
 
 
 def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}", create=True)
     with engine.connect() as conn:
         pragmas = {
             name: conn.execute(text(f"PRAGMA {name}")).scalar()
@@ -144,7 +144,7 @@ def test_an_older_database_is_brought_to_the_latest_migration_keeping_its_rows(d
 
     from funnel.core.db import _alembic_config
 
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, create=True)
     command.upgrade(_alembic_config(engine), "0001")
     with session_scope(engine) as s:
         s.execute(text("INSERT INTO customer (customer_no, name, stage, status, created_at, updated_at, version) "

@@ -84,13 +84,13 @@ def test_a_disabled_admin_does_not_count_as_the_remaining_admin(session, admin):
 
 def test_other_users_can_still_be_disabled_and_edited(session, admin):
     update_user(session, "rep", actor=admin, is_active=False, team="east")
-    assert authenticate(session, "rep", PASSWORD).error == "login.disabled"
+    assert authenticate(session, "rep", PASSWORD).user is None
 
 
 def test_a_password_reset_lifts_a_lock_out(session, admin):
     for _ in range(5):
         authenticate(session, "rep", "wrong password")
-    assert authenticate(session, "rep", PASSWORD).error == "login.locked"
+    assert authenticate(session, "rep", PASSWORD).user is None
     set_password(session, "rep", "a new password", actor=admin)
     assert authenticate(session, "rep", "a new password").user is not None
 

@@ -115,7 +115,7 @@ def test_the_scan_finds_the_keys_of_pages_use_cases_and_errors() -> None:
         "import.summary",
         "error.required",
         "import.error.empty",
-        "login.locked",
+        "login.failed",
     } <= literal
     assert len(literal) > 100
 
