@@ -41,7 +41,7 @@ from funnel.core.db import session_scope
 from funnel.core.errors import ValidationError
 from funnel.core.settings import get_settings
 from funnel.demo.catalog import DEMO_PASSWORD
-from pages._shared.common import Markdown, cached_demo_logins, database_url, get_engine, local_time, tr
+from pages._shared.common import Markdown, cached_demo_logins, database_url, get_engine, tr
 from pages._shared.session_routes import COOKIE, SIGN_IN_PATH, SIGN_OUT_PATH
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,8 @@ def _login_form() -> None:
         st.error(tr("auth.db_error"), icon=":material/error:")
         return
     if new is None:
-        until = f"{local_time(result.locked_until):%Y-%m-%d %H:%M}" if result.locked_until else ""
-        st.error(tr(result.error or "login.bad_credentials", until=until), icon=":material/lock:")
+        # One message for every failure (unknown user, wrong password, locked, disabled): see authenticate.
+        st.error(tr(result.error or "login.failed", **result.params), icon=":material/lock:")
         return
     _signed_in(new)
 

@@ -6,6 +6,7 @@ st.navigation call of a server process (and on every AppTest run), underscore or
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
@@ -20,7 +21,7 @@ from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
 from funnel.audit.format import reader_zone
-from funnel.core.db import make_engine, session_scope, upgrade
+from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
 from funnel.demo.generate import demo_logins
@@ -47,7 +48,16 @@ def database_url() -> str:
 
 
 def get_engine() -> Engine:
-    return _engine(database_url())
+    """The app's engine; a database the app cannot use (missing, too new, unreachable) gets one clear
+    page instead of a traceback, and every rerun tries again."""
+    try:
+        return _engine(database_url())
+    except DatabaseUnavailable as exc:
+        logging.getLogger(__name__).error("the database cannot be used: %s", exc)
+        st.title(t("app.title", current_language()))
+        st.error(tr(exc.key, **exc.params), icon=":material/database:")
+        st.stop()
+        raise AssertionError("unreachable") from exc  # st.stop() raises
 
 
 def default_language() -> str:

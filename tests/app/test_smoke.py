@@ -1,9 +1,11 @@
 """Every page of app.py's table renders without an exception: empty, seeded, in Chinese, with a failing database."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP, PAGES, app_page_table, open_page, seed
@@ -43,6 +45,7 @@ def test_the_app_brings_an_unmigrated_database_to_the_latest_schema(sqlite_url: 
 
     from funnel.core.db import make_engine
 
+    Path(make_url(sqlite_url).database or "").touch()  # an empty file: a missing one is refused outside data/
     st.cache_resource.clear()
     st.cache_data.clear()
     app = AppTest.from_file(str(APP), default_timeout=30)
@@ -77,3 +80,22 @@ def test_a_page_whose_database_reads_fail_shows_a_message_and_never_streamlits_e
 def test_the_smoke_tests_cover_every_page_of_app_pys_table() -> None:
     assert set(PAGES) == {path for _, path, *_ in app_page_table()}
     assert "pages/customer.py" in PAGES  # the hidden page too
+
+
+def test_a_mistyped_database_path_gets_a_clear_page_not_an_empty_new_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    from funnel.core.settings import get_settings
+
+    missing = tmp_path / "typo" / "loudou.db"
+    monkeypatch.setenv("CRM_DATABASE_URL", f"sqlite:///{missing}")
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not app.exception
+    assert "does not exist" in app.error[0].value
+    assert not missing.exists()  # nobody becomes the first admin of a database made by mistake
+    st.cache_resource.clear()
+    get_settings.cache_clear()

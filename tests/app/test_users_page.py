@@ -107,7 +107,7 @@ def test_a_disabled_user_can_no_longer_sign_in(app: AppTest, app_engine: Engine)
     app.button(key="users_edit_submit").click().run()
     assert not app.exception
     assert "rep" in app.success[0].value
-    assert sign_in(app_engine, "rep", PASSWORD) == "login.disabled"
+    assert sign_in(app_engine, "rep", PASSWORD) == "login.failed"  # disabled, told like any failure
     assert app.toggle(key="users_edit_is_active").value is False  # the form shows the stored state
 
 
@@ -158,7 +158,7 @@ def test_the_last_active_admin_cannot_disable_or_demote_themselves(app: AppTest,
 def test_a_password_reset_lets_a_locked_out_user_sign_in_again(app: AppTest, app_engine: Engine) -> None:
     for _ in range(5):
         sign_in(app_engine, "rep", "wrong password")
-    assert sign_in(app_engine, "rep", PASSWORD) == "login.locked"
+    assert sign_in(app_engine, "rep", PASSWORD) == "login.failed"  # still locked
     open_page(app, USERS)
     pick(app, "rep")
     assert "locked out until" in app.warning[0].value
