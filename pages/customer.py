@@ -19,6 +19,7 @@ from funnel.customers.edit import (
     assignable_users,
     delete_customer,
     share_customer,
+    unshare_customer,
     update_customer,
 )
 from funnel.customers.read import customer_detail
@@ -153,6 +154,17 @@ if can_assign:
             notice=tr("cust.shared", customer_no=number, user=share.display_name),
             **saving,
         )
+    if detail.shares:
+        with right:
+            revoked, slots = parts.user_choice("cust_unshare", list(detail.shares), lang)
+        if revoked is not None:
+            revoked_id = revoked.id
+            forms.save(
+                slots,
+                lambda s: unshare_customer(s, actor=actor, customer_id=cid, user_id=revoked_id),
+                notice=tr("cust.unshared", customer_no=number, user=revoked.display_name),
+                **saving,
+            )
 
 
 def _to_the_list(_: object) -> None:

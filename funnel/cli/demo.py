@@ -62,7 +62,7 @@ def demo(args: argparse.Namespace) -> int:
     # Imported here so that other commands do not pay for loading Faker.
     from funnel.demo.generate import DEMO_PASSWORD, generate_demo
 
-    engine = make_engine()
+    engine = make_engine(create=True)  # demo data may start a new database, as init-db does
     try:
         upgrade(engine)
         summary = generate_demo(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -13,7 +11,7 @@ from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.errors import FieldError, StaleEdit, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
-from funnel.customers.read import get_customer
+from funnel.customers.read import UserChoice, get_customer
 from funnel.store.models import Customer, CustomerShare, User
 
 
@@ -113,15 +111,6 @@ def delete_customer(session: Session, *, actor: Actor, customer_id: int) -> None
     number = customer.customer_no
     session.execute(delete(Customer).where(Customer.id == customer.id))
     events.record(session, events.CustomerDeleted(customer_id, number))
-
-
-@dataclass(frozen=True)
-class UserChoice:
-    """A user a customer can be assigned to or shared with."""
-
-    id: int
-    display_name: str
-    role: str
 
 
 def assignable_users(session: Session, *, actor: Actor) -> list[UserChoice]:

@@ -141,6 +141,15 @@ def first_contact_overdue(now: datetime, sla_hours: int | None = None) -> Column
 
 
 @dataclass(frozen=True)
+class UserChoice:
+    """A user a customer can be assigned to or shared with."""
+
+    id: int
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
 class CustomerDetail:
     """Everything the customer page shows, read in one go, detached from the session."""
 
@@ -162,6 +171,7 @@ class CustomerDetail:
     # The EDITABLE_FIELDS, as stored (None when empty).
     fields: dict[str, str | None]
     shared_with: tuple[str, ...]
+    shares: tuple[UserChoice, ...]  # the same users, for taking a share back
     contacts: pd.DataFrame
     stage_events: pd.DataFrame
     opportunities: pd.DataFrame
@@ -188,12 +198,12 @@ def customer_detail(
     """The customer with contacts, stage history, deals, orders, payments, objections (permission-checked)."""
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     overdue = session.scalar(select(first_contact_overdue(now or utcnow())).where(Customer.id == customer.id))
-    shared = session.scalars(
-        select(User.display_name)
+    shares = session.execute(
+        select(User.id, User.display_name, User.role)
         .join(CustomerShare, CustomerShare.user_id == User.id)
         .where(CustomerShare.customer_id == customer.id)
         .order_by(User.display_name)
-    )
+    ).all()
     cid = customer.id
     return CustomerDetail(
         id=customer.id,
@@ -211,7 +221,8 @@ def customer_detail(
         closed_at=customer.closed_at,
         first_contact_overdue=bool(overdue),
         fields={name: getattr(customer, name) for name in EDITABLE_FIELDS},
-        shared_with=tuple(shared),
+        shared_with=tuple(name for _, name, _ in shares),
+        shares=tuple(UserChoice(uid, name, role) for uid, name, role in shares),
         contacts=_frame(
             session,
             select(*(getattr(Contact, c) for c in CONTACT_COLUMNS))

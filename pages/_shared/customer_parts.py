@@ -258,6 +258,7 @@ def stage_form(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> tuple[b
 USER_CHOICES = {
     "cust_assign": ("cust.assign_to", "cust.assign_submit"),
     "cust_share": ("cust.share_with", "cust.share_submit"),
+    "cust_unshare": ("cust.unshare_from", "cust.unshare_submit"),
 }
 
 

@@ -304,6 +304,13 @@ def test_a_manager_shares_a_customer_with_another_rep(
     assert listed_names(open_leads(app_as("rep2"))) == ["Acme", "Other rep's lead"]
     assert listed_names(open_leads(app_as("rep"))) == ["Acme", "Won deal"]  # still the owner
 
+    # And takes the share back: rep2 no longer sees the customer.
+    app = open_customer(app_as("manager"), book["Acme"])
+    app.selectbox(key="cust_unshare").set_value(accounts["rep2"])
+    app.button(key="cust_unshare_submit").click().run()
+    assert "no longer shared with rep2" in app.success[0].value
+    assert listed_names(open_leads(app_as("rep2"))) == ["Other rep's lead"]
+
 
 def test_a_manager_deletes_a_customer_after_confirming_and_returns_to_the_list(
     app_as: AppAs, book: dict[str, int]
