@@ -47,7 +47,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    engine = make_engine()
+    engine = make_engine(create=True)  # restoring may start a database anew, as init-db does
     try:
         restore(engine, args.path, force=args.force)
         upgrade(engine)

@@ -105,7 +105,7 @@ def test_a_wrong_password_is_refused_on_the_page(page):
     page.get_by_label("Password", exact=True).fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
 
-    page.get_by_text("Wrong username or password").wait_for(timeout=20_000)
+    page.get_by_text("Sign-in failed").wait_for(timeout=20_000)
 
 
 def test_the_language_switch_turns_the_dashboard_chinese(page):
