@@ -25,7 +25,7 @@ from funnel.capture.import_parsing import (
 from funnel.core.errors import ValidationError
 from funnel.pipeline.stages import get_pipeline
 
-LOCALES = Path(__file__).resolve().parents[2] / "funnel" / "core" / "locales"
+LOCALES = Path(__file__).resolve().parents[3] / "funnel" / "core" / "locales"
 
 
 @pytest.mark.parametrize(
