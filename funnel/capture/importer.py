@@ -44,7 +44,7 @@ from funnel.core import events
 from funnel.core.db import session_factory, take_write_lock
 from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
-from funnel.customers.duplicates import duplicate_error
+from funnel.customers.duplicates import duplicate_error, lock_intake
 from funnel.customers.fields import AUDITED_FIELDS
 from funnel.customers.numbering import new_customer_no
 from funnel.customers.stages import add_history
@@ -120,6 +120,9 @@ class _Importer:
         first_row: dict[str, int],
     ):
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
+        # The batch checks its new people for duplicates against contacts loaded below: take the lock a
+        # lead save takes first, so nobody stores one of them between that load and the batch's commit.
+        lock_intake(session)
         # Someone who may not assign leads keeps owners as they are and owns the new leads themselves.
         self.may_assign = allowed(actor, "customer.assign")
         self.sees_all = customer_scope(session, actor) is EVERYTHING

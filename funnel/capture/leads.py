@@ -21,7 +21,7 @@ from funnel.core import events
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
-from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match, lock_contacts
+from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match, lock_intake
 from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, audited_fields, clean_grade, clean_text
 from funnel.customers.numbering import unused_customer_no
 from funnel.customers.stages import add_history
@@ -212,7 +212,7 @@ def create_lead(
     owner_id = cleaned.owner_id if allowed(actor, "customer.assign") else actor.user_id
     if not allow_duplicate:
         # Under the lock, so that of several saves of one person at once exactly one stores it.
-        lock_contacts(session, cleaned.contact)
+        lock_intake(session)
         match = duplicate_match(session, cleaned.contact)
         if match is not None:
             visible = can_see(session, actor, match.customer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,26 +46,19 @@ def duplicate_match(session: Session, contact: Mapping[str, str | None]) -> Dupl
 _CONTACT_LOCK_SPACE = 0x6C6F
 
 
-def lock_contacts(session: Session, contact: Mapping[str, str | None]) -> None:
-    """Hold, until the transaction ends, a lock per normalised contact value, before checking for duplicates.
+def lock_intake(session: Session) -> None:
+    """Hold, until the transaction ends, the one lock every "check for a duplicate, then store" takes.
 
-    Without it two reps saving the same person at once both find no duplicate and both store it.
-    PostgreSQL: one transaction-scoped advisory lock per value (sorted, so two saves cannot deadlock);
-    the check after it sees the winner's committed row. SQLite: the database's one write lock.
+    Without it two reps (or a rep and an import) saving the same person at once both find no duplicate
+    and both store it. PostgreSQL: one transaction-scoped advisory lock, so the check after it sees the
+    winner's committed row; SQLite: the database's write lock, taken before the check. One lock rather
+    than one per contact value: an import batch checks a thousand people at once, and new leads arrive
+    far slower than one such short transaction.
     """
     if session.get_bind().dialect.name != "postgresql":
         take_write_lock(session)
         return
-    keys = sorted({_lock_key(name, value) for name, value in contact.items() if value})
-    for key in keys:
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _CONTACT_LOCK_SPACE, "key": key}
-        )
-
-
-def _lock_key(name: str, value: str) -> int:
-    digest = hashlib.blake2b(f"{name}:{value}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": _CONTACT_LOCK_SPACE})
 
 
 def duplicate_error(field_name: str, customer_no: str, *, visible: bool) -> FieldError:

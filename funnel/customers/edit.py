@@ -11,7 +11,7 @@ from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.errors import FieldError, StaleEdit, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
-from funnel.customers.read import UserChoice, get_customer
+from funnel.customers.read import UserChoice, flush_edit, get_customer
 from funnel.store.models import Customer, CustomerShare, User
 
 
@@ -47,7 +47,7 @@ def update_customer(
     for name, value in values.items():
         setattr(customer, name, value)
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.UPDATE, changes=changed)
-    session.flush()
+    flush_edit(session, customer)
     events.record(session, events.CustomerUpdated(customer.id, tuple(sorted(changed))))
     return customer
 
@@ -67,7 +67,7 @@ def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_i
     customer.team = owner.team or customer.team  # the customer moves with its owner to their team
     changes = audit.diff(before, audited_fields(customer))
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.ASSIGN, changes=changes)
-    session.flush()
+    flush_edit(session, customer)
     events.record(session, events.LeadAssigned(customer.id, owner_id, previous))
     return customer
 

@@ -9,11 +9,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from funnel.access.permissions import Actor, customer_scope, require, require_customer
 from funnel.core.clock import utcnow
 from funnel.core.db import get_by_id
-from funnel.core.errors import FieldError, NotFound, ValidationError
+from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.settings import get_settings
 from funnel.core.validation import clean
 from funnel.customers.fields import EDITABLE_FIELDS
@@ -29,6 +30,19 @@ from funnel.store.models import (
     StageEvent,
     User,
 )
+
+
+def flush_edit(session: Session, customer: Customer) -> None:
+    """Write a customer's changes now; another save since it was read makes it a StaleEdit.
+
+    The version check before an edit and its UPDATE are two statements: a colleague's save between them
+    leaves the UPDATE (... WHERE version = n) matching no row, which is the same stale edit.
+    """
+    number = customer.customer_no  # read before the flush: after a failed one the session cannot load
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise StaleEdit(number) from exc
 
 
 def get_customer(session: Session, *, actor: Actor, customer_id: int) -> Customer:

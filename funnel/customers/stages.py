@@ -21,6 +21,7 @@ from funnel.core.db import get_by_id
 from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.validation import clean
 from funnel.customers.fields import OPEN, audited_fields, clean_text
+from funnel.customers.read import flush_edit
 from funnel.pipeline.rules import FunnelState, after_move, check_move, first_contact, funnel_state
 from funnel.pipeline.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.store.models import Customer, StageEvent
@@ -130,7 +131,7 @@ def move_stage(
         action=AuditAction.STAGE_MOVE,
         changes=audit.diff(before, audited_fields(customer)),
     )
-    session.flush()
+    flush_edit(session, customer)
     events.record(session, events.StageMoved(customer.id, previous, key, at))
     if key == WON:
         events.record(session, events.CustomerWon(customer.id, at))

@@ -114,7 +114,7 @@ def test_a_busy_team_leaves_no_traceback_no_duplicate_and_a_true_report(engine: 
     assert not any(thread.is_alive() for thread in threads)
 
     print(f"\n{engine.dialect.name}: done {dict(tally.done)}; refused {dict(tally.refused)}")
-    assert tally.tracebacks == [], tally.tracebacks[:3]
+    assert tally.tracebacks == [], "\n".join(tally.tracebacks[:2])
     assert tally.locked == 0
     assert sum(tally.done.values()) > THREADS  # the threads really worked
     with session_scope(engine) as session:

@@ -56,6 +56,10 @@ def _edit_when_loaded(monkeypatch, engine: Engine, external_id: str, times: int)
 def test_a_concurrent_edit_is_reloaded_and_the_3000_row_import_applies_every_row(
     engine, tmp_path, monkeypatch
 ):
+    if engine.dialect.name == "sqlite":
+        # A batch takes SQLite's write lock before it reads, so no save can come between its read and its
+        # write there (the next test covers the retry on SQLite within the batch's own transaction).
+        pytest.skip("no concurrent writer can get between an SQLite batch's read and write")
     rows = [[f"e-{i}", f"Lead {i}", f"139{i:08d}"] for i in range(3000)]
     import_file(engine, _write_csv(tmp_path / "a.csv", ["external_id", "name", "phone"], rows), actor=SYSTEM)
     renamed = [[f"e-{i}", f"Renamed {i}"] for i in range(3000)]
