@@ -51,19 +51,23 @@ def _segment_column(by: str, dialect: str) -> ColumnElement[Any]:
     raise ValueError(f"cannot split the funnel by {by!r}; use one of {', '.join(SEGMENT_FIELDS)}")
 
 
-def _scoped(stmt: _S, filters: CustomerFilter | None) -> _S:
-    stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
+def _scoped(stmt: _S, filters: CustomerFilter | None, *, by: str | None = None) -> _S:
+    """`stmt` limited to `filters`; the owner's user row is joined only when a split or filter names it,
+    so that the common roll-up reads the customer's covering index alone."""
+    if by == "owner" or (filters is not None and filters.values.get("owner")):
+        stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
     return stmt.where(and_(*filters.conditions())) if filters and filters.conditions() else stmt
 
 
-def _furthest_rank(pipeline: Pipeline) -> ColumnElement[int]:
-    """Per customer, the rank of its stored furthest stage (won = len(stages)): a column, no subquery.
+def _furthest_ranks(stored: pd.Series, pipeline: Pipeline) -> pd.Series:
+    """The rank of each stored furthest stage (won = len(stages)); a stage no longer in the pipeline: 0.
 
     The write path keeps `furthest_stage` with every stage event (funnel.customers.stages) and
-    `python -m funnel check` proves it equals a recount of the history.
+    `python -m funnel check` proves it equals a recount of the history. The query groups by the column
+    itself (read from the covering index) and the few groups are ranked here.
     """
     ranks = {key: i for i, key in enumerate(pipeline.funnel_keys)}
-    return case(ranks, value=Customer.furthest_stage, else_=0)
+    return stored.map(lambda key: ranks.get(key, 0)).astype("int64")
 
 
 def _deal_amount() -> ColumnElement[Any]:
@@ -85,23 +89,31 @@ def stage_rollup(
     """Customer counts and amounts per (segment, status, current stage, furthest rank)."""
     pipeline = pipeline or get_pipeline()
     segment = _segment_columns(by, session.get_bind().dialect.name)
-    furthest = _furthest_rank(pipeline).label("furthest")
-    amount = _deal_amount()
+    furthest = Customer.furthest_stage.label("furthest")
     stmt = select(
         *segment,
         Customer.status.label("status"),
         Customer.stage.label("stage"),
         furthest,
         func.count().label("customers"),
-        func.sum(case((Customer.status == WON, amount), else_=0)).label("won_amount"),
     ).select_from(Customer)
-    stmt = _scoped(stmt, filters).group_by(*segment, Customer.status, Customer.stage, furthest)
-    columns = ["status", "stage", "furthest", "customers", "won_amount"]
+    # Counts come from the covering index alone; amounts need each won customer's deals, so they are
+    # summed by a second query over the won customers only (a small share of all).
+    stmt = _scoped(stmt, filters, by=by).group_by(*segment, Customer.status, Customer.stage, furthest)
+    columns = ["status", "stage", "furthest", "customers"]
     frame = pd.DataFrame(session.execute(stmt).all(), columns=(["segment"] if by else []) + columns)
+    won = select(*segment, func.sum(_deal_amount()).label("won_amount")).select_from(Customer)
+    won = _scoped(won, filters, by=by).where(Customer.status == WON).group_by(*segment)
+    amounts = {tuple(row[:-1]): float(row[-1] or 0) for row in session.execute(won)}
+    keys = zip(*(frame[name] for name in ["segment"] if by), strict=True) if by else ((),) * len(frame)
+    frame["won_amount"] = [
+        amounts.get(key, 0.0) if status == WON else 0.0
+        for key, status in zip(keys, frame["status"], strict=True)
+    ]
     if by is None:
         frame.insert(0, "segment", None)
     frame["customers"] = frame["customers"].astype("int64")
-    frame["furthest"] = frame["furthest"].astype("int64")
+    frame["furthest"] = _furthest_ranks(frame["furthest"], pipeline)
     frame["won_amount"] = frame["won_amount"].astype("float64")
     if by in PERIOD_FIELDS:
         frame["segment"] = _period_labels(frame["segment"], by)
@@ -132,7 +144,7 @@ def loss_details(
         func.coalesce(Customer.lost_reason, "").label("detail"),
         func.count().label("count"),
     ).select_from(Customer)
-    lost = _scoped(lost, filters).where(Customer.status == LOST)
+    lost = _scoped(lost, filters, by=by).where(Customer.status == LOST)
     lost = lost.group_by(*segment, Customer.stage, Customer.lost_reason)
     objections = (
         select(
@@ -145,7 +157,7 @@ def loss_details(
         .select_from(Objection)
         .join(Customer, Customer.id == Objection.customer_id)
     )
-    objections = _scoped(objections, filters).group_by(
+    objections = _scoped(objections, filters, by=by).group_by(
         *segment, func.coalesce(Objection.stage, Customer.stage), Objection.category
     )
     rows = [*session.execute(lost).all(), *session.execute(objections).all()]
