@@ -7,6 +7,7 @@ import streamlit as st
 from funnel.audit.format import KNOWN_ACTIONS, audit_view, query_days
 from funnel.audit.read import audit_entries
 from funnel.core.db import session_scope
+from funnel.core.export import spreadsheet_safe
 from funnel.core.validation import clean
 from funnel.customers.fields import field_label
 from pages._shared import admin_parts as parts
@@ -61,7 +62,7 @@ view["action"] = view["action"].map(lambda key: parts.translated("auditlog.actio
 view["entity"] = view["entity"].map(lambda key: parts.translated("auditlog.entity", key, lang))
 st.caption(tr("auditlog.count", n=len(view), zone=str(zone)))
 st.dataframe(
-    view[list(COLUMNS)],
+    spreadsheet_safe(view[list(COLUMNS)]),
     hide_index=True,
     width="stretch",
     column_config={name: tr(f"auditlog.col.{name}") for name in COLUMNS},

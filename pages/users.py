@@ -8,6 +8,7 @@ from funnel.accounts.users import UserInput, add_user, set_password, update_user
 from funnel.audit.format import local_times
 from funnel.core.db import session_scope
 from funnel.core.errors import FieldError
+from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import t
 from pages._shared import admin_parts as parts
 from pages._shared import forms
@@ -52,7 +53,7 @@ shown = users.assign(
 ).fillna("")
 st.subheader(tr("users.list"))
 st.dataframe(
-    shown,
+    spreadsheet_safe(shown),
     hide_index=True,
     width="stretch",
     column_config={name: tr(f"users.{name}") for name in shown.columns},

@@ -272,6 +272,15 @@ def _check_user(user_in: UserInput) -> list[FieldError]:
             user_in.email = normalize_email(user_in.email)
         except ValueError:
             errors.append(FieldError("email", "error.email_invalid", {"value": user_in.email}))
+    # Each text within its column (PostgreSQL refuses a longer one, and the whole save with it) and
+    # without a NUL byte (which neither database stores).
+    for name in ("display_name", "email", "region", "industry", "team"):
+        value = getattr(user_in, name)
+        limit = getattr(User.__table__.c[name].type, "length", None)
+        if isinstance(value, str) and "\x00" in value:
+            errors.append(FieldError(name, "error.invalid_characters"))
+        elif isinstance(value, str) and limit and len(value) > limit:
+            errors.append(FieldError(name, "error.too_long", {"max": str(limit), "length": str(len(value))}))
     return errors
 
 

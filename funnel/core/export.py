@@ -24,7 +24,7 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` with every text cell neutralised (numbers stay numbers)."""
     safe = frame.copy()
     for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_bool_dtype(safe[column]):
+        if pd.api.types.is_object_dtype(safe[column]) or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralise)
     safe.columns = [neutralise(str(name)) for name in safe.columns]
     return safe

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
 from funnel.customers.edit import UserChoice
@@ -77,7 +78,9 @@ def leads_table(frame: pd.DataFrame, pipeline: Pipeline, lang: str) -> tuple[Any
         help=t("leads.col.first_contact_overdue.help", lang, hours=get_settings().first_contact_sla_hours),
     )
     red = "color: #d62728; font-weight: 600"
-    return shown.style.map(lambda v: red if v else "", subset=["first_contact_overdue"]), config
+    # The table's toolbar downloads a CSV: cells a spreadsheet would run as formulas are neutralised.
+    safe = spreadsheet_safe(shown)
+    return safe.style.map(lambda v: red if v else "", subset=["first_contact_overdue"]), config
 
 
 def open_customer(customer_id: int) -> None:
@@ -133,7 +136,7 @@ def table(frame: pd.DataFrame, prefix: str, key: str) -> None:
     """A read-only table with translated headers and no "None" cells."""
     shown = frame.map(text) if not frame.empty else frame
     shown = shown.rename(columns={c: tr(f"{prefix}.{c}") for c in frame.columns})
-    st.dataframe(shown, hide_index=True, width="stretch", key=key)
+    st.dataframe(spreadsheet_safe(shown), hide_index=True, width="stretch", key=key)
 
 
 def details(detail: CustomerDetail) -> None:
@@ -160,12 +163,17 @@ def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lan
         }
     )
     st.markdown(f"**{tr('cust.stage_events')}**")
-    st.dataframe(events, hide_index=True, width="stretch", key="cust_stage_events")
+    st.dataframe(spreadsheet_safe(events), hide_index=True, width="stretch", key="cust_stage_events")
     st.markdown(f"**{tr('cust.audit')}**")
     if audit.empty:
         st.caption(tr("cust.no_audit"))
     else:
-        st.dataframe(audit_view(audit, pipeline, lang), hide_index=True, width="stretch", key="cust_audit")
+        st.dataframe(
+            spreadsheet_safe(audit_view(audit, pipeline, lang)),
+            hide_index=True,
+            width="stretch",
+            key="cust_audit",
+        )
 
 
 def audit_view(audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> pd.DataFrame:

@@ -88,3 +88,20 @@ def test_errors_are_shown_in_chinese_when_chinese_is_chosen(app: AppTest) -> Non
     submit(app)
     assert app.title[0].value == "录入线索"
     assert "不是有效的邮箱地址" in element_after(app, "lead_email").value
+
+
+def test_a_201_character_company_gets_a_message_on_the_company_field_and_the_input_is_kept(
+    app: AppTest, app_engine: Engine
+) -> None:
+    # Before: stored on SQLite, a bare "save failed" on PostgreSQL. The column's length is the rule.
+    company = "华东机电" * 50 + "X"
+    open_page(app, LEAD_ENTRY)
+    fill(app, name="Acme", company=company, phone="13812345670")
+    submit(app)
+    assert not app.exception
+    below = element_after(app, "lead_company")
+    assert below.type == "error"
+    assert "at most 200 characters (this has 201)" in below.value
+    assert app.text_input(key="lead_company").value == company
+    with session_scope(app_engine) as session:
+        assert customer_count(session, actor=SYSTEM) == 0

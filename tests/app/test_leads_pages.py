@@ -357,3 +357,10 @@ def test_the_customer_page_shows_deals_and_objections_by_name(
     assert table_with(app, "Amount")["Amount"].tolist() == ["1,200.00"]
     objection = table_with(app, "Category").iloc[0]
     assert (objection["Category"], objection["Stage"], objection["Detail"]) == ("Price", "Lead", "too dear")
+
+
+def test_the_leads_table_a_reader_can_download_neutralises_formulas(app_as: AppAs, app_engine: Engine) -> None:
+    with session_scope(app_engine) as session:
+        create_lead(session, LeadInput(name='=HYPERLINK("https://evil.example")', email="f@x.cn"), actor=SYSTEM)
+    names = listed_names(open_leads(app_as("admin")))
+    assert '\'=HYPERLINK("https://evil.example")' in names

@@ -227,3 +227,22 @@ def test_an_email_another_user_has_is_reported_under_the_email_field(
     add(app, username="second", email="Same@Example.com", password="long enough", repeat="long enough")
     assert "already uses the e-mail" in element_after(app, "users_add_email").value
     assert stored(app_engine, "second") is None
+
+
+def test_an_owner_an_import_created_as_wang_wu_can_be_activated_here(
+    app: AppTest, app_engine: Engine
+) -> None:
+    from funnel.access.permissions import SYSTEM
+    from funnel.capture.importer import import_rows
+
+    with session_scope(app_engine) as session:
+        import_rows(session, [{"name": "Lead", "email": "l@x.cn", "负责人": "王五"}], actor=SYSTEM)
+    open_page(app, USERS)
+    pick(app, "owner")  # the username the import gave 王五 (a name with no [a-z0-9] letters)
+    assert app.text_input(key="users_edit_display_name").value == "王五"
+    app.toggle(key="users_edit_is_active").set_value(True)
+    app.button(key="users_edit_submit").click().run()
+    assert not app.exception
+    assert not app.error
+    assert "owner" in app.success[0].value
+    assert stored(app_engine, "owner") == ("rep", True)

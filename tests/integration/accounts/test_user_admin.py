@@ -104,3 +104,13 @@ def test_an_email_another_account_uses_is_refused_on_add_and_on_edit(session, ad
         update_user(session, "rep", actor=admin, email="li@example.com")
     assert edited.value.by_field()["email"].code == "error.email_taken"
     update_user(session, "li", actor=admin, email="li@example.com", team="east")  # keeping one's own is fine
+
+
+@pytest.mark.parametrize("field", ["display_name", "region", "industry", "team"])
+def test_over_long_or_nul_account_fields_get_a_message_on_the_field(session, field):
+    from funnel.core.errors import ValidationError as Invalid
+
+    for value, code in (("x" * 300, "error.too_long"), ("a\x00b", "error.invalid_characters")):
+        with pytest.raises(Invalid) as caught:
+            add_user(session, UserInput(username="someone", **{field: value}), password=None, actor=SYSTEM)
+        assert [(e.field, e.code) for e in caught.value.errors] == [(field, code)]
