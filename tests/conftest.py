@@ -121,7 +121,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(
-        "funnel.accounts.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        "funnel.accounts.passwords._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 # Published (README, `demo` output, the sign-in page's hint): every demo account signs in with it while
 # the settings allow demo data. Named here, away from Faker, so that pages can name it without loading
 # the demo generator; it lives with sign-in, which refuses it once demo data is switched off.
-from funnel.accounts.users import DEMO_PASSWORD
+from funnel.accounts.passwords import DEMO_PASSWORD
 
 __all__ = ["DEMO_PASSWORD"]
 

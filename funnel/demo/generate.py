@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
-from funnel.accounts.users import hash_password, is_demo_password_hash
+from funnel.accounts.passwords import hash_password, is_demo_password_hash
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import get_settings

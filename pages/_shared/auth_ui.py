@@ -28,15 +28,8 @@ from funnel.accounts.sessions import (
     start_session,
     token_hash,
 )
-from funnel.accounts.users import (
-    SetupDone,
-    UserInput,
-    authenticate,
-    count_users,
-    create_first_admin,
-    email_verified_claim,
-    sign_in_by_email,
-)
+from funnel.accounts.signin import authenticate, email_verified_claim, sign_in_by_email
+from funnel.accounts.users import SetupDone, UserInput, count_users, create_first_admin
 from funnel.core.db import session_scope
 from funnel.core.errors import ValidationError
 from funnel.core.settings import get_settings

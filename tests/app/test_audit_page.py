@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.access.permissions import SYSTEM, Actor
-from funnel.accounts.users import authenticate, set_password
+from funnel.accounts.signin import authenticate
+from funnel.accounts.users import set_password
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.capture.leads import LeadInput, create_lead

@@ -359,8 +359,12 @@ def test_the_customer_page_shows_deals_and_objections_by_name(
     assert (objection["Category"], objection["Stage"], objection["Detail"]) == ("Price", "Lead", "too dear")
 
 
-def test_the_leads_table_a_reader_can_download_neutralises_formulas(app_as: AppAs, app_engine: Engine) -> None:
+def test_the_leads_table_a_reader_can_download_neutralises_formulas(
+    app_as: AppAs, app_engine: Engine
+) -> None:
     with session_scope(app_engine) as session:
-        create_lead(session, LeadInput(name='=HYPERLINK("https://evil.example")', email="f@x.cn"), actor=SYSTEM)
+        create_lead(
+            session, LeadInput(name='=HYPERLINK("https://evil.example")', email="f@x.cn"), actor=SYSTEM
+        )
     names = listed_names(open_leads(app_as("admin")))
     assert '\'=HYPERLINK("https://evil.example")' in names

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from funnel.accounts.users import authenticate, find_user
+from funnel.accounts.signin import authenticate
+from funnel.accounts.users import find_user
 from funnel.core.db import session_scope
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import APP, element_after, open_page, shown, start_signed_in

@@ -13,7 +13,9 @@ from sqlalchemy import String, cast, func, inspect, literal_column, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.access.permissions import SYSTEM, Actor
-from funnel.accounts.users import UserInput, add_user, authenticate, hash_password, set_password, update_user
+from funnel.accounts.passwords import hash_password
+from funnel.accounts.signin import authenticate
+from funnel.accounts.users import UserInput, add_user, set_password, update_user
 from funnel.analytics.report import build_report
 from funnel.audit.read import audit_entries
 from funnel.capture.leads import LeadInput, create_lead

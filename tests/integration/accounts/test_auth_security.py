@@ -11,17 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM
-from funnel.accounts import users as auth
-from funnel.accounts.users import (
-    UserInput,
-    add_user,
-    authenticate,
-    create_first_admin,
-    email_verified_claim,
-    hash_password,
-    set_password,
-    sign_in_by_email,
-)
+from funnel.accounts import passwords as auth
+from funnel.accounts.passwords import hash_password
+from funnel.accounts.signin import authenticate, email_verified_claim, sign_in_by_email
+from funnel.accounts.users import UserInput, add_user, create_first_admin, set_password
 from funnel.core.db import session_scope
 from funnel.core.settings import get_settings
 from funnel.demo.catalog import DEMO_USERS

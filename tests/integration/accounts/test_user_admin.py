@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from funnel.access.permissions import SYSTEM, Actor
-from funnel.accounts.users import UserInput, add_user, authenticate, set_password, update_user, user_table
+from funnel.accounts.signin import authenticate
+from funnel.accounts.users import UserInput, add_user, set_password, update_user, user_table
 from funnel.core.clock import utcnow
 from funnel.core.errors import PermissionDenied, ValidationError
 from funnel.store.models import User

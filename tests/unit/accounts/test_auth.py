@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from funnel.accounts import users as auth
-from funnel.accounts.users import check_password, hash_password, session_expired, verify_password
+from funnel.accounts import passwords as auth
+from funnel.accounts.passwords import check_password, hash_password, verify_password
+from funnel.accounts.signin import session_expired
 from funnel.core.errors import ValidationError
 
 
