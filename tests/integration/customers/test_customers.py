@@ -337,3 +337,28 @@ def test_a_share_can_be_revoked_and_the_revocation_is_audited(session, actors):
     assert ["MANAGER", "unshare", "shared_with", "REP", None] in history[
         ["user", "action", "field", "old", "new"]
     ].to_numpy().tolist()
+
+
+def test_search_matches_percent_and_underscore_literally_and_refuses_nul_and_long_text(session, actors):
+    manager = actors["manager"]
+    lead(session, SYSTEM, "100% Cotton", company="a_b")
+    lead(session, SYSTEM, "Plain")
+    session.commit()
+
+    assert list(list_customers(session, actor=manager, search="%")["name"]) == ["100% Cotton"]
+    assert list(list_customers(session, actor=manager, search="a_b")["name"]) == ["100% Cotton"]
+    assert list(list_customers(session, actor=manager, search="_")["name"]) == ["100% Cotton"]
+    for typed, code in (("ab\x00c", "error.invalid_characters"), ("x" * 201, "error.too_long")):
+        with pytest.raises(ValidationError) as caught:
+            list_customers(session, actor=manager, search=typed)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("search", code)]
+
+
+@pytest.mark.parametrize("customer_id", [0, -1, 2**31, 10**20])
+def test_an_id_no_customer_can_have_is_not_found_rather_than_a_database_error(session, actors, customer_id):
+    from funnel.core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        get_customer(session, actor=actors["manager"], customer_id=customer_id)
+    with pytest.raises(NotFound):
+        move_stage(session, customer_id=customer_id, to_stage="contact", actor=actors["manager"])
