@@ -18,6 +18,7 @@ from funnel.accounts.users import find_user
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
+from funnel.core.db import take_write_lock
 from funnel.core.i18n import rule_params
 from funnel.core.settings import get_settings
 from funnel.store.models import User
@@ -63,6 +64,7 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
     username exists, is locked or is disabled (the audit log keeps the reason). While the settings turn
     demo data off, the published demo password opens no account.
     """
+    take_write_lock(session)  # every sign-in writes (a count, an audit row): read under the lock
     now = now or utcnow()
     user = find_user(session, login)
     # One argon2 verify on every path, before any decision: the locked and unknown paths must cost

@@ -186,8 +186,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def take_write_lock(session: Session) -> None:
     """On SQLite, start the session's transaction by taking the database's write lock (no-op elsewhere).
 
-    SQLite has one writer: a check-then-write (is this contact new?) holds only if the check runs under
-    the lock. The driver begins a transaction before a write statement, so savepoints nest inside it too.
+    SQLite has one writer: a check-then-write (is this contact new? is this the version I loaded?) holds
+    only if the check runs under the lock. And a transaction that read first and writes second fails at
+    once with "database is locked" when another connection wrote in between (WAL's busy snapshot: no
+    busy timeout helps), so a use case that reads then writes takes the lock first. The driver begins a
+    transaction before a write statement, so savepoints nest inside it too.
     """
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))

@@ -9,6 +9,7 @@ from funnel.access.permissions import Actor, assignee_error, require, require_cu
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction
 from funnel.core import events
+from funnel.core.db import take_write_lock
 from funnel.core.errors import FieldError, StaleEdit, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
 from funnel.customers.read import UserChoice, flush_edit, get_customer
@@ -24,6 +25,7 @@ def update_customer(
     expected_version: int,
 ) -> Customer:
     """Save edited fields; refuse a stale edit (someone saved after `expected_version` was read)."""
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if customer.version != expected_version:
@@ -54,6 +56,7 @@ def update_customer(
 
 def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_id: int) -> Customer:
     """Give a customer to another owner (managers and admins); see `assignee_error` for who may take it."""
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
     owner = session.get(User, owner_id)
@@ -74,6 +77,7 @@ def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_i
 
 def share_customer(session: Session, *, actor: Actor, customer_id: int, user_id: int) -> None:
     """Let another user see and edit a customer without owning it; see `assignee_error` for who."""
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
     error = assignee_error(actor, session.get(User, user_id), field="user_id")
@@ -89,6 +93,7 @@ def share_customer(session: Session, *, actor: Actor, customer_id: int, user_id:
 
 def unshare_customer(session: Session, *, actor: Actor, customer_id: int, user_id: int) -> None:
     """Take a share back: the user no longer sees the customer unless they own it (audited)."""
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.assign")
     share = session.get(CustomerShare, (customer.id, user_id))
@@ -103,6 +108,7 @@ def unshare_customer(session: Session, *, actor: Actor, customer_id: int, user_i
 
 def delete_customer(session: Session, *, actor: Actor, customer_id: int) -> None:
     """Delete a customer and everything attached to it, keeping its audit trail."""
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.delete")
     snapshot = audit.diff(audited_fields(customer), dict.fromkeys(AUDITED_FIELDS))

@@ -17,7 +17,7 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.clock import utcnow
-from funnel.core.db import get_by_id
+from funnel.core.db import get_by_id, take_write_lock
 from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.validation import clean
 from funnel.customers.fields import OPEN, audited_fields, clean_text
@@ -88,6 +88,7 @@ def move_stage(
     Refused (ValidationError) when the customer is there already, once it is won (a won deal stays
     closed), or when losing it without a reason. A lost one may be reopened.
     """
+    take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     pipeline = pipeline or get_pipeline()
     key = pipeline.resolve(to_stage)
     if key is None:
