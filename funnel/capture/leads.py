@@ -22,9 +22,8 @@ from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
 from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match, lock_intake
-from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, audited_fields, clean_grade, clean_text
+from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, clean_grade, clean_text
 from funnel.customers.numbering import unused_customer_no
-from funnel.customers.stages import add_history
 from funnel.pipeline.rules import first_contact, funnel_state, new_lead_history, stage_after
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
 from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent, User
@@ -222,15 +221,6 @@ def create_lead(
     )
 
 
-def intake_team(session: Session, given: str | None, *, owner_id: int | None, actor: Actor) -> str | None:
-    """The team a new customer belongs to: as given (an import's column), else its owner's, else the
-    team of whoever entered it; a prospect's lead has none until it is routed."""
-    if given:
-        return given
-    owner = session.get(User, owner_id) if owner_id is not None else None
-    return owner.team if owner is not None and owner.team else actor.team
-
-
 def store_lead(
     session: Session,
     cleaned: CleanLead,
@@ -240,62 +230,13 @@ def store_lead(
     customer_no: str | None,
     pipeline: Pipeline,
 ) -> Customer:
-    """Write a validated lead: customer, primary contact, stage history with its funnel state, deal, audit."""
-    require(actor, "customer.create")
-    customer = Customer(
-        customer_no=customer_no or unused_customer_no(session, cleaned.created_at),
-        external_id=cleaned.external_id,
-        name=cleaned.name,
-        company=cleaned.company,
-        industry=cleaned.industry,
-        region=cleaned.region,
-        channel=cleaned.channel,
-        tags=cleaned.tags,
-        owner_id=owner_id,
-        team=intake_team(session, cleaned.team, owner_id=owner_id, actor=actor),
-        grade=cleaned.grade,
-        stage=cleaned.stage,
-        status=cleaned.status,
-        furthest_stage=pipeline.first,
-        lost_reason=cleaned.lost_reason,
-        created_at=cleaned.created_at,
-        updated_at=cleaned.created_at,
+    """Write one validated lead through the same write as an import's batch (`store_leads`)."""
+    number = customer_no or unused_customer_no(session, cleaned.created_at)
+    (customer_id,) = store_leads(
+        session, [NewLead(cleaned, owner_id, number)], actor=actor, pipeline=pipeline
     )
-    session.add(customer)
-    # The customer is inserted once its funnel state is known (add_history), then its contact.
-    add_history(session, customer, list(cleaned.history), actor=actor, pipeline=pipeline, known=())
-    session.add(
-        Contact(
-            customer_id=customer.id,
-            name=cleaned.contact_name or cleaned.name,
-            phone=cleaned.phone,
-            email=cleaned.email,
-            wechat=cleaned.wechat,
-            is_primary=True,
-            created_at=cleaned.created_at,
-        )
-    )
-    if cleaned.amount is not None:
-        session.add(
-            Opportunity(customer_id=customer.id, amount=cleaned.amount, created_at=cleaned.created_at)
-        )
-    audit.record_customer(
-        session,
-        actor=actor,
-        customer=customer,
-        action=AuditAction.CREATE,
-        changes=audit.diff({}, audited_fields(customer)),
-    )
-    events.record(
-        session,
-        events.LeadCreated(
-            customer_id=customer.id,
-            customer_no=customer.customer_no,
-            channel=customer.channel,
-            owner_id=owner_id,
-            by_role=actor.role,
-        ),
-    )
+    customer = session.get(Customer, customer_id)
+    assert customer is not None  # just inserted in this transaction
     return customer
 
 
@@ -309,10 +250,12 @@ class NewLead:
 
 
 def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipeline: Pipeline) -> list[int]:
-    """The bulk form of `store_lead` for imports: the same rows, one INSERT per table, not per lead.
+    """The one write of new leads: customer, primary contact, stage history with its funnel state, deal,
+    audit row and LeadCreated event, one INSERT per table however many leads (an import's batch).
 
-    Returns the new customers' ids in the order of `leads`. The funnel state, first contact and audit
-    row are computed by the same functions as `store_lead` uses, so the two cannot drift apart.
+    Returns the new customers' ids in the order of `leads`. A lead's team is the one given (an import's
+    column), else its owner's, else the team of whoever entered it; a prospect's lead has none until
+    it is routed.
     """
     require(actor, "customer.create")
     if not leads:

@@ -47,7 +47,7 @@ HELPERS = {
     "funnel.accounts.users": {"_record_account_change"},
     "funnel.audit.record": {"record_customer"},
     "funnel.analytics.rollups": {"readers_filter"},
-    "funnel.capture.leads": {"store_lead", "store_leads", "intake_team"},  # create_lead's write and its bulk form
+    "funnel.capture.leads": {"store_lead", "store_leads"},  # create_lead's write and its bulk form
     "funnel.customers.stages": {"add_history"},
 }  # fmt: skip
 
