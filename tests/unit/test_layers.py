@@ -102,7 +102,7 @@ def test_pages_and_their_shared_parts_run_no_sql_themselves():
 # accounts/ (users, sign-in) sits above it, because account changes and sign-ins write audit rows.
 # working/, timers/, closing/ and integrations/ are placed where their issues will need them.
 LAYERS = (
-    "core", "store", "pipeline", "access", "audit", "accounts", "customers", "capture",
+    "core", "store", "pipeline", "access", "audit", "accounts", "inbox", "customers", "capture",
     "working", "timers", "closing", "analytics", "integrations", "demo", "cli",
 )  # fmt: skip
 
