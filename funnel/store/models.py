@@ -83,6 +83,7 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(64), index=True)
     region: Mapped[str | None] = mapped_column(String(64), index=True)
     channel: Mapped[str | None] = mapped_column(String(64), index=True)
+    campaign: Mapped[str | None] = mapped_column(String(64), index=True)
     tags: Mapped[str | None] = mapped_column(String(500))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     # The team whose intake the customer belongs to: its owner's team, or for an unowned lead the team
@@ -130,6 +131,34 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+# One value of a managed list (channel, campaign, tag, region, industry, lost reason, competitor, ...):
+# a stable code, stored on the rows that use it, and its name in each language of the UI.
+class ListItem(Base):
+    __tablename__ = "list_item"
+    __table_args__ = (UniqueConstraint("list_name", "code", name="uq_list_item_list_name_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_name: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(100))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False for a value a user typed where the settings allow free values (a rep's own tag).
+    managed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# A tag on a customer: a `tag` list item.
+class CustomerTag(Base):
+    __tablename__ = "customer_tag"
+    __table_args__ = (Index("ix_customer_tag_tag_id", "tag_id", "customer_id"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("list_item.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # A customer shared with a user other than its owner (a rep sees their own and shared customers).
