@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 
 from funnel.core.db import make_engine, session_factory, upgrade
 from funnel.core.settings import get_settings
+from funnel.integrations.handlers import install_handlers
 from funnel.store.models import User
+
+install_handlers()  # the domain event handlers the app and the command line subscribe
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
 if os.environ.get("CRM_REQUIRE_POSTGRES") and not POSTGRES_URL:

@@ -10,6 +10,7 @@ from funnel.cli.commands import COMMAND_MODULES
 from funnel.core.db import DatabaseUnavailable
 from funnel.core.errors import PermissionDenied, UserError
 from funnel.core.i18n import t
+from funnel.integrations.handlers import install_handlers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_handlers()
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:

@@ -25,6 +25,7 @@ from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgr
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
 from funnel.demo.generate import demo_logins
+from funnel.integrations.handlers import install_handlers
 
 LANG_KEY = "lang"
 _TRANSLATED_CHOICES_KEY = "_translated_choice_keys"
@@ -50,6 +51,7 @@ def database_url() -> str:
 def get_engine() -> Engine:
     """The app's engine; a database the app cannot use (missing, too new, unreachable) gets one clear
     page instead of a traceback, and every rerun tries again."""
+    install_handlers()
     try:
         return _engine(database_url())
     except DatabaseUnavailable as exc:

@@ -1,0 +1,22 @@
+"""Where the domain events meet their handlers: the one place that subscribes them.
+
+Scoring, routing, notifications and the timers' side effects subscribe to the events of
+`funnel.core.events` here, not at import time of their modules, so that what runs after a commit is
+written down in one list. The app, the command line and the test suite call `install_handlers()` once
+per process (it is idempotent).
+"""
+
+from __future__ import annotations
+
+from funnel.core.events import subscribe  # noqa: F401  (each handler line below uses it)
+
+_installed = False
+
+
+def install_handlers() -> None:
+    """Subscribe every domain event handler (once per process)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    # One line per handler, e.g. subscribe(LeadCreated, score_lead_after_commit)
