@@ -316,6 +316,19 @@ class Survey(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
 
+# The week's forecast as it stood when first taken (one per ISO week), for forecast-vs-actual.
+class ForecastSnapshot(Base):
+    __tablename__ = "forecast_snapshot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), unique=True)  # ISO week, "2026-W49"
+    as_of: Mapped[date] = mapped_column(Date)
+    weighted: Mapped[Decimal] = mapped_column(Money)  # the weighted forecast for that week itself
+    pipeline: Mapped[Decimal] = mapped_column(Money)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON)  # the whole `forecast --format json` document
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # Who changed what, when: one row per change, with each field's old and new value.
 class AuditLog(Base):
     __tablename__ = "audit_log"
