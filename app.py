@@ -12,6 +12,7 @@ PAGES = [
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
+    ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
 ]

@@ -96,6 +96,28 @@ class Forecast:
         }
 
 
+CATEGORIES = ("commit", "best_case", "pipeline")
+
+
+def category_of(p_win: float, *, commit_percent: int, best_case_percent: int) -> str:
+    """The forecast category of a deal by its P(win): commit, best case, or (the rest) pipeline."""
+    if p_win * 100 >= commit_percent:
+        return "commit"
+    return "best_case" if p_win * 100 >= best_case_percent else "pipeline"
+
+
+def category_totals(deals: pd.DataFrame, *, commit_percent: int, best_case_percent: int) -> pd.DataFrame:
+    """Deals, amount and weighted amount per category (commit, best case, pipeline), deals with an amount."""
+    valued = deals[deals["amount"] > 0]
+    categories = valued["p_win"].map(
+        lambda p: category_of(p, commit_percent=commit_percent, best_case_percent=best_case_percent)
+    )
+    grouped = valued.groupby(categories).agg(
+        deals=("customer_id", "count"), amount=("amount", "sum"), weighted=("weighted", "sum")
+    )
+    return grouped.reindex(list(CATEGORIES), fill_value=0).rename_axis("category").reset_index()
+
+
 def iso_week(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"

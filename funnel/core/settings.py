@@ -33,6 +33,9 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     # Whether the app offers "Load demo data" (and shows the demo logins); turn off in production.
     allow_demo: bool = True
+    # Forecast categories: a deal whose P(win) is at least this many percent is "commit", "best case".
+    forecast_commit_percent: int = 70
+    forecast_best_case_percent: int = 40
 
 
 def _secrets_database_url() -> str | None:
@@ -77,6 +80,8 @@ def load_settings() -> Settings:
         language=os.environ.get("CRM_LANGUAGE", "en"),
         timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
         allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+        forecast_commit_percent=_int_env("CRM_FORECAST_COMMIT_PERCENT", 70),
+        forecast_best_case_percent=_int_env("CRM_FORECAST_BEST_CASE_PERCENT", 40),
     )
 
 

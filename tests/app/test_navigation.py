@@ -15,6 +15,7 @@ from funnel.access.permissions import SYSTEM, Actor, allowed
 from funnel.accounts.sessions import claim_handoff, start_session
 from funnel.accounts.users import update_user
 from funnel.core.db import session_scope
+from funnel.core.i18n import t
 from pages._shared import auth_ui
 from tests.app.conftest import PASSWORD
 from tests.app.helpers import APP, app_page_table, seed
@@ -94,11 +95,11 @@ def test_signed_in_the_pages_are_grouped_in_sections(
 ) -> None:
     app_as("admin").run()
     sections = {name: [page.title for page in pages] for name, pages in navigations[-1].items()}
-    assert sections == {
-        "Sell": ["Leads", "New lead", "Customer"],
-        "Analyse": ["Dashboard"],
-        "Admin": ["Users", "Audit log"],
-    }
+    expected: dict[str, list[str]] = {}
+    for section, _path, title, _icon, _permission in app_page_table():  # the admin may open every page
+        expected.setdefault(t(f"nav.section.{section}"), []).append(t(title))
+    assert list(expected) == ["Sell", "Analyse", "Admin"]
+    assert sections == expected
 
 
 def test_a_deep_link_opened_signed_out_returns_to_that_page_after_sign_in(

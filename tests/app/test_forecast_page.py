@@ -1,0 +1,49 @@
+"""The forecast page: leadership sees the weighted weeks, P(win | stage), the deals and the backtest."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+from streamlit.testing.v1 import AppTest
+
+from funnel.access.permissions import SYSTEM
+from funnel.analytics.forecast import build_forecast
+from funnel.core.clock import team_today
+from funnel.core.db import session_scope
+from funnel.demo.generate import generate_demo
+from funnel.store.models import ForecastSnapshot
+from tests.app.helpers import metric_values, open_page
+
+
+def test_the_forecast_page_shows_the_same_numbers_as_the_engine_and_stores_the_weeks_snapshot(
+    app_as, app_engine: Engine
+) -> None:
+    generate_demo(app_engine, leads=400, seed=3, actor=SYSTEM)
+    app: AppTest = open_page(app_as("leader"), "pages/forecast.py")
+    assert not app.exception
+    with session_scope(app_engine) as session:
+        expected = build_forecast(session, actor=SYSTEM)
+        snapshots = session.scalars(select(ForecastSnapshot.week)).all()
+    metrics = metric_values(app)
+    assert metrics["Open customers"] == f"{expected.open:,}"
+    assert metrics["Slipped"] == f"{expected.slipped:,}"
+    assert len(snapshots) == 1  # the first visit of the week stored it
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    assert specs[0]["encoding"]["x"]["sort"] == [w.week for w in expected.weeks]
+
+    # A past as-of day replays the forecast made then.
+    earlier = team_today() - timedelta(days=30)
+    app.date_input(key="forecast_as_of").set_value(earlier).run()
+    assert not app.exception
+    with session_scope(app_engine) as session:
+        then = build_forecast(session, actor=SYSTEM, as_of=earlier)
+    assert metric_values(app)["Open customers"] == f"{then.open:,}"
+
+
+def test_the_page_works_on_an_empty_database(app_as) -> None:
+    app = open_page(app_as("manager"), "pages/forecast.py")
+    assert not app.exception
+    assert metric_values(app)["Open customers"] == "0"
+    assert "No open deal has an amount yet" in app.info[0].value
