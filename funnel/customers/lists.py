@@ -78,12 +78,12 @@ def save_value(
     if not code:
         raise ValidationError([FieldError("code", "list.code_required")])
     if len(code) > CODE_MAX:
-        raise ValidationError([FieldError("code", "list.code_too_long", {"max": CODE_MAX})])
+        raise ValidationError([FieldError("code", "list.code_too_long", {"max": str(CODE_MAX)})])
     name_en = " ".join(name_en.split()) or " ".join(name_zh.split()) or code
     name_zh = " ".join(name_zh.split()) or name_en
     for field, name in (("name_en", name_en), ("name_zh", name_zh)):
         if len(name) > NAME_MAX:
-            raise ValidationError([FieldError(field, "list.name_too_long", {"max": NAME_MAX})])
+            raise ValidationError([FieldError(field, "list.name_too_long", {"max": str(NAME_MAX)})])
     row = session.scalar(select(ListItem).where(ListItem.list_name == list_name, ListItem.code == code))
     if row is None:
         if sort_order is None:
