@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import PUBLIC, SYSTEM, Actor, customer_scope
+from funnel.access.permissions import NOTHING, PUBLIC, SYSTEM, Actor, customer_scope
 from funnel.capture.intake import (
     PublicLead,
     SourceOff,
@@ -28,6 +28,7 @@ from funnel.cli.main import main
 from funnel.core.db import session_scope
 from funnel.core.errors import PermissionDenied, ValidationError
 from funnel.customers.lists import list_values
+from funnel.customers.read import list_customers
 from funnel.store.models import Activity, AuditLog, Customer, IntakeSource, User
 
 
@@ -114,7 +115,9 @@ def test_a_public_lead_is_unowned_carries_channel_and_campaign_and_keeps_the_mes
         )
         created = session.scalars(select(AuditLog).where(AuditLog.customer_id == customer.id)).one()
         assert (created.action, created.user_id) == ("create", None)
-        assert customer_scope(session, PUBLIC).conditions()  # PUBLIC reads nothing back
+        with pytest.raises(PermissionDenied):  # PUBLIC reads nothing back
+            list_customers(session, actor=PUBLIC)
+        assert customer_scope(session, PUBLIC) == NOTHING
 
 
 def test_a_replay_of_the_senders_external_id_creates_nothing_and_answers_the_same_number(
