@@ -15,6 +15,7 @@ PAGES = [
     ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
+    ("admin", "pages/channels.py", "nav.channels", ":material/qr_code_2:", "channel.manage"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}
@@ -25,8 +26,10 @@ if __name__ == "__main__":  # the app's script, run by Streamlit on every rerun
 
     run_app(PAGES, hidden=HIDDEN_PAGES, default=DEFAULT_PAGE)
 else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
+    from funnel.integrations.public_routes import ROUTES as PUBLIC_ROUTES
     from pages._shared.session_routes import ROUTES
     from pages._shared.shell import use_navigation_only
 
     use_navigation_only()
-    app = st.App("app.py", routes=ROUTES)
+    # The public lead form (/f/<slug>) and lead API (/api/leads) answer beside the app, without a session.
+    app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES])

@@ -23,8 +23,13 @@ class AuditAction(StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     LOGIN_SSO = "login_sso"
     PASSWORD_RESET = "password_reset"
+    CHANNEL_ADD = "channel_add"
+    CHANNEL_TOKEN = "channel_token"
+    CHANNEL_REVOKE = "channel_revoke"
+    CHANNEL_SWITCH = "channel_switch"
 
 
 class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
+    INTAKE_SOURCE = "intake_source"

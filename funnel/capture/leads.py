@@ -57,6 +57,7 @@ class LeadInput:
     external_id: str | None = None
     # Known dates of reaching stages or outcomes: {"contact": ..., "won": ...}.
     stage_dates: dict[str, datetime] = field(default_factory=dict)
+    campaign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class CleanLead:
     stage: str  # the `stage` column: the open stage, `won`, or where a lost lead was lost
     status: str
     history: tuple[tuple[str, datetime], ...]
+    campaign: str | None = None
 
     @property
     def contact(self) -> dict[str, str | None]:
@@ -165,6 +167,7 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
         stage=stage_after(pipeline, history, status),
         status=status,
         history=tuple(history),
+        campaign=clean(lead.campaign),  # checked by the public intake, its one source so far
     )
 
 
@@ -271,7 +274,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
             dict(
                 customer_no=lead.customer_no, external_id=c.external_id, name=c.name, company=c.company,
                 industry=c.industry, region=c.region, channel=c.channel, tags=c.tags, owner_id=lead.owner_id,
-                team=c.team or teams.get(lead.owner_id) or actor.team,
+                campaign=c.campaign, team=c.team or teams.get(lead.owner_id) or actor.team,
                 score=None, grade=c.grade, stage=c.stage, status=c.status, lost_reason=c.lost_reason,
                 budget_range=None, purchase_timeline=None, use_case=None, competitors=None,
                 created_at=c.created_at, first_contacted_at=first_contact(pipeline, c.history),

@@ -36,6 +36,16 @@ class Settings:
     # Forecast categories: a deal whose P(win) is at least this many percent is "commit", "best case".
     forecast_commit_percent: int = 70
     forecast_best_case_percent: int = 40
+    # Public intake (funnel.integrations.public_routes): the address prospects reach the app at (form
+    # links and QR codes), the secret that signs the form's CSRF token (empty: one is generated and
+    # kept in data/), and per-client limits per minute, counted in each server process.
+    public_base_url: str = "http://localhost:8501"
+    intake_secret: str = ""
+    intake_form_per_minute: int = 10
+    intake_api_per_minute: int = 120
+    intake_max_body_kb: int = 64
+    # Believe X-Forwarded-For (only behind a reverse proxy that sets it); otherwise the socket's address.
+    trust_forwarded_for: bool = False
 
 
 def _secrets_database_url() -> str | None:
@@ -61,6 +71,9 @@ def _int_env(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+_YES = ("1", "true", "yes", "on")
+
+
 def load_settings() -> Settings:
     """Build settings from the environment (CRM_*), then secrets.toml, then defaults."""
     url = os.environ.get("CRM_DATABASE_URL") or _secrets_database_url() or DEFAULT_DATABASE_URL
@@ -82,6 +95,13 @@ def load_settings() -> Settings:
         allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
         forecast_commit_percent=_int_env("CRM_FORECAST_COMMIT_PERCENT", 70),
         forecast_best_case_percent=_int_env("CRM_FORECAST_BEST_CASE_PERCENT", 40),
+        public_base_url=os.environ.get("CRM_PUBLIC_BASE_URL", "").strip().rstrip("/")
+        or Settings.public_base_url,
+        intake_secret=os.environ.get("CRM_INTAKE_SECRET", ""),
+        intake_form_per_minute=_int_env("CRM_INTAKE_FORM_PER_MINUTE", 10),
+        intake_api_per_minute=_int_env("CRM_INTAKE_API_PER_MINUTE", 120),
+        intake_max_body_kb=_int_env("CRM_INTAKE_MAX_BODY_KB", 64),
+        trust_forwarded_for=os.environ.get("CRM_TRUST_FORWARDED_FOR", "0").strip().lower() in _YES,
     )
 
 

@@ -363,3 +363,35 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# A channel's public intake: the slug of its form's URL and the sha256 of its API token (never the
+# token itself); off (`active` false) refuses the form and the API, a revoked token only the API.
+class IntakeSource(Base):
+    __tablename__ = "intake_source"
+    __table_args__ = (
+        UniqueConstraint("slug", name="uq_intake_source_slug"),
+        UniqueConstraint("token_hash", name="uq_intake_source_token_hash"),
+        Index("ix_intake_source_channel", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))  # a code of the managed list `channel`
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    slug: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+# A lead that arrived through an intake source, with the sender's external id: replays are per source.
+class IntakeLead(Base):
+    __tablename__ = "intake_lead"
+    __table_args__ = (Index("ix_intake_lead_source_id", "source_id"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("intake_source.id"))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -25,6 +25,7 @@ from funnel.analytics.report import build_report
 from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
 from funnel.audit.read import audit_entries, customer_history
 from funnel.capture.importer import import_file, import_rows
+from funnel.capture.intake import add_source, list_sources, revoke_token, rotate_token, set_active
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.errors import PermissionDenied
 from funnel.customers.edit import (
@@ -46,6 +47,7 @@ HELPERS = {
                                   "require", "require_customer"},
     "funnel.accounts.users": {"_record_account_change"},
     "funnel.audit.record": {"record_customer"},
+    "funnel.capture.intake": {"_audit"},
     "funnel.analytics.rollups": {"readers_filter"},
     "funnel.capture.leads": {"store_lead", "store_leads"},  # create_lead's write and its bulk form
     "funnel.customers.stages": {"add_history"},
@@ -102,6 +104,11 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.audit.read.audit_entries": lambda a: audit_entries(session, actor=a),
         "funnel.audit.read.customer_history": lambda a: customer_history(session, actor=a, customer_id=cid),
         "funnel.capture.importer.import_file": lambda a: import_file(engine, b"name,email\ny,y@x.cn\n", filename="l.csv", actor=a),
+        "funnel.capture.intake.add_source": lambda a: add_source(session, channel="官网", actor=a),
+        "funnel.capture.intake.list_sources": lambda a: list_sources(session, actor=a),
+        "funnel.capture.intake.revoke_token": lambda a: revoke_token(session, 1, actor=a),
+        "funnel.capture.intake.rotate_token": lambda a: rotate_token(session, 1, actor=a),
+        "funnel.capture.intake.set_active": lambda a: set_active(session, 1, False, actor=a),
         "funnel.capture.importer.import_rows": lambda a: import_rows(session, [{"name": "y", "email": "y@x.cn"}], actor=a),
         "funnel.customers.edit.assign_customer": lambda a: assign_customer(session, actor=a, customer_id=cid, owner_id=1),
         "funnel.customers.edit.assignable_users": lambda a: assignable_users(session, actor=a),
