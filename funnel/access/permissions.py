@@ -29,6 +29,7 @@ _MANAGER = frozenset(
         "analytics.read",
         "forecast.read",
         "audit.read",
+        "lists.manage",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}

@@ -28,3 +28,4 @@ class AuditAction(StrEnum):
 class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
+    SETTING = "setting"  # a team-wide setting: the score rules, a managed list

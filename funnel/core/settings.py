@@ -33,6 +33,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     # Whether the app offers "Load demo data" (and shows the demo logins); turn off in production.
     allow_demo: bool = True
+    # Whether a rep may type a tag outside the managed library (it joins the list unmanaged).
+    free_tags: bool = True
 
 
 def _secrets_database_url() -> str | None:
@@ -77,6 +79,7 @@ def load_settings() -> Settings:
         language=os.environ.get("CRM_LANGUAGE", "en"),
         timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
         allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+        free_tags=os.environ.get("CRM_FREE_TAGS", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 
