@@ -14,6 +14,7 @@ PAGES = [
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
+    ("admin", "pages/lists.py", "nav.lists", ":material/list_alt:", "lists.manage"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}

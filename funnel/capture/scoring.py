@@ -313,16 +313,30 @@ def rescore_all(engine: Engine) -> int:
 _INTAKE_OF_ROLE = {"public": "form", "system": "import"}
 
 
-def score_new_lead(event: events.LeadCreated, engine: Engine) -> None:
-    """After a lead is stored: note how it came in, link its tags, score it."""
+def score_new_leads(created: list[events.LeadCreated], engine: Engine) -> None:
+    """After new leads are stored (one form, or an import's batch): note how each came in, link its
+    tags, score them, in one unit of work."""
+    table = _CUSTOMERS
+    by_intake: dict[str, list[int]] = defaultdict(list)
+    for event in created:
+        by_intake[_INTAKE_OF_ROLE.get(event.by_role, "rep")].append(event.customer_id)
     with session_scope(engine) as session:
-        session.execute(
-            sa.update(_CUSTOMERS)
-            .where(_CUSTOMERS.c.id == event.customer_id, _CUSTOMERS.c.intake.is_(None))
-            .values(intake=_INTAKE_OF_ROLE.get(event.by_role, "rep"), updated_at=_CUSTOMERS.c.updated_at)
-        )
-        sync_tags_from_text(session, event.customer_id)
-        score_customers(session, [event.customer_id])
+        for intake, ids in by_intake.items():
+            for start in range(0, len(ids), 5000):
+                session.execute(
+                    sa.update(table)
+                    .where(table.c.id.in_(ids[start : start + 5000]), table.c.intake.is_(None))
+                    .values(intake=intake, updated_at=table.c.updated_at)
+                )
+        ids = [event.customer_id for event in created]
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            tagged = session.scalars(
+                select(table.c.id).where(table.c.id.in_(chunk), table.c.tags.is_not(None))
+            )
+            for customer_id in tagged.all():
+                sync_tags_from_text(session, customer_id)
+            score_customers(session, chunk)
 
 
 def score_updated_customer(event: events.CustomerUpdated, engine: Engine) -> None:

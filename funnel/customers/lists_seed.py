@@ -6,10 +6,17 @@ through Core on the bare table so that migration 0012 can call it whatever the O
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from funnel.access.permissions import Actor, require
+from funnel.audit import record as audit
+from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
+from funnel.core.errors import FieldError, ValidationError
+from funnel.customers.lists import CODE_MAX, NAME_MAX, find_value, list_values, save_value
 
 # list name -> (code, English, Chinese); the code is what customer rows store (the channel's Chinese text).
 SEED: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -101,3 +108,75 @@ def seed_lists(session: Session) -> int:
     if rows:
         session.execute(sa.insert(_LIST_ITEM), rows)
     return len(rows)
+
+
+# --- editing a whole list from the settings page ---------------------------------------------------------
+
+EDITABLE_LISTS = ("channel", "campaign", "tag", "region", "industry", "lost_reason")
+
+
+def save_list(session: Session, *, actor: Actor, list_name: str, rows: Sequence[dict[str, object]]) -> int:
+    """Save the edited table of one list: each row's code, names, order, active flag; returns rows saved.
+
+    Every bad row is reported (its number from 1 and what is wrong), nothing is saved then. A code that
+    disappeared from the table is deactivated, never deleted: old customers still carry it.
+    """
+    require(actor, "lists.manage")
+    if list_name not in EDITABLE_LISTS:
+        raise ValidationError([FieldError("list_name", "lists.unknown", {"value": list_name})])
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    cleaned: list[tuple[str, str, str, int, bool]] = []
+    for number, row in enumerate(rows, start=1):
+        code = " ".join(str(row.get("code") or "").split())
+        name_en = " ".join(str(row.get("name_en") or "").split())
+        name_zh = " ".join(str(row.get("name_zh") or "").split())
+        if not code:
+            errors.append(FieldError("code", "lists.row_code_required", {"row": str(number)}))
+            continue
+        if code.casefold() in seen:
+            errors.append(FieldError("code", "lists.row_code_twice", {"row": str(number), "value": code}))
+            continue
+        seen.add(code.casefold())
+        if len(code) > CODE_MAX or max(len(name_en), len(name_zh)) > NAME_MAX:
+            errors.append(
+                FieldError("code", "lists.row_too_long", {"row": str(number), "max": str(NAME_MAX)})
+            )
+            continue
+        raw_order = row.get("sort_order")
+        try:
+            order = int(str(raw_order)) if raw_order not in (None, "") else number - 1
+        except ValueError:
+            errors.append(FieldError("sort_order", "lists.row_order_invalid", {"row": str(number)}))
+            continue
+        cleaned.append((code, name_en, name_zh, order, bool(row.get("active", True))))
+    if errors:
+        raise ValidationError(errors)
+    before = {
+        v.code: (v.name_en, v.name_zh, v.active)
+        for v in list_values(session, list_name, include_inactive=True)
+    }
+    for code, name_en, name_zh, order, active in cleaned:
+        save_value(
+            session, list_name, code=code, name_en=name_en, name_zh=name_zh, sort_order=order, active=active
+        )
+    for code in set(before) - {c for c, *_ in cleaned}:
+        old = find_value(session, list_name, code)
+        if old is not None and old.active:
+            save_value(session, list_name, code=code, name_en=old.name_en, name_zh=old.name_zh, active=False)
+    after = {
+        v.code: (v.name_en, v.name_zh, v.active)
+        for v in list_values(session, list_name, include_inactive=True)
+    }
+    changes: dict[str, list[object]] = {
+        f"{list_name}:{code}": [repr(before.get(code)), repr(after.get(code))]
+        for code in sorted(set(before) | set(after))
+        if before.get(code) != after.get(code)
+    }
+    if changes:
+        audit.record(
+            session, action=AuditAction.UPDATE, entity=AuditEntity.SETTING, entity_id=None,
+            user_id=actor.user_id, changes=changes,
+        )  # fmt: skip
+    session.flush()
+    return len(cleaned)

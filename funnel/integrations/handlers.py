@@ -8,7 +8,7 @@ per process (it is idempotent).
 
 from __future__ import annotations
 
-from funnel.core.events import subscribe
+from funnel.core.events import subscribe, subscribe_batch
 
 _installed = False
 
@@ -23,6 +23,6 @@ def install_handlers() -> None:
     from funnel.capture import scoring
     from funnel.core.events import CustomerUpdated, LeadCreated, StageMoved
 
-    subscribe(LeadCreated, scoring.score_new_lead)
+    subscribe_batch(LeadCreated, scoring.score_new_leads)
     subscribe(CustomerUpdated, scoring.score_updated_customer)
     subscribe(StageMoved, scoring.score_after_stage)

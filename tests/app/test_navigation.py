@@ -97,7 +97,7 @@ def test_signed_in_the_pages_are_grouped_in_sections(
     assert sections == {
         "Sell": ["Leads", "New lead", "Customer"],
         "Analyse": ["Dashboard"],
-        "Admin": ["Users", "Audit log"],
+        "Admin": ["Users", "Audit log", "Lists & scoring"],
     }
 
 

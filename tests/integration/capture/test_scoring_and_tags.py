@@ -172,3 +172,62 @@ def test_too_little_history_trains_nothing(session):
 def test_auc_needs_both_classes():
     assert auc([1, 1], [0.2, 0.4]) is None
     assert auc([0, 1], [0.2, 0.4]) == 1.0
+
+
+def test_a_list_table_with_bad_rows_is_refused_naming_each_row(session, role_users):
+    from funnel.customers.lists_seed import save_list
+
+    manager = Actor.of(role_users["manager"])
+    rows = [
+        {"code": "展会", "name_en": "Trade fair", "name_zh": "展会", "sort_order": 0, "active": True},
+        {"code": "", "name_en": "Nameless"},
+        {"code": "展会", "name_en": "Again"},
+        {"code": "x", "sort_order": "soon"},
+    ]
+
+    with pytest.raises(ValidationError) as refused:
+        save_list(session, actor=manager, list_name="channel", rows=rows)
+
+    assert [(e.code, e.params["row"]) for e in refused.value.errors] == [
+        ("lists.row_code_required", "2"),
+        ("lists.row_code_twice", "3"),
+        ("lists.row_order_invalid", "4"),
+    ]
+
+
+def test_saving_a_list_renames_and_deactivates_what_was_left_out(session, role_users):
+    from funnel.customers.lists import labels, list_values
+    from funnel.customers.lists_seed import save_list
+
+    manager = Actor.of(role_users["manager"])
+    save_list(session, actor=manager, list_name="channel",
+              rows=[{"code": "展会", "name_en": "Trade fair", "name_zh": "展会", "active": True}])  # fmt: skip
+
+    assert labels(session, "channel", "en")["展会"] == "Trade fair"
+    assert [v.code for v in list_values(session, "channel")] == ["展会"]
+
+
+def test_a_rep_may_not_edit_lists(session, role_users):
+    from funnel.core.errors import PermissionDenied
+    from funnel.customers.lists_seed import save_list
+
+    with pytest.raises(PermissionDenied):
+        save_list(session, actor=Actor.of(role_users["rep"]), list_name="tag", rows=[])
+
+
+def test_a_batch_handler_gets_all_events_of_a_commit_at_once(engine):
+    from funnel.core import events
+
+    calls: list[int] = []
+
+    def count(batch: list[events.LeadCreated], _engine) -> None:
+        calls.append(len(batch))
+
+    events.subscribe_batch(events.LeadCreated, count)
+    try:
+        with session_scope(engine) as session:
+            for i in range(3):
+                create_lead(session, LeadInput(name=f"L{i}", email=f"l{i}@example.com"), actor=SYSTEM)
+    finally:
+        events._batch_handlers[events.LeadCreated].remove(count)
+    assert calls == [3]
