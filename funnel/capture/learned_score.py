@@ -85,8 +85,11 @@ def _rows(session: Session, *, closed_only: bool) -> list[Row]:
         query = query.where(Customer.status.in_(("won", "lost")), Customer.closed_at.is_not(None))
     rows: dict[int, Row] = {}
     for r in session.execute(query):
-        features = [f"{name}={value}" for name, value in zip(FEATURE_COLUMNS, r[1:7], strict=True) if value]
-        rows[r[0]] = Row(r[0], features, r[7], r[8], r[9])
+        n = len(FEATURE_COLUMNS)
+        features = [
+            f"{name}={value}" for name, value in zip(FEATURE_COLUMNS, r[1 : 1 + n], strict=True) if value
+        ]
+        rows[r[0]] = Row(r[0], features, r[1 + n], r[2 + n], r[3 + n])
     tag_query = select(CustomerTag.customer_id, ListItem.code).join(
         ListItem, ListItem.id == CustomerTag.tag_id
     )
