@@ -16,6 +16,7 @@ PAGES = [
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
     ("admin", "pages/channels.py", "nav.channels", ":material/qr_code_2:", "channel.manage"),
+    ("admin", "pages/lists.py", "nav.lists", ":material/list_alt:", "lists.manage"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}

@@ -30,6 +30,7 @@ _MANAGER = frozenset(
         "forecast.read",
         "audit.read",
         "channel.manage",
+        "lists.manage",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}

@@ -33,3 +33,4 @@ class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
     INTAKE_SOURCE = "intake_source"
+    SETTING = "setting"  # a team-wide setting: the score rules, a managed list

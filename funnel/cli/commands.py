@@ -1,5 +1,16 @@
 """The CLI's commands, one module each; every module has `register(subparsers)`."""
 
-from funnel.cli import backup, channel, check, demo, forecast, import_leads, init_db, report, user
+from funnel.cli import (
+    backup,
+    channel,
+    check,
+    demo,
+    forecast,
+    import_leads,
+    init_db,
+    report,
+    train_score,
+    user,
+)
 
-COMMAND_MODULES = [init_db, report, check, user, demo, import_leads, backup, channel, forecast]
+COMMAND_MODULES = [init_db, report, check, user, demo, import_leads, backup, channel, forecast, train_score]

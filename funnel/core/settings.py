@@ -46,6 +46,8 @@ class Settings:
     intake_max_body_kb: int = 64
     # Believe X-Forwarded-For (only behind a reverse proxy that sets it); otherwise the socket's address.
     trust_forwarded_for: bool = False
+    # Whether a rep may type a tag outside the managed library (it joins the list unmanaged).
+    free_tags: bool = True
 
 
 def _secrets_database_url() -> str | None:
@@ -102,6 +104,7 @@ def load_settings() -> Settings:
         intake_api_per_minute=_int_env("CRM_INTAKE_API_PER_MINUTE", 120),
         intake_max_body_kb=_int_env("CRM_INTAKE_MAX_BODY_KB", 64),
         trust_forwarded_for=os.environ.get("CRM_TRUST_FORWARDED_FOR", "0").strip().lower() in _YES,
+        free_tags=os.environ.get("CRM_FREE_TAGS", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 

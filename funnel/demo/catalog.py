@@ -81,7 +81,21 @@ INDUSTRIES = (
 PRODUCTS = ("软件订阅", "实施服务", "年度框架协议", "定制开发", "设备采购", "培训服务")
 COMPETITORS = ("销售易", "纷享销客", "Salesforce", "用友", "金蝶", "HubSpot")
 PURCHASE_TIMELINES = ("1个月内", "1-3个月", "3-6个月", "6个月以上")
-TAGS = ("重点客户", "老客户推荐", "续约", "政府项目", "试用中")
+# Codes of the seeded tag library (funnel.customers.lists_seed), which the demo's tags come from.
+TAGS = ("高意向", "大客户", "预算偏低", "重点客户", "续约", "政府项目", "试用中")
+# Campaign codes (seeded list) a channel's leads may carry.
+CAMPAIGNS = {
+    "展会": "2026春季展会",
+    "直播": "618直播",
+    "公众号": "行业白皮书",
+    "转介绍": "老客户推荐计划",
+    "广告投放": "搜索广告",
+}
+# How a channel's leads come in: share left by the prospect on a form, share bulk-imported (rest: a rep).
+INTAKE = {
+    "官网": (0.8, 0.0), "公众号": (0.6, 0.0), "直播": (0.5, 0.1), "小红书": (0.6, 0.0),
+    "展会": (0.1, 0.6), "转介绍": (0.0, 0.0), "广告投放": (0.7, 0.1),
+}  # fmt: skip
 TITLES_ZH = ("采购经理", "IT主管", "运营经理", "销售总监", "行政主管", "项目经理")
 DECISION_TITLES_ZH = ("总经理", "副总裁", "CTO", "财务总监")
 TITLES_EN = ("Procurement Manager", "IT Manager", "Operations Manager", "Sales Director")

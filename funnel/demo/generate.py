@@ -19,9 +19,12 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
 from funnel.accounts.passwords import hash_password, is_demo_password_hash
+from funnel.capture.scoring import score_customers, seed_rules
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import get_settings
+from funnel.customers.lists_seed import seed_lists
+from funnel.customers.tags import migrate_tag_strings
 from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
 from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
@@ -234,5 +237,11 @@ def generate_demo(
                 # wherever a row's None values differ from its neighbour's (10x slower on PostgreSQL).
                 session.execute(insert(table), table_rows[start : start + CHUNK_ROWS])
         _sync_sequences(session, filled)
+        # The managed lists the demo's codes come from, the tag links, and the rule score with its
+        # reasons: through the same functions the migration and the scorer use.
+        seed_lists(session)
+        seed_rules(session)
+        migrate_tag_strings(session)
+        score_customers(session)
     counts = {name: len(rows.rows[name]) for name in TABLES}
     return DemoSummary(leads, seed, anchor, counts, users, time.perf_counter() - started)

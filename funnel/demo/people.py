@@ -88,16 +88,17 @@ class People:
             self.taken,
             lambda: f"{local}{rng.randrange(10, 1000)}@example.{tld}",
         )
-        draw = rng.random()
-        phone: str | None = None
-        if draw < 0.5:
-            phone = self.mobile()  # living in China
-        elif draw < 0.7:
+        # An English name comes with a number of an English-speaking country (US or UK mobile), never a
+        # mainland one, so the demo reads like real people in either language.
+        uk = rng.random() < 0.3
 
-            def us_number() -> str:
-                return f"+1{rng.randint(2, 9)}{rng.randrange(10**9):09d}"
+        def number() -> str:
+            if uk:
+                return f"+447{rng.randrange(10**9):09d}"
+            area = f"{rng.randint(2, 9)}{rng.randint(0, 8)}{rng.randint(0, 9)}"
+            return f"+1{area}{rng.randint(2, 9)}{rng.randrange(10**6):06d}"
 
-            phone = unique(us_number(), self.taken, us_number)
+        phone = unique(number(), self.taken, number) if rng.random() < 0.8 else None
         return Person(f"{first} {last}", self.en.company(), phone, email, None, rng.choice(TITLES_EN))
 
     def _chinese(self, region: str, industry: Industry) -> Person:

@@ -12,10 +12,12 @@ from faker import Faker
 from funnel.customers.numbering import new_customer_no
 from funnel.demo.catalog import (
     ACTIVITIES,
+    CAMPAIGNS,
     CHANNELS,
     COMPETITORS,
     CONCERNS,
     INDUSTRIES,
+    INTAKE,
     LOST_REASON_FOR_OBJECTION,
     LOST_REASONS,
     PURCHASE_TIMELINES,
@@ -133,7 +135,9 @@ class DemoRows:
             industry=industry.name,
             region=region,
             channel=channel.name,
-            tags=self._tags(channel.name),
+            campaign=self._campaign(channel.name),
+            intake=self._intake(channel.name),
+            tags=self._tags(channel.name, journey),
             owner_id=owner_id,
             team=owner.team,  # a fresh unowned lead is still in the intake of its region's team
             score=score,
@@ -219,10 +223,30 @@ class DemoRows:
             return None
         return "、".join(self.rng.sample(COMPETITORS, k=self.rng.choice((1, 1, 2))))
 
-    def _tags(self, channel: str) -> str | None:
-        if channel == "转介绍" and self.rng.random() < 0.5:
-            return "老客户推荐"
-        return self.rng.choice(TAGS) if self.rng.random() < 0.12 else None
+    def _campaign(self, channel: str) -> str | None:
+        campaign = CAMPAIGNS.get(channel)
+        return campaign if campaign and self.rng.random() < 0.6 else None
+
+    def _intake(self, channel: str) -> str:
+        form, imported = INTAKE.get(channel, (0.0, 0.0))
+        draw = self.rng.random()
+        return "form" if draw < form else "import" if draw < form + imported else "rep"
+
+    def _tags(self, channel: str, journey: Journey) -> str | None:
+        """Library tags; a rep's "high intent" and "low budget" hint at the outcome, loosely."""
+        rng = self.rng
+        tags: list[str] = []
+        if channel == "转介绍" and rng.random() < 0.5:
+            tags.append("老客户推荐")
+        if rng.random() < {WON: 0.3, LOST: 0.08}.get(journey.status, 0.12):
+            tags.append("高意向")
+        if rng.random() < {WON: 0.04, LOST: 0.15}.get(journey.status, 0.08):
+            tags.append("预算偏低")
+        if rng.random() < 0.1:
+            tag = rng.choice(TAGS)
+            if tag not in tags:
+                tags.append(tag)
+        return ", ".join(tags) or None
 
     def _contacts(self, customer_id: int, person: Person, english: bool, journey: Journey) -> None:
         created = journey.events[0][1]

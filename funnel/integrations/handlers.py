@@ -8,7 +8,7 @@ per process (it is idempotent).
 
 from __future__ import annotations
 
-from funnel.core.events import subscribe  # noqa: F401  (each handler line below uses it)
+from funnel.core.events import subscribe, subscribe_batch
 
 _installed = False
 
@@ -20,3 +20,9 @@ def install_handlers() -> None:
         return
     _installed = True
     # One line per handler, e.g. subscribe(LeadCreated, score_lead_after_commit)
+    from funnel.capture import scoring
+    from funnel.core.events import CustomerUpdated, LeadCreated, StageMoved
+
+    subscribe_batch(LeadCreated, scoring.score_new_leads)
+    subscribe(CustomerUpdated, scoring.score_updated_customer)
+    subscribe(StageMoved, scoring.score_after_stage)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -90,6 +91,13 @@ class Customer(Base):
     # of whoever entered it (or the import's column); a team's manager sees the team's unowned leads.
     team: Mapped[str | None] = mapped_column(String(64), index=True)
     score: Mapped[int | None] = mapped_column(Integer)
+    # Why the rule score is what it is: [{"points": 20, "kind": ..., "arg": ..., "en": ..., "zh": ...}].
+    score_reasons: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    # How the lead came in: "form" (a prospect's own form or the API), "rep", "import" (or the demo).
+    intake: Mapped[str | None] = mapped_column(String(16))
+    # The learned model's chance of winning (0..1) and its largest contributions, once trained.
+    win_probability: Mapped[float | None] = mapped_column(Float)
+    win_reasons: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
     grade: Mapped[str | None] = mapped_column(String(1))
     stage: Mapped[str] = mapped_column(String(32), default="lead")
     status: Mapped[str] = mapped_column(String(8), default="open")
@@ -159,6 +167,32 @@ class CustomerTag(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("list_item.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# A rule of the lead score: a condition from a fixed vocabulary (funnel.capture.scoring.KINDS) and its points.
+class ScoreRule(Base):
+    __tablename__ = "score_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    arg: Mapped[str | None] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(Integer)
+    label_en: Mapped[str] = mapped_column(String(100))
+    label_zh: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# A trained win-probability model, stored portably (coefficients and feature names as JSON, no pickle).
+class ScoreModel(Base):
+    __tablename__ = "score_model"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trained_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed: Mapped[int] = mapped_column(Integer)
+    auc_learned: Mapped[float | None] = mapped_column(Float)
+    auc_rule: Mapped[float | None] = mapped_column(Float)
+    model: Mapped[dict[str, object]] = mapped_column(JSON)
 
 
 # A customer shared with a user other than its owner (a rep sees their own and shared customers).

@@ -10,23 +10,23 @@ from funnel.customers.lists import find_value, labels, list_values, save_value
 
 
 def test_values_have_a_name_per_language_and_are_found_by_any_of_them(session: Session) -> None:
-    save_value(session, "channel", code="trade_show", name_en="Trade show", name_zh="展会")
-    save_value(session, "channel", code="website", name_en="Website")  # no Chinese name: the English one
+    save_value(session, "source", code="trade_show", name_en="Trade show", name_zh="展会")
+    save_value(session, "source", code="website", name_en="Website")  # no Chinese name: the English one
     session.commit()
-    assert labels(session, "channel", "zh") == {"trade_show": "展会", "website": "Website"}
-    assert labels(session, "channel", "en")["trade_show"] == "Trade show"
-    found = find_value(session, "channel", " 展会 ")
+    assert labels(session, "source", "zh") == {"trade_show": "展会", "website": "Website"}
+    assert labels(session, "source", "en")["trade_show"] == "Trade show"
+    found = find_value(session, "source", " 展会 ")
     assert found is not None and found.code == "trade_show"
-    assert find_value(session, "channel", "TRADE SHOW") == found
+    assert find_value(session, "source", "TRADE SHOW") == found
     assert find_value(session, "region", "展会") is None  # another list
 
 
 def test_saving_an_existing_code_updates_it_and_inactive_values_leave_the_choices(session: Session) -> None:
-    save_value(session, "tag", code="高意向", managed=False)
-    save_value(session, "tag", code="高意向", name_en="High intent", active=False)
+    save_value(session, "mood", code="高意向", managed=False)
+    save_value(session, "mood", code="高意向", name_en="High intent", active=False)
     session.commit()
-    assert list_values(session, "tag") == []
-    [value] = list_values(session, "tag", include_inactive=True)
+    assert list_values(session, "mood") == []
+    [value] = list_values(session, "mood", include_inactive=True)
     assert (value.name_en, value.name_zh, value.managed) == ("High intent", "High intent", True)
 
 
