@@ -29,6 +29,7 @@ _MANAGER = frozenset(
         "analytics.read",
         "forecast.read",
         "audit.read",
+        "routing.manage",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
@@ -46,6 +47,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # A prospect: leaves a lead on a channel's public form and answers a survey, nothing else.
     PUBLIC_ROLE: frozenset({"customer.create", "survey.answer"}),
 }
+# Everyone who signs in reads their own inbox (notifications of routing, reassignment, the timers).
+for _role in ROLES:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"inbox.read"}
 ACTIONS = tuple(sorted(set().union(*ROLE_PERMISSIONS.values())))
 
 

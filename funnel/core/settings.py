@@ -33,6 +33,11 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     # Whether the app offers "Load demo data" (and shows the demo logins); turn off in production.
     allow_demo: bool = True
+    # Where the app is reached from outside: group-bot messages link to {public_base_url}/customer?id=N.
+    public_base_url: str = "http://localhost:8501"
+    # Whether the running app sends due group-bot messages itself (a background thread), and how often.
+    notify_in_app: bool = True
+    notify_interval_seconds: int = 30
 
 
 def _secrets_database_url() -> str | None:
@@ -77,6 +82,9 @@ def load_settings() -> Settings:
         language=os.environ.get("CRM_LANGUAGE", "en"),
         timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
         allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
+        public_base_url=os.environ.get("CRM_PUBLIC_BASE_URL", "http://localhost:8501").rstrip("/"),
+        notify_in_app=os.environ.get("CRM_NOTIFY_IN_APP", "1").strip().lower() not in ("0", "false", "no", "off"),
+        notify_interval_seconds=_int_env("CRM_NOTIFY_INTERVAL_SECONDS", 30),
     )
 
 

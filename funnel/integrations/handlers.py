@@ -8,7 +8,8 @@ per process (it is idempotent).
 
 from __future__ import annotations
 
-from funnel.core.events import subscribe  # noqa: F401  (each handler line below uses it)
+from funnel.capture.routing import route_new_lead
+from funnel.core.events import LeadCreated, subscribe
 
 _installed = False
 
@@ -20,3 +21,4 @@ def install_handlers() -> None:
         return
     _installed = True
     # One line per handler, e.g. subscribe(LeadCreated, score_lead_after_commit)
+    subscribe(LeadCreated, route_new_lead)  # an unowned new lead goes through the routing rules
