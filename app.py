@@ -14,6 +14,8 @@ PAGES = [
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
+    ("sell", "pages/inbox.py", "nav.inbox", ":material/inbox:", "inbox.read"),
+    ("admin", "pages/routing.py", "nav.routing", ":material/alt_route:", "routing.manage"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}

@@ -298,7 +298,9 @@ class _Importer:
         self.report.created += len(ids)
         # Rows without an owner go through the routing rules (funnel.capture.routing), or are marked as
         # deliberately unassigned (--no-route), in the batch's transaction.
-        unowned = [customer_id for customer_id, new in zip(ids, self.pending, strict=True) if new.owner_id is None]
+        unowned = [
+            customer_id for customer_id, new in zip(ids, self.pending, strict=True) if new.owner_id is None
+        ]
         if unowned and self.route and self.may_assign:
             self.report.routed += len(route_many(self.session, unowned, actor=self.actor))
         elif unowned:

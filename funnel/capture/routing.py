@@ -75,8 +75,10 @@ class Conditions:
     def from_json(cls, data: Mapping[str, Any] | None) -> Conditions:
         data = data or {}
         lists = {name: tuple(str(v) for v in data.get(name) or ()) for name in LIST_CONDITIONS}
-        scores = {name: (int(data[name]) if data.get(name) is not None else None) for name in SCORE_CONDITIONS}
-        return cls(**lists, **scores)
+        scores = {
+            name: (int(data[name]) if data.get(name) is not None else None) for name in SCORE_CONDITIONS
+        }
+        return cls(**lists, **scores)  # type: ignore[arg-type]
 
     def label(self) -> str:
         """The conditions in short, as a reason names them: "华东 + 教育", "score ≥ 60"."""
@@ -132,7 +134,9 @@ def matches(conditions: Conditions, lead: LeadFacts) -> bool:
         return False
     if conditions.score_min is not None and (lead.score is None or lead.score < conditions.score_min):
         return False
-    return not (conditions.score_max is not None and (lead.score is None or lead.score > conditions.score_max))
+    return not (
+        conditions.score_max is not None and (lead.score is None or lead.score > conditions.score_max)
+    )
 
 
 @dataclass(frozen=True)
@@ -265,7 +269,9 @@ class Router:
                 available = user.is_active and not user.away
                 available = available and assignee_error(SYSTEM, user, field="owner_id") is None
                 cap = user.max_open_leads if user.max_open_leads is not None else self.settings.max_open_leads
-                self.members[user.id] = Member(user.id, user.display_name or user.username, user.team, available, cap)
+                self.members[user.id] = Member(
+                    user.id, user.display_name or user.username, user.team, available, cap
+                )
                 new_ids.append(user.id)
             found.append(self.members[user.id])
         for start in range(0, len(new_ids), _CHUNK):
@@ -274,7 +280,8 @@ class Router:
                 Customer.owner_id.in_(chunk), Customer.status == "open"
             )
             for owner_id, count in self.session.execute(counts.group_by(Customer.owner_id)):
-                self.members[owner_id].open_leads = int(count)
+                if owner_id is not None:
+                    self.members[owner_id].open_leads = int(count)
         return found
 
     def team(self, name: str) -> list[Member]:
@@ -354,7 +361,9 @@ class Router:
             member = self.user(settings.fallback_user_id)
             if member is not None and member.available:  # the fallback owner takes it whatever the cap
                 self._took(member)
-                return RouteDecision(member.id, member.team, reason("routing.reason.fallback_user", owner=member.name))
+                return RouteDecision(
+                    member.id, member.team, reason("routing.reason.fallback_user", owner=member.name)
+                )
         if settings.fallback_team:
             team = settings.fallback_team
             return RouteDecision(None, team, reason("routing.reason.fallback_queue", team=team))
@@ -691,7 +700,9 @@ def parse_rules_toml(text: str) -> RuleSet:
     errors: list[FieldError] = []
     unknown_top = set(data) - {"settings", "rule"}
     if unknown_top:
-        errors.append(FieldError(FORM, "routing.error.unknown_table", {"value": ", ".join(sorted(unknown_top))}))
+        errors.append(
+            FieldError(FORM, "routing.error.unknown_table", {"value": ", ".join(sorted(unknown_top))})
+        )
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         settings = {}
@@ -707,11 +718,15 @@ def parse_rules_toml(text: str) -> RuleSet:
             raw = {}
         params = {"rule": str(number), "name": str(raw.get("name", ""))}
         for key in sorted(set(raw) - _RULE_KEYS):
-            errors.append(FieldError(_rule_field(number, key), "routing.error.unknown_key", {**params, "value": key}))
+            errors.append(
+                FieldError(_rule_field(number, key), "routing.error.unknown_key", {**params, "value": key})
+            )
         for key in LIST_CONDITIONS:
             value = raw.get(key)
-            if value is not None and not (isinstance(value, str) or isinstance(value, list)):
-                errors.append(FieldError(_rule_field(number, key), "routing.error.not_a_list", {**params, "value": key}))
+            if value is not None and not (isinstance(value, (str, list))):
+                errors.append(
+                    FieldError(_rule_field(number, key), "routing.error.not_a_list", {**params, "value": key})
+                )
         if not isinstance(raw.get("active", True), bool):
             errors.append(FieldError(_rule_field(number, "active"), "routing.error.not_a_bool", params))
         rules.append(
@@ -819,9 +834,13 @@ def rep_statuses(session: Session, *, actor: Actor) -> list[RepStatus]:
             .group_by(Customer.owner_id)
         ).all()
     )
-    users = session.scalars(select(User).where(User.is_active).order_by(User.team, User.display_name, User.id))
+    users = session.scalars(
+        select(User).where(User.is_active).order_by(User.team, User.display_name, User.id)
+    )
     return [
-        RepStatus(u.id, u.username, u.display_name, u.team, u.away, u.max_open_leads, int(counts.get(u.id, 0)))
+        RepStatus(
+            u.id, u.username, u.display_name, u.team, u.away, u.max_open_leads, int(counts.get(u.id, 0))
+        )
         for u in users
         if assignee_error(SYSTEM, u, field="owner") is None
     ]
@@ -840,7 +859,7 @@ def set_availability(
     cap = _as_int(max_open_leads, "max_open_leads", errors, {"rule": "-", "name": user.username})
     if errors:
         raise ValidationError(errors)
-    before = {"away": user.away, "max_open_leads": user.max_open_leads}
+    before: dict[str, object] = {"away": user.away, "max_open_leads": user.max_open_leads}
     user.away, user.max_open_leads = bool(away), cap
     changes = audit.diff(before, {"away": user.away, "max_open_leads": user.max_open_leads})
     if changes:
@@ -856,3 +875,25 @@ def preview(session: Session, *, actor: Actor, lead: LeadFacts) -> RouteDecision
     decision = router.decide(lead)
     session.rollback()  # the cursor row a round robin created or moved stays as it was
     return decision
+
+
+def customer_ids_by_number(session: Session, *, actor: Actor, numbers: Iterable[str]) -> list[int]:
+    """The ids of the customers numbered `numbers` that `actor` may see; ValidationError naming any other."""
+    from funnel.access.permissions import customer_scope
+
+    wanted = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
+    if not wanted:
+        raise ValidationError([FieldError("numbers", "routing.error.no_customers")])
+    scope = customer_scope(session, actor)
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = select(Customer.customer_no, Customer.id).where(
+            Customer.customer_no.in_(wanted[start : start + _CHUNK]), *scope.conditions()
+        )
+        found |= {no: cid for no, cid in session.execute(query)}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise ValidationError(
+            [FieldError("numbers", "routing.error.unknown_customer", {"value": ", ".join(missing[:10])})]
+        )
+    return [found[n] for n in wanted]

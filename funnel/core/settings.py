@@ -83,7 +83,8 @@ def load_settings() -> Settings:
         timezone=os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
         allow_demo=os.environ.get("CRM_ALLOW_DEMO", "1").strip().lower() not in ("0", "false", "no", "off"),
         public_base_url=os.environ.get("CRM_PUBLIC_BASE_URL", "http://localhost:8501").rstrip("/"),
-        notify_in_app=os.environ.get("CRM_NOTIFY_IN_APP", "1").strip().lower() not in ("0", "false", "no", "off"),
+        notify_in_app=os.environ.get("CRM_NOTIFY_IN_APP", "1").strip().lower()
+        not in ("0", "false", "no", "off"),
         notify_interval_seconds=_int_env("CRM_NOTIFY_INTERVAL_SECONDS", 30),
     )
 

@@ -76,7 +76,9 @@ def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_i
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.ASSIGN, changes=changes)
     flush_edit(session, customer)
     events.record(session, events.LeadAssigned(customer.id, owner_id, previous))
-    if owner_id != previous and owner_id != actor.user_id:  # the new owner is told (not who gave it to himself)
+    if (
+        owner_id != previous and owner_id != actor.user_id
+    ):  # the new owner is told (not who gave it to himself)
         params = {"customer_no": customer.customer_no, "name": customer.name, "by": by}
         notify(session, user_id=owner_id, kind="lead_reassigned", params=params, customer_id=customer.id)
     return customer

@@ -66,7 +66,9 @@ def forget_endpoints(session: Session) -> None:
 def _active_endpoints(session: Session) -> list[tuple[int, int | None, str | None, str]]:
     # Loaded once per session: a bulk routing notifies thousands of times, the endpoints are a handful.
     if _ENDPOINTS not in session.info:
-        query = select(WebhookEndpoint.id, WebhookEndpoint.user_id, WebhookEndpoint.team, WebhookEndpoint.lang)
+        query = select(
+            WebhookEndpoint.id, WebhookEndpoint.user_id, WebhookEndpoint.team, WebhookEndpoint.lang
+        )
         session.info[_ENDPOINTS] = [tuple(r) for r in session.execute(query.where(WebhookEndpoint.active))]
     endpoints: list[tuple[int, int | None, str | None, str]] = session.info[_ENDPOINTS]
     return endpoints

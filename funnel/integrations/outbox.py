@@ -88,8 +88,16 @@ def claim_due(engine: Engine, *, now: datetime, limit: int = 100) -> list[Claime
             message.attempts += 1
             message.next_attempt_at = now + LEASE
             claimed.append(
-                Claimed(message.id, message.attempts, endpoint.id, endpoint.kind, endpoint.url,
-                        endpoint.secret, message.payload, message.link)  # fmt: skip
+                Claimed(
+                    message.id,
+                    message.attempts,
+                    endpoint.id,
+                    endpoint.kind,
+                    endpoint.url,
+                    endpoint.secret,
+                    message.payload,
+                    message.link,
+                )
             )
     return claimed
 
@@ -293,12 +301,19 @@ def endpoint_statuses(session: Session, *, actor: Actor) -> list[EndpointStatus]
     rows = session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
     return [
         EndpointStatus(
-            id=row.id, kind=row.kind,
+            id=row.id,
+            kind=row.kind,
             owner=str(names.get(row.user_id, "")) if row.user_id is not None else f"team {row.team}",
-            user_id=row.user_id, team=row.team, url=row.url, active=row.active, last_ok_at=row.last_ok_at,
-            last_error=row.last_error, last_error_at=row.last_error_at,
-            pending=counts.get(row.id, (0, 0))[0], failed=counts.get(row.id, (0, 0))[1],
-        )  # fmt: skip
+            user_id=row.user_id,
+            team=row.team,
+            url=row.url,
+            active=row.active,
+            last_ok_at=row.last_ok_at,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            pending=counts.get(row.id, (0, 0))[0],
+            failed=counts.get(row.id, (0, 0))[1],
+        )
         for row in rows
     ]
 
@@ -333,5 +348,6 @@ def failing_endpoints(statuses: Sequence[EndpointStatus]) -> list[EndpointStatus
     return [
         s
         for s in statuses
-        if s.failed or (s.last_error_at is not None and (s.last_ok_at is None or s.last_error_at > s.last_ok_at))
+        if s.failed
+        or (s.last_error_at is not None and (s.last_ok_at is None or s.last_error_at > s.last_ok_at))
     ]

@@ -416,7 +416,9 @@ class Outbox(Base):
     __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id", ondelete="SET NULL"))
     payload: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(1000))

@@ -46,7 +46,10 @@ def upgrade() -> None:
         sa.Column("fallback_team", sa.String(length=64), nullable=True),
         sa.Column("max_open_leads", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["fallback_user_id"], ["user.id"], name="fk_routing_config_fallback_user_id_user", ondelete="SET NULL"
+            ["fallback_user_id"],
+            ["user.id"],
+            name="fk_routing_config_fallback_user_id_user",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_routing_config"),
     )
@@ -93,11 +96,15 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["endpoint_id"], ["webhook_endpoint.id"], name="fk_outbox_endpoint_id_webhook_endpoint",
+            ["endpoint_id"],
+            ["webhook_endpoint.id"],
+            name="fk_outbox_endpoint_id_webhook_endpoint",
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["notification_id"], ["notification.id"], name="fk_outbox_notification_id_notification",
+            ["notification_id"],
+            ["notification.id"],
+            name="fk_outbox_notification_id_notification",
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),

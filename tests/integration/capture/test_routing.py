@@ -36,8 +36,12 @@ _serial = iter(range(1, 10**6))
 def reps(session: Session, team: str, count: int, prefix: str | None = None) -> list[User]:
     prefix = prefix or team
     return [
-        add_user(session, UserInput(username=f"{prefix}{i}", display_name=f"{prefix.title()} {i}", team=team),
-                 password=None, actor=SYSTEM)  # fmt: skip
+        add_user(
+            session,
+            UserInput(username=f"{prefix}{i}", display_name=f"{prefix.title()} {i}", team=team),
+            password=None,
+            actor=SYSTEM,
+        )
         for i in range(1, count + 1)
     ]
 
@@ -74,18 +78,28 @@ def test_each_kind_of_rule_sends_matching_leads_to_its_rep_and_others_on(
 ) -> None:
     [wang] = reps(session, "east", 1, prefix="wang")
     [li] = reps(session, "west", 1, prefix="li")
-    rules(session, RuleInput(**{**rule.__dict__, "name": "", "owner": "wang1"}), RuleInput(name="rest", owner="li1"))
+    rules(
+        session,
+        RuleInput(**{**rule.__dict__, "name": "", "owner": "wang1"}),
+        RuleInput(name="rest", owner="li1"),
+    )
 
     def make(values: dict[str, object]) -> Customer:
         values = dict(values)
-        score, tag, campaign = values.pop("score", None), values.pop("tag", None), values.pop("campaign", None)
+        score, tag, campaign = (
+            values.pop("score", None),
+            values.pop("tag", None),
+            values.pop("campaign", None),
+        )
         customer = lead(session, **values)
         customer.score, customer.campaign = score, campaign  # type: ignore[assignment]
         if tag:
             item = session.scalar(select(ListItem).where(ListItem.list_name == "tag", ListItem.code == tag))
             if item is None:
                 save_value(session, "tag", code=str(tag))
-                item = session.scalar(select(ListItem).where(ListItem.list_name == "tag", ListItem.code == tag))
+                item = session.scalar(
+                    select(ListItem).where(ListItem.list_name == "tag", ListItem.code == tag)
+                )
             assert item is not None
             session.add(CustomerTag(customer_id=customer.id, tag_id=item.id))
         session.flush()
@@ -204,15 +218,19 @@ def test_routing_audits_and_tells_the_new_owner_in_their_language(session: Sessi
         f"New lead {customer.customer_no} {customer.name} is yours "
         "(rule 1: 华东 + 教育 -> team east, round robin: Wang 1, 1 open)"
     )
-    assert inbox(session, wang.id, lang="zh")[0].text.endswith("(规则 1:华东 + 教育 -> 团队 east,轮流分配:Wang 1,1 条进行中)")
+    assert inbox(session, wang.id, lang="zh")[0].text.endswith(
+        "(规则 1:华东 + 教育 -> 团队 east,轮流分配:Wang 1,1 条进行中)"
+    )
     assert item.customer_id == customer.id
-    audit = session.scalars(select(AuditLog).where(AuditLog.customer_id == customer.id, AuditLog.action == "assign")).one()
+    audit = session.scalars(
+        select(AuditLog).where(AuditLog.customer_id == customer.id, AuditLog.action == "assign")
+    ).one()
     assert audit.changes["owner_id"] == [None, wang.id]  # type: ignore[index]
-    assert audit.changes["assignment_reason"][1].startswith("rule 1")  # type: ignore[index]
+    assert str(audit.changes["assignment_reason"][1]).startswith("rule 1")  # type: ignore[index]
 
 
 def test_a_lead_with_an_owner_is_not_rerouted(session: Session) -> None:
-    a, b = reps(session, "east", 2)
+    a, _b = reps(session, "east", 2)
     rules(session, RuleInput(name="all", owner="east2"))
     customer = routed(session, lead(session, owner_id=a.id))
     assert customer.owner_id == a.id
@@ -249,7 +267,9 @@ def test_reassigning_many_tells_each_new_owner_once_and_audits_each(session: Ses
     assert unread_count(session, other.id) == 3
     assert describe_reason(customers[0].assignment_reason, "en") == "assigned by East 2"
     assigns = session.scalar(
-        select(func.count()).where(AuditLog.action == "assign", AuditLog.customer_id.in_([c.id for c in customers]))
+        select(func.count()).where(
+            AuditLog.action == "assign", AuditLog.customer_id.in_([c.id for c in customers])
+        )
     )
     assert assigns == 6
 
@@ -296,7 +316,7 @@ def test_a_rep_may_not_change_the_rules(session: Session, role_users: dict[str, 
 
 
 def test_preview_says_who_would_get_a_lead_without_moving_the_cursor(session: Session) -> None:
-    a, b = reps(session, "east", 2)
+    a, _b = reps(session, "east", 2)
     rules(session, RuleInput(name="all", team="east"))
     session.commit()
 

@@ -60,7 +60,9 @@ def test_olist_leads_routed_by_origin_give_each_rep_of_a_team_the_same_within_on
     assert f"routed {len(mqls):,}".replace(",", "") in out.replace(",", "")
     with session_scope(engine) as session:
         owners = Counter(session.scalars(select(Customer.owner_id)))
-        members = {team: [u.id for u in session.scalars(select(User).where(User.team == team))] for team in TEAMS}
+        members = {
+            team: [u.id for u in session.scalars(select(User).where(User.team == team))] for team in TEAMS
+        }
     assert owners[None] == 0
     spreads = {}
     for team, ids in members.items():

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import UserInput, add_user
@@ -49,7 +49,7 @@ class Bot:
         bot = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 bot.requests.append((self.path, body))
@@ -84,7 +84,9 @@ def bot() -> Iterator[Bot]:
     server.close()
 
 
-def setup(engine: Engine, url: str, *, kind: str = "wecom", secret: str | None = None, team: bool = False) -> int:
+def setup(
+    engine: Engine, url: str, *, kind: str = "wecom", secret: str | None = None, team: bool = False
+) -> int:
     """A rep in team east, a group bot for them (or their team), and one notification about a lead."""
     with session_scope(engine) as session:
         rep = add_user(session, UserInput(username="wang", display_name="王芳", team="east"), password=None,
@@ -134,7 +136,7 @@ def test_a_failing_endpoint_is_retried_with_back_off_and_then_delivers_once(
     assert (message.status, message.attempts, message.last_error) == (SENT, 3, None)
     assert deliver_due(engine, T0 + timedelta(hours=5)).sent == 0  # sent once, never again
     assert len(bot.requests) == 3
-    path, body = bot.requests[-1]
+    _path, body = bot.requests[-1]
     assert body == {
         "msgtype": "markdown",
         "markdown": {
@@ -161,7 +163,11 @@ def test_after_the_last_attempt_a_message_is_kept_as_failed_and_can_be_retried(e
         assert report.as_json() == {"sent": 0, "failed": 1, "pending": 0}
         [message] = outbox(engine)
         assert (message.status, message.attempts) == (FAILED, MAX_ATTEMPTS)
-        assert deliver_due(engine, now + timedelta(days=1)).as_json() == {"sent": 0, "failed": 0, "pending": 0}
+        assert deliver_due(engine, now + timedelta(days=1)).as_json() == {
+            "sent": 0,
+            "failed": 0,
+            "pending": 0,
+        }
         with session_scope(engine) as session:
             [status] = endpoint_statuses(session, actor=SYSTEM)
             assert (status.failed, status.owner) == (1, "team east")
@@ -180,7 +186,9 @@ def test_two_senders_at_once_send_each_message_once(engine: Engine) -> None:
     try:
         with session_scope(engine) as session:
             rep = add_user(session, UserInput(username="wang", team="east"), password=None, actor=SYSTEM)
-            add_endpoint(session, actor=SYSTEM, endpoint=EndpointInput(kind="slack", url=server.url, username="wang"))
+            add_endpoint(
+                session, actor=SYSTEM, endpoint=EndpointInput(kind="slack", url=server.url, username="wang")
+            )
             for i in range(40):
                 notify(session, user_id=rep.id, kind="test", params={"text": str(i)})
         reports = []
@@ -196,7 +204,7 @@ def test_two_senders_at_once_send_each_message_once(engine: Engine) -> None:
         while (left := deliver_due(engine, T0)).sent:
             reports.append(left)
         texts = [body["text"] for _, body in server.requests]
-        assert {text.rsplit(" ", 1)[-1] for text in texts} == {str(i) for i in range(40)}
+        assert {text.rsplit(":", 1)[-1] for text in texts} == {str(i) for i in range(40)}
         assert len(texts) == len(set(texts)) == 40
         assert sum(r.sent for r in reports) == 40
     finally:
@@ -206,7 +214,7 @@ def test_two_senders_at_once_send_each_message_once(engine: Engine) -> None:
 def test_an_inactive_endpoint_keeps_its_messages_waiting(engine: Engine, bot: Bot) -> None:
     setup(engine, bot.url)
     with session_scope(engine) as session:
-        session.execute(WebhookEndpoint.__table__.update().values(active=False))
+        session.execute(update(WebhookEndpoint).values(active=False))
     assert deliver_due(engine, T0).as_json() == {"sent": 0, "failed": 0, "pending": 1}
     assert bot.requests == []
 
@@ -252,7 +260,9 @@ def test_a_refused_connection_is_an_error_not_a_crash(engine: Engine) -> None:
         ({"username": "ghost"}, "user"),
     ],
 )
-def test_a_bad_endpoint_is_refused_naming_the_field(engine: Engine, values: dict[str, str], field: str) -> None:
+def test_a_bad_endpoint_is_refused_naming_the_field(
+    engine: Engine, values: dict[str, str], field: str
+) -> None:
     with session_scope(engine) as session:
         add_user(session, UserInput(username="wang"), password=None, actor=SYSTEM)
         base = {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/x", "username": "wang", **values}

@@ -93,8 +93,10 @@ def test_round_robin_over_1000_leads_is_fair_within_one() -> None:
 
 
 def test_least_loaded_picks_the_fewest_open_leads_the_lower_id_on_a_tie() -> None:
-    assert pick_least_loaded([member(1, open_leads=4), member(2, open_leads=2), member(3, open_leads=2)]).id == 2  # type: ignore[union-attr]
-    assert pick_least_loaded([member(1, open_leads=0, available=False), member(2, open_leads=9)]).id == 2  # type: ignore[union-attr]
+    tie = pick_least_loaded([member(1, open_leads=4), member(2, open_leads=2), member(3, open_leads=2)])
+    assert tie is not None and tie.id == 2
+    busy = pick_least_loaded([member(1, open_leads=0, available=False), member(2, open_leads=9)])
+    assert busy is not None and busy.id == 2
     assert pick_least_loaded([member(1, open_leads=3, cap=3)]) is None
 
 
@@ -118,7 +120,9 @@ def test_a_conditions_label_names_the_values() -> None:
 
 RULES = RuleSet(
     rules=[
-        RuleInput(name="East edu", region=("华东",), industry=("教育", "培训"), team="east", method="least_loaded"),
+        RuleInput(
+            name="East edu", region=("华东",), industry=("教育", "培训"), team="east", method="least_loaded"
+        ),
         RuleInput(name='VIP "gold"', tags=("vip",), score_min=60, score_max=100, owner="wangfang"),
         RuleInput(name="off", channel=("social",), team="west", active=False),
     ],
