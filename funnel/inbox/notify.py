@@ -41,7 +41,7 @@ def notify(
         customer_id=customer_id,
         kind=kind,
         params=clean,
-        message=t(f"notify.{kind}", "en", **clean)[:MESSAGE_MAX],
+        message=t(f"notify.{kind}", "en", **_localized(clean, "en"))[:MESSAGE_MAX],
         created_at=utcnow(),
     )
     session.add(row)
@@ -109,6 +109,12 @@ def queue_for_bots(session: Session, row: Notification) -> list[Outbox]:
     return queued
 
 
+def _localized(params: Mapping[str, object], lang: str) -> dict[str, object]:
+    """The parameters for `lang`: one given per language (`reason_en`, `reason_zh`) is read as `reason`."""
+    suffix = f"_{lang}"
+    return {**params, **{name.removesuffix(suffix): v for name, v in params.items() if name.endswith(suffix)}}
+
+
 def _plain(value: object) -> str | int | float | None:
     """JSON-storable parameter values: numbers stay numbers, everything else becomes text."""
     if value is None or isinstance(value, (int, float, str)):
@@ -167,7 +173,7 @@ def render(row: Notification, lang: str) -> str:
     """The notification in `lang`; a kind with no message in the catalogue shows its stored text."""
     key = f"notify.{row.kind}"
     try:
-        text = t(key, lang, **(row.params or {}))
+        text = t(key, lang, **_localized(row.params or {}, lang))
     except (KeyError, IndexError, ValueError):
         return row.message
     return row.message if text == key else text
