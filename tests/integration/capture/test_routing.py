@@ -325,3 +325,31 @@ def test_preview_says_who_would_get_a_lead_without_moving_the_cursor(session: Se
 
     assert first.owner_id == second.owner_id == a.id
     assert session.get(RoutingCursor, "east") is None
+
+
+@pytest.mark.parametrize("route", [True, False])
+def test_import_routes_rows_without_an_owner_unless_told_not_to(
+    engine: Engine, tmp_path, route: bool
+) -> None:
+    from funnel.capture.importer import import_file
+
+    with session_scope(engine) as session:
+        a, b = reps(session, "east", 2)
+        rules(session, RuleInput(name="all", team="east"))
+    path = tmp_path / "leads.csv"
+    path.write_text("name,email,owner\nA,a@x.com,\nB,b@x.com,\nC,c@x.com,East 1\n", encoding="utf-8")
+
+    report = import_file(engine, path, actor=SYSTEM, route=route)
+
+    with session_scope(engine) as session:
+        stored = {c.name: c for c in session.scalars(select(Customer))}
+        assert report.routed == (2 if route else 0)
+        assert stored["C"].owner_id == a.id  # the file's owner is kept
+        if route:
+            assert {stored["A"].owner_id, stored["B"].owner_id} == {a.id, b.id}
+        else:
+            assert stored["A"].owner_id is None
+            assert (
+                describe_reason(stored["A"].assignment_reason, "en")
+                == "imported with --no-route: left unassigned"
+            )
