@@ -11,12 +11,14 @@ PAGES = [
     ("sell", "pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
+    ("sell", "pages/inbox.py", "nav.inbox", ":material/inbox:", "inbox.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),
     ("admin", "pages/channels.py", "nav.channels", ":material/qr_code_2:", "channel.manage"),
     ("admin", "pages/lists.py", "nav.lists", ":material/list_alt:", "lists.manage"),
+    ("admin", "pages/routing.py", "nav.routing", ":material/alt_route:", "routing.manage"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}

@@ -31,6 +31,7 @@ _MANAGER = frozenset(
         "audit.read",
         "channel.manage",
         "lists.manage",
+        "routing.manage",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
@@ -48,6 +49,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # A prospect: leaves a lead on a channel's public form and answers a survey, nothing else.
     PUBLIC_ROLE: frozenset({"customer.create", "survey.answer"}),
 }
+# Everyone who signs in reads their own inbox (notifications of routing, reassignment, the timers).
+for _role in ROLES:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {"inbox.read"}
 ACTIONS = tuple(sorted(set().union(*ROLE_PERMISSIONS.values())))
 
 

@@ -40,6 +40,7 @@ from funnel.capture.import_parsing import (
     resolve_stage_map,
 )
 from funnel.capture.leads import CleanLead, NewLead, store_leads
+from funnel.capture.routing import mark_not_routed, route_many
 from funnel.core import events
 from funnel.core.db import session_factory, take_write_lock
 from funnel.core.errors import FORM, FieldError, ValidationError
@@ -81,6 +82,7 @@ class ImportReport:
     rejected: list[tuple[int, list[FieldError]]] = field(default_factory=list)
     warnings: list[tuple[int, FieldError]] = field(default_factory=list)
     new_owners: list[str] = field(default_factory=list)
+    routed: int = 0  # new leads without an owner that went through the routing rules
     columns: dict[str, str] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -118,8 +120,10 @@ class _Importer:
         actor: Actor,
         pipeline: Pipeline,
         first_row: dict[str, int],
+        route: bool = True,
     ):
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
+        self.route = route
         # The batch checks its new people for duplicates against contacts loaded below: take the lock a
         # lead save takes first, so nobody stores one of them between that load and the batch's commit.
         lock_intake(session)
@@ -292,6 +296,15 @@ class _Importer:
         for customer_id, new in zip(ids, self.pending, strict=True):
             self._remember(new.cleaned, customer_id, new.customer_no)
         self.report.created += len(ids)
+        # Rows without an owner go through the routing rules (funnel.capture.routing), or are marked as
+        # deliberately unassigned (--no-route), in the batch's transaction.
+        unowned = [
+            customer_id for customer_id, new in zip(ids, self.pending, strict=True) if new.owner_id is None
+        ]
+        if unowned and self.route and self.may_assign:
+            self.report.routed += len(route_many(self.session, unowned, actor=self.actor))
+        elif unowned:
+            mark_not_routed(self.session, unowned)
         self.pending, self.pending_ids = [], set()
 
     def _update(
@@ -385,6 +398,7 @@ def import_rows(
     actor: Actor,
     pipeline: Pipeline | None = None,
     after_batch: Callable[[], None] | None = None,
+    route: bool = True,
 ) -> ImportReport:
     """Validate and store rows ({header: value}, the n-th row = spreadsheet row n + 1) in the session.
 
@@ -407,7 +421,7 @@ def import_rows(
 
     def write_batch() -> None:
         if batch:
-            _Importer(session, batch, report, actor, pipeline, first_row).run(batch)
+            _Importer(session, batch, report, actor, pipeline, first_row, route).run(batch)
             session.flush()
         if after_batch is not None:
             after_batch()
@@ -440,6 +454,7 @@ def import_file(
     dry_run: bool = False,
     actor: Actor,
     pipeline: Pipeline | None = None,
+    route: bool = True,
 ) -> ImportReport:
     """Import a CSV or .xlsx file (a path, or bytes plus filename), streamed, one transaction per batch.
 
@@ -469,6 +484,7 @@ def import_file(
                 actor=actor,
                 pipeline=pipeline,
                 after_batch=after_batch,
+                route=route,
             )
         finally:
             session.rollback()  # a dry run's writes, or a batch cut short by an error

@@ -8,9 +8,24 @@ from funnel.cli import (
     forecast,
     import_leads,
     init_db,
+    notify,
     report,
+    rules,
     train_score,
     user,
 )
 
-COMMAND_MODULES = [init_db, report, check, user, demo, import_leads, backup, channel, forecast, train_score]
+COMMAND_MODULES = [
+    init_db,
+    report,
+    check,
+    user,
+    demo,
+    import_leads,
+    backup,
+    channel,
+    forecast,
+    notify,
+    rules,
+    train_score,
+]

@@ -39,6 +39,11 @@ def register(sub: Any) -> None:
         help="read stage or status VALUE as STAGE, e.g. --stage-map MQL=lead (repeatable)",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate and report all, write nothing")
+    parser.add_argument(
+        "--no-route",
+        action="store_true",
+        help="leave new rows without an owner unassigned (default: route them through the routing rules)",
+    )
     parser.set_defaults(handler=run_import)
 
 
@@ -67,6 +72,7 @@ def run_import(args: argparse.Namespace) -> int:
                 stage_map=stage_map,
                 dry_run=args.dry_run,
                 actor=SYSTEM,
+                route=not args.no_route,
             )
         finally:
             engine.dispose()
@@ -89,5 +95,7 @@ def report_lines(report: ImportReport, lang: str = LANG) -> list[str]:
         lines.append(t("import.row.rejected", lang, row=row, reasons=reasons))
     for row, warning in report.warnings:
         lines.append(t("import.row.warning", lang, row=row, message=describe(warning, lang)))
+    if report.routed:
+        lines.append(t("import.notice.routed", lang, count=report.routed))
     lines.append(summary(report, lang))
     return lines

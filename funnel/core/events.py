@@ -114,13 +114,11 @@ def take_pending(session: Session) -> list[DomainEvent]:
 
 
 def publish(events: list[DomainEvent], engine: Engine) -> None:
-    """Run the handlers of each committed event; a failing handler is logged, the rest still run."""
-    for event in events:
-        for handler in list(_handlers.get(type(event), ())):
-            try:
-                handler(event, engine)
-            except Exception:
-                log.exception("handler %s failed for %r (the write itself is committed)", handler, event)
+    """Run the handlers of each committed event; a failing handler is logged, the rest still run.
+
+    Batch handlers (scoring) run before the per-event ones (routing), so a routing rule on the score
+    sees the new lead's score.
+    """
     by_type: dict[type[DomainEvent], list[DomainEvent]] = defaultdict(list)
     for event in events:
         by_type[type(event)].append(event)
@@ -132,3 +130,9 @@ def publish(events: list[DomainEvent], engine: Engine) -> None:
                 log.exception(
                     "handler %s failed for %d %s (committed)", batch_handler, len(batch), event_type
                 )
+    for event in events:
+        for handler in list(_handlers.get(type(event), ())):
+            try:
+                handler(event, engine)
+            except Exception:
+                log.exception("handler %s failed for %r (the write itself is committed)", handler, event)

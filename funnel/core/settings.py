@@ -48,6 +48,10 @@ class Settings:
     trust_forwarded_for: bool = False
     # Whether a rep may type a tag outside the managed library (it joins the list unmanaged).
     free_tags: bool = True
+    # Where the app is reached from outside: group-bot messages link to {public_base_url}/customer?id=N.
+    # Whether the running app sends due group-bot messages itself (a background thread), and how often.
+    notify_in_app: bool = True
+    notify_interval_seconds: int = 30
 
 
 def _secrets_database_url() -> str | None:
@@ -105,6 +109,9 @@ def load_settings() -> Settings:
         intake_max_body_kb=_int_env("CRM_INTAKE_MAX_BODY_KB", 64),
         trust_forwarded_for=os.environ.get("CRM_TRUST_FORWARDED_FOR", "0").strip().lower() in _YES,
         free_tags=os.environ.get("CRM_FREE_TAGS", "1").strip().lower() not in ("0", "false", "no", "off"),
+        notify_in_app=os.environ.get("CRM_NOTIFY_IN_APP", "1").strip().lower()
+        not in ("0", "false", "no", "off"),
+        notify_interval_seconds=_int_env("CRM_NOTIFY_INTERVAL_SECONDS", 30),
     )
 
 

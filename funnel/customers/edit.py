@@ -13,6 +13,7 @@ from funnel.core.db import take_write_lock
 from funnel.core.errors import FieldError, StaleEdit, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
 from funnel.customers.read import UserChoice, flush_edit, get_customer
+from funnel.inbox.notify import notify
 from funnel.store.models import Customer, CustomerShare, User
 
 
@@ -68,10 +69,18 @@ def assign_customer(session: Session, *, actor: Actor, customer_id: int, owner_i
     customer.owner_id = owner_id
     assert owner is not None  # assignee_error refused a missing user
     customer.team = owner.team or customer.team  # the customer moves with its owner to their team
+    by = actor.display_name or actor.username
+    # Why it has this owner (shown on the customer; routing writes its rule here, funnel.capture.routing).
+    customer.assignment_reason = {"key": "routing.reason.manual", "params": {"by": by}}
     changes = audit.diff(before, audited_fields(customer))
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.ASSIGN, changes=changes)
     flush_edit(session, customer)
     events.record(session, events.LeadAssigned(customer.id, owner_id, previous))
+    if (
+        owner_id != previous and owner_id != actor.user_id
+    ):  # the new owner is told (not who gave it to himself)
+        params = {"customer_no": customer.customer_no, "name": customer.name, "by": by}
+        notify(session, user_id=owner_id, kind="lead_reassigned", params=params, customer_id=customer.id)
     return customer
 
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from funnel.core.clock import utcnow
-from funnel.core.i18n import t
-from funnel.store.models import Customer, Notification
+from funnel.core.i18n import LANGUAGES, t
+from funnel.core.settings import get_settings
+from funnel.store.models import Customer, Notification, Outbox, User, WebhookEndpoint
 
 MESSAGE_MAX = 500  # the column's length
 
@@ -40,12 +41,78 @@ def notify(
         customer_id=customer_id,
         kind=kind,
         params=clean,
-        message=t(f"notify.{kind}", "en", **clean)[:MESSAGE_MAX],
+        message=t(f"notify.{kind}", "en", **_localized(clean, "en"))[:MESSAGE_MAX],
         created_at=utcnow(),
     )
     session.add(row)
     session.flush()
+    queue_for_bots(session, row)
     return row
+
+
+_ENDPOINTS = "loudou_active_endpoints"
+
+
+def customer_link(customer_id: int) -> str:
+    """The customer page's address as someone outside the app reaches it (CRM_PUBLIC_BASE_URL)."""
+    return f"{get_settings().public_base_url.rstrip('/')}/customer?id={customer_id}"
+
+
+def forget_endpoints(session: Session) -> None:
+    """Drop the session's cached list of active endpoints (after adding, changing or removing one)."""
+    session.info.pop(_ENDPOINTS, None)
+
+
+def _active_endpoints(session: Session) -> list[tuple[int, int | None, str | None, str]]:
+    # Loaded once per session: a bulk routing notifies thousands of times, the endpoints are a handful.
+    if _ENDPOINTS not in session.info:
+        query = select(
+            WebhookEndpoint.id, WebhookEndpoint.user_id, WebhookEndpoint.team, WebhookEndpoint.lang
+        )
+        session.info[_ENDPOINTS] = [tuple(r) for r in session.execute(query.where(WebhookEndpoint.active))]
+    endpoints: list[tuple[int, int | None, str | None, str]] = session.info[_ENDPOINTS]
+    return endpoints
+
+
+def queue_for_bots(session: Session, row: Notification) -> list[Outbox]:
+    """An outbox message for each active group bot of the notified user or of their team.
+
+    Written in the notification's transaction, so a message is queued exactly when the change that
+    caused it is committed; `python -m funnel notify` sends it later (funnel.integrations.outbox).
+    """
+    endpoints = _active_endpoints(session)
+    if not endpoints:
+        return []
+    user = session.get(User, row.user_id)
+    team = user.team if user is not None else None
+    name = (user.display_name or user.username) if user is not None else ""
+    link = customer_link(row.customer_id) if row.customer_id is not None else None
+    queued = []
+    for endpoint_id, user_id, endpoint_team, lang in endpoints:
+        if user_id != row.user_id and (team is None or endpoint_team != team):
+            continue
+        lang = lang if lang in LANGUAGES else "en"
+        text = t("notify.bot", lang, name=name, text=render(row, lang))
+        message = Outbox(
+            endpoint_id=endpoint_id,
+            notification_id=row.id,
+            payload=text,
+            link=link,
+            lang=lang,
+            status="pending",
+            attempts=0,
+            next_attempt_at=row.created_at,
+            created_at=row.created_at,
+        )
+        session.add(message)
+        queued.append(message)
+    return queued
+
+
+def _localized(params: Mapping[str, object], lang: str) -> dict[str, object]:
+    """The parameters for `lang`: one given per language (`reason_en`, `reason_zh`) is read as `reason`."""
+    suffix = f"_{lang}"
+    return {**params, **{name.removesuffix(suffix): v for name, v in params.items() if name.endswith(suffix)}}
 
 
 def _plain(value: object) -> str | int | float | None:
@@ -106,7 +173,7 @@ def render(row: Notification, lang: str) -> str:
     """The notification in `lang`; a kind with no message in the catalogue shows its stored text."""
     key = f"notify.{row.kind}"
     try:
-        text = t(key, lang, **(row.params or {}))
+        text = t(key, lang, **_localized(row.params or {}, lang))
     except (KeyError, IndexError, ValueError):
         return row.message
     return row.message if text == key else text

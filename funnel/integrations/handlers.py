@@ -8,6 +8,7 @@ per process (it is idempotent).
 
 from __future__ import annotations
 
+from funnel.capture.routing import route_new_lead
 from funnel.core.events import subscribe, subscribe_batch
 
 _installed = False
@@ -23,6 +24,8 @@ def install_handlers() -> None:
     from funnel.capture import scoring
     from funnel.core.events import CustomerUpdated, LeadCreated, StageMoved
 
+    # Batch handlers run first (funnel.core.events.publish): a new lead is scored before it is routed.
     subscribe_batch(LeadCreated, scoring.score_new_leads)
+    subscribe(LeadCreated, route_new_lead)  # an unowned new lead goes through the routing rules
     subscribe(CustomerUpdated, scoring.score_updated_customer)
     subscribe(StageMoved, scoring.score_after_stage)

@@ -62,6 +62,9 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Routing: an away rep gets no new leads; a rep's own cap of open leads (None: the team default).
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_open_leads: Mapped[int | None] = mapped_column(Integer)
 
 
 # One lead / account, from first touch to won or lost; every other table joins back to it.
@@ -116,6 +119,8 @@ class Customer(Base):
     lost_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Why the lead has its owner (funnel.capture.routing): a message key and its parameters.
+    assignment_reason: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
     owner: Mapped[User | None] = relationship()
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer")
@@ -428,4 +433,69 @@ class IntakeLead(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("intake_source.id"))
     external_id: Mapped[str | None] = mapped_column(String(128))
+
+
+# One routing rule: leads matching its conditions go to a rep or a team (round robin or least loaded).
+class RoutingRule(Base):
+    __tablename__ = "routing_rule"
+
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    # {region: [...], industry: [...], channel: [...], campaign: [...], tags: [...], score_min, score_max}
+    conditions: Mapped[dict[str, object]] = mapped_column(JSON)
+    target_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    target_team: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16), default="round_robin")
+
+
+# The routing settings (one row): the fallback owner or queue (a team's unowned intake), the default cap.
+class RoutingConfig(Base):
+    __tablename__ = "routing_config"
+
+    fallback_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    fallback_team: Mapped[str | None] = mapped_column(String(64))
+    max_open_leads: Mapped[int | None] = mapped_column(Integer)
+
+
+# A team's round-robin cursor: the member who got its last lead (updated with each routed lead).
+class RoutingCursor(Base):
+    __tablename__ = "routing_cursor"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_user_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# A group bot (WeCom, DingTalk, Feishu/Lark, Slack) that hears a user's or a team's notifications.
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoint"
+
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    team: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# A message waiting for (or sent to) a group bot; `python -m funnel notify` delivers the due ones.
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notification.id", ondelete="SET NULL"))
+    payload: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1000))
+    lang: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -34,7 +34,9 @@ from funnel.core.db import session_scope
 from funnel.core.errors import ValidationError
 from funnel.core.settings import get_settings
 from funnel.demo.catalog import DEMO_PASSWORD
+from funnel.inbox.notify import unread_count
 from pages._shared.common import Markdown, cached_demo_logins, database_url, get_engine, tr
+from pages._shared.notify_loop import start_outbox_sender
 from pages._shared.session_routes import COOKIE, SIGN_IN_PATH, SIGN_OUT_PATH
 
 log = logging.getLogger(__name__)
@@ -225,8 +227,19 @@ def _first_run_form() -> None:
 
 
 def account_sidebar(actor: Actor) -> None:
-    """Who is signed in, and the sign-out button."""
+    """Who is signed in, their unread notifications, and the sign-out button."""
     st.sidebar.markdown(tr("auth.signed_in_as", name=actor.display_name, role=tr(f"role.{actor.role}")))
+    if actor.user_id is not None:
+        try:
+            with session_scope(get_engine()) as session:
+                unread = unread_count(
+                    session, actor.user_id
+                )  # one indexed count (ix_notification_user_unread)
+        except SQLAlchemyError:
+            log.exception("counting unread notifications failed")
+        else:
+            st.sidebar.markdown(tr("inbox.sidebar_unread", count=unread))
+    start_outbox_sender()
     if st.sidebar.button(tr("auth.sign_out"), key="sign_out", icon=":material/logout:"):
         sign_out()
         st.rerun()
