@@ -58,7 +58,7 @@ __all__ = [
 
 CONTACT_KEYS = ("phone", "email", "wechat")
 UPDATED_FIELDS = (
-    "name", "company", "channel", "region", "industry", "tags", "grade", "lost_reason", "team",
+    "name", "company", "channel", "campaign", "region", "industry", "tags", "grade", "lost_reason", "team",
 )  # fmt: skip
 # IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
