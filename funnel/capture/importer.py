@@ -59,7 +59,7 @@ __all__ = [
 
 CONTACT_KEYS = ("phone", "email", "wechat")
 UPDATED_FIELDS = (
-    "name", "company", "channel", "region", "industry", "tags", "grade", "lost_reason", "team",
+    "name", "company", "channel", "campaign", "region", "industry", "tags", "grade", "lost_reason", "team",
 )  # fmt: skip
 # IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
@@ -399,6 +399,7 @@ def import_rows(
     pipeline: Pipeline | None = None,
     after_batch: Callable[[], None] | None = None,
     route: bool = True,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Validate and store rows ({header: value}, the n-th row = spreadsheet row n + 1) in the session.
 
@@ -414,7 +415,8 @@ def import_rows(
     columns = dict(columns) if columns is not None else map_headers(headers, pipeline=pipeline)
     if "name" not in columns.values():
         raise ImportFileError("import.error.no_name", headers=", ".join(headers))
-    report = ImportReport(columns=columns, ignored_columns=[h for h in headers if h not in columns])
+    report = report if report is not None else ImportReport()  # given: its counts grow as batches land
+    report.columns, report.ignored_columns = columns, [h for h in headers if h not in columns]
     stage_keys = resolve_stage_map(stage_map, pipeline)
     first_row: dict[str, int] = {}
     batch: list[ParsedRow] = []
@@ -455,8 +457,12 @@ def import_file(
     actor: Actor,
     pipeline: Pipeline | None = None,
     route: bool = True,
+    progress: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import a CSV or .xlsx file (a path, or bytes plus filename), streamed, one transaction per batch.
+
+    `progress(report)` runs after each batch with the counts so far (report.rows: rows read), e.g. to
+    move a progress bar; the CLI passes none.
 
     The valid rows of each batch are committed as it completes; a dry run writes every batch in one
     transaction that is rolled back, so it reports exactly what an import would do and writes nothing.
@@ -473,6 +479,10 @@ def import_file(
                 events.publish(events.take_pending(session), engine)
                 time.sleep(pause)  # let a writer waiting for SQLite's lock have it before the next batch
             session.expunge_all()  # the batch's rows are in the database: keep no objects in memory
+            if progress is not None:
+                progress(report_so_far)
+
+        report_so_far = ImportReport()
 
         try:
             report = import_rows(
@@ -485,6 +495,7 @@ def import_file(
                 pipeline=pipeline,
                 after_batch=after_batch,
                 route=route,
+                report=report_so_far,
             )
         finally:
             session.rollback()  # a dry run's writes, or a batch cut short by an error

@@ -14,20 +14,30 @@ from typing import cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, allowed, can_see, require
+from funnel.access.permissions import Actor, allowed, can_see, require, require_customer
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core import events
 from funnel.core.clock import utcnow
-from funnel.core.errors import FieldError, ValidationError
+from funnel.core.db import take_write_lock
+from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
-from funnel.customers.duplicates import CONTACT_FIELDS, duplicate_error, duplicate_match, lock_intake
+from funnel.customers.duplicates import (
+    CONTACT_FIELDS,
+    DuplicateLead,
+    DuplicateMatch,
+    DuplicateSummary,
+    duplicate_match,
+    lock_intake,
+)
 from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, clean_grade, clean_text
 from funnel.customers.numbering import unused_customer_no
 from funnel.pipeline.rules import first_contact, funnel_state, new_lead_history, stage_after
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
-from funnel.store.models import AuditLog, Contact, Customer, Opportunity, StageEvent, User
+from funnel.store.models import Activity, AuditLog, Contact, Customer, Opportunity, StageEvent, User
 
+# The kind of activity a lead's first note is stored as.
+NOTE = "note"
 # The largest amount a Numeric(14, 2) column holds.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -43,6 +53,7 @@ class LeadInput:
     email: str | None = None
     wechat: str | None = None
     channel: str | None = None
+    campaign: str | None = None
     region: str | None = None
     industry: str | None = None
     owner_id: int | None = None
@@ -57,7 +68,8 @@ class LeadInput:
     external_id: str | None = None
     # Known dates of reaching stages or outcomes: {"contact": ..., "won": ...}.
     stage_dates: dict[str, datetime] = field(default_factory=dict)
-    campaign: str | None = None
+    # The form's first note, stored as a "note" activity by whoever entered the lead.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class CleanLead:
     status: str
     history: tuple[tuple[str, datetime], ...]
     campaign: str | None = None
+    note: str | None = None
 
     @property
     def contact(self) -> dict[str, str | None]:
@@ -118,9 +131,10 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
         name: clean_text(name, getattr(lead, name), errors)
         for name in (
             "name", "company", "contact_name", "channel", "region", "industry", "tags", "lost_reason",
-            "external_id", "team",
+            "external_id", "team", "campaign",
         )
     }  # fmt: skip
+    note = clean_note(lead.note, errors)
     if not text["name"] and not any(e.field == "name" for e in errors):
         errors.append(FieldError("name", "error.required"))
     contact: dict[str, str | None] = {}
@@ -167,8 +181,27 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
         stage=stage_after(pipeline, history, status),
         status=status,
         history=tuple(history),
-        campaign=clean(lead.campaign),  # checked by the public intake, its one source so far
+        campaign=text["campaign"],
+        note=note,
     )
+
+
+# A first note longer than this is more likely a pasted document than a note.
+NOTE_MAX = 5000
+
+
+def clean_note(raw: object, errors: list[FieldError]) -> str | None:
+    """The trimmed first note, or None; an over-long or NUL-bearing note adds an error on `note`."""
+    value = clean(raw)
+    if value is None:
+        return None
+    if "\x00" in value:
+        errors.append(FieldError("note", "error.invalid_characters"))
+        return None
+    if len(value) > NOTE_MAX:
+        errors.append(FieldError("note", "error.too_long", {"max": str(NOTE_MAX), "length": str(len(value))}))
+        return None
+    return value
 
 
 def _stage_and_status(lead: LeadInput, pipeline: Pipeline, errors: list[FieldError]) -> tuple[str, str]:
@@ -201,27 +234,49 @@ def create_lead(
     allow_duplicate: bool = False,
     customer_no: str | None = None,
     require_contact: bool = True,
+    duplicate_reason: str | None = None,
 ) -> Customer:
-    """Validate and store a lead, its primary contact, stage history and opportunity (one transaction).
+    """Validate and store a lead, its primary contact, stage history, deal and first note (one transaction).
 
-    The importer passes `customer_no` (checked unique in bulk), `allow_duplicate` (checked in bulk) and
-    `require_contact=False` for rows that carry an external id, which identifies them instead.
+    A lead with the phone, e-mail or WeChat of an existing customer, or its company and name, raises
+    DuplicateLead, unless `duplicate_reason` says why it is stored anyway: then the create audit row keeps
+    the reason and the customer it matched. The importer passes `customer_no` (checked unique in bulk),
+    `allow_duplicate` (checked in bulk) and `require_contact=False` for rows that carry an external id,
+    which identifies them instead.
     """
     require(actor, "customer.create")
     pipeline = pipeline or get_pipeline()
+    reason = None
+    if duplicate_reason is not None:
+        reason = clean(duplicate_reason)
+        if reason is None:
+            raise ValidationError([FieldError("duplicate_reason", "error.required")])
+        if len(reason) > DUPLICATE_REASON_MAX:
+            params = {"max": str(DUPLICATE_REASON_MAX), "length": str(len(reason))}
+            raise ValidationError([FieldError("duplicate_reason", "error.too_long", params)])
     cleaned = validate_lead(lead, pipeline=pipeline, require_contact=require_contact)
     # A rep's new lead is their own, a prospect's has no owner yet: handing leads out is a manager's call.
     owner_id = cleaned.owner_id if allowed(actor, "customer.assign") else actor.user_id
+    extra: dict[str, list[object]] | None = None
     if not allow_duplicate:
         # Under the lock, so that of several saves of one person at once exactly one stores it.
         lock_intake(session)
-        match = duplicate_match(session, cleaned.contact)
+        match = duplicate_match(session, cleaned.contact, company=cleaned.company, name=cleaned.name)
+        if match is not None and reason is None:
+            raise DuplicateLead(duplicate_summary(session, match, actor=actor))
         if match is not None:
-            visible = can_see(session, actor, match.customer)
-            raise ValidationError([duplicate_error(match.field, match.customer.customer_no, visible=visible)])
-    return store_lead(
-        session, cleaned, actor=actor, owner_id=owner_id, customer_no=customer_no, pipeline=pipeline
+            extra = {
+                "duplicate_of": [None, match.customer.customer_no],
+                "duplicate_field": [None, match.field],
+                "duplicate_reason": [None, reason],
+            }
+    number = customer_no or unused_customer_no(session, cleaned.created_at)
+    (customer_id,) = store_leads(
+        session, [NewLead(cleaned, owner_id, number, extra)], actor=actor, pipeline=pipeline
     )
+    customer = session.get(Customer, customer_id)
+    assert customer is not None  # just inserted in this transaction
+    return customer
 
 
 def store_lead(
@@ -243,6 +298,84 @@ def store_lead(
     return customer
 
 
+# The longest reason for saving a lead that matched an existing customer.
+DUPLICATE_REASON_MAX = 500
+
+
+def duplicate_summary(session: Session, match: DuplicateMatch, *, actor: Actor) -> DuplicateSummary:
+    """What `actor` may be shown of the customer a new lead matched: all of it, or only the field."""
+    customer = match.customer
+    if not can_see(session, actor, customer):
+        return DuplicateSummary(field=match.field, visible=False, editable=False)
+    owner = session.get(User, customer.owner_id) if customer.owner_id is not None else None
+    return DuplicateSummary(
+        field=match.field,
+        visible=True,
+        editable=allowed(actor, "customer.edit"),
+        customer_id=customer.id,
+        customer_no=customer.customer_no,
+        name=customer.name,
+        company=customer.company,
+        stage=customer.stage,
+        status=customer.status,
+        owner_name=(owner.display_name or owner.username) if owner else None,
+    )
+
+
+def find_duplicate(session: Session, lead: LeadInput, *, actor: Actor) -> DuplicateSummary | None:
+    """The customer a lead would duplicate, as `actor` may see it, or None; the lead is validated first.
+
+    For a check before saving; `create_lead` checks again under the intake lock when it stores.
+    """
+    require(actor, "customer.create")
+    require(actor, "customer.read")  # a prospect's public form is told only when it saves
+    cleaned = validate_lead(lead, pipeline=get_pipeline())
+    match = duplicate_match(session, cleaned.contact, company=cleaned.company, name=cleaned.name)
+    return None if match is None else duplicate_summary(session, match, actor=actor)
+
+
+def add_as_contact(session: Session, lead: LeadInput, *, customer_id: int, actor: Actor) -> Customer:
+    """Add the person a new lead names as a contact of an existing customer (audited); no new lead.
+
+    The contact takes the lead's contact name (or its name) and its phone, e-mail and WeChat; the
+    lead's first note goes to that customer. Refused unless `actor` may edit that customer.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer", customer_id)
+    require_customer(session, actor, customer, "customer.edit")
+    errors: list[FieldError] = []
+    person = clean_text("contact_name", lead.contact_name, errors) or clean_text("name", lead.name, errors)
+    if person is None and not errors:
+        errors.append(FieldError("name", "error.required"))
+    contact: dict[str, str | None] = {}
+    checks = (("phone", normalize_phone), ("email", normalize_email), ("wechat", normalize_wechat))
+    for name, normalize in checks:
+        raw = clean_text(name, getattr(lead, name), errors)
+        contact[name] = None
+        if raw is not None:
+            try:
+                contact[name] = normalize(raw)
+            except ValueError:
+                errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
+    note = clean_note(lead.note, errors)
+    if errors:
+        raise ValidationError(errors)
+    assert person is not None
+    take_write_lock(session)
+    row = Contact(customer_id=customer.id, name=person, is_primary=False, **contact)
+    session.add(row)
+    if note is not None:
+        session.add(Activity(customer_id=customer.id, kind=NOTE, by_user_id=actor.user_id, summary=note))
+    added = ", ".join(value for value in (person, *contact.values()) if value)
+    audit.record_customer(
+        session, actor=actor, customer=customer, action=AuditAction.UPDATE,
+        changes={"contact_added": [None, added]},
+    )  # fmt: skip
+    session.flush()
+    return customer
+
+
 @dataclass(frozen=True)
 class NewLead:
     """One validated lead for the bulk write: who owns it and its (checked unused) customer number."""
@@ -250,6 +383,8 @@ class NewLead:
     cleaned: CleanLead
     owner_id: int | None
     customer_no: str
+    # Added to the lead's create audit row, e.g. why it was saved although it matched a customer.
+    extra_changes: dict[str, list[object]] | None = None
 
 
 def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipeline: Pipeline) -> list[int]:
@@ -273,8 +408,9 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
         customers.append(
             dict(
                 customer_no=lead.customer_no, external_id=c.external_id, name=c.name, company=c.company,
-                industry=c.industry, region=c.region, channel=c.channel, tags=c.tags, owner_id=lead.owner_id,
-                campaign=c.campaign, team=c.team or teams.get(lead.owner_id) or actor.team,
+                industry=c.industry, region=c.region, channel=c.channel, campaign=c.campaign, tags=c.tags,
+                owner_id=lead.owner_id,
+                team=c.team or teams.get(lead.owner_id) or actor.team,
                 score=None, grade=c.grade, stage=c.stage, status=c.status, lost_reason=c.lost_reason,
                 budget_range=None, purchase_timeline=None, use_case=None, competitors=None,
                 created_at=c.created_at, first_contacted_at=first_contact(pipeline, c.history),
@@ -288,6 +424,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
     contacts: list[dict[str, object]] = []
     stage_events: list[dict[str, object]] = []
     deals: list[dict[str, object]] = []
+    notes: list[dict[str, object]] = []
     audit_rows: list[dict[str, object]] = []
     for customer_id, lead, row in zip(ids, leads, customers, strict=True):
         c = lead.cleaned
@@ -311,10 +448,14 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
         if c.amount is not None:
             deals.append(dict(customer_id=customer_id, name=None, amount=c.amount, expected_close=None,
                               quoted_at=None, created_at=c.created_at))  # fmt: skip
+        if c.note is not None:
+            notes.append(dict(customer_id=customer_id, kind=NOTE, at=c.created_at, by_user_id=actor.user_id,
+                              summary=c.note))  # fmt: skip
         audited: dict[str, object] = {name: row[name] for name in AUDITED_FIELDS}
+        changes = audit.diff({}, audited) | dict(lead.extra_changes or {})
         audit_rows.append(
             audit.row(action=AuditAction.CREATE, entity=AuditEntity.CUSTOMER, entity_id=customer_id,
-                      customer_id=customer_id, user_id=actor.user_id, changes=audit.diff({}, audited))
+                      customer_id=customer_id, user_id=actor.user_id, changes=changes)
         )  # fmt: skip
         events.record(
             session,
@@ -325,6 +466,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
         (Contact, contacts),
         (StageEvent, stage_events),
         (Opportunity, deals),
+        (Activity, notes),
         (AuditLog, audit_rows),
     ):
         if rows:

@@ -82,6 +82,10 @@ FIELDS: tuple[CustomerField, ...] = (
         "region", _c.region, on_lead_form=True, editable=True, audited=True, importable=True,
         synonyms=_syn("area|city|province|地区|地區|区域|區域|城市|省份"),
     ),
+    CustomerField(
+        "campaign", _c.campaign, kind="choice", on_lead_form=True, audited=True, importable=True,
+        synonyms=_syn("marketing campaign|campaign name|活动|活動|市场活动|市場活動|营销活动|營銷活動"),
+    ),
     CustomerField("industry", _c.industry, on_lead_form=True, editable=True, audited=True, importable=True, synonyms=_syn("sector|行业|行業")),
     CustomerField("owner_id", _c.owner_id, kind="user", audited=True),
     CustomerField("team", _c.team, audited=True, importable=True, synonyms=_syn("sales team|团队|團隊|销售团队|銷售團隊|小组|小組")),

@@ -27,6 +27,8 @@ from funnel.audit.read import audit_entries, customer_history
 from funnel.capture.importer import import_file, import_rows
 from funnel.capture.intake import add_source, list_sources, revoke_token, rotate_token, set_active
 from funnel.capture.leads import LeadInput, create_lead
+from funnel.capture.lead_form import campaign_options
+from funnel.capture.leads import LeadInput, add_as_contact, create_lead, find_duplicate
 from funnel.core.errors import PermissionDenied
 from funnel.customers.edit import (
     assign_customer,
@@ -49,7 +51,7 @@ HELPERS = {
     "funnel.audit.record": {"record_customer"},
     "funnel.capture.intake": {"_audit"},
     "funnel.analytics.rollups": {"readers_filter"},
-    "funnel.capture.leads": {"store_lead", "store_leads"},  # create_lead's write and its bulk form
+    "funnel.capture.leads": {"store_lead", "store_leads", "duplicate_summary"},  # create_lead's write, its bulk form
     "funnel.customers.stages": {"add_history"},
 }  # fmt: skip
 
@@ -103,6 +105,9 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.analytics.rollups.segment_values": lambda a: segment_values(session, "channel", actor=a),
         "funnel.audit.read.audit_entries": lambda a: audit_entries(session, actor=a),
         "funnel.audit.read.customer_history": lambda a: customer_history(session, actor=a, customer_id=cid),
+        "funnel.capture.lead_form.campaign_options": lambda a: campaign_options(session, actor=a, lang="en"),
+        "funnel.capture.leads.add_as_contact": lambda a: add_as_contact(session, LeadInput(name="z", phone="13900009999"), customer_id=cid, actor=a),
+        "funnel.capture.leads.find_duplicate": lambda a: find_duplicate(session, LeadInput(name="z", email="existing@x.cn"), actor=a),
         "funnel.capture.importer.import_file": lambda a: import_file(engine, b"name,email\ny,y@x.cn\n", filename="l.csv", actor=a),
         "funnel.capture.intake.add_source": lambda a: add_source(session, channel="官网", actor=a),
         "funnel.capture.intake.list_sources": lambda a: list_sources(session, actor=a),

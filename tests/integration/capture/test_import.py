@@ -423,3 +423,20 @@ def test_a_won_customer_stays_won_when_a_later_file_shows_it_open(engine, tmp_pa
     with session_scope(engine) as s:
         customer = s.scalars(select(Customer).where(Customer.external_id == "w-1")).one()
         assert (customer.status, customer.stage, customer.company) == ("won", "won", "New Co")
+
+
+def test_progress_is_reported_after_each_batch_with_the_rows_read_so_far(engine, tmp_path, monkeypatch):
+    import funnel.capture.importer as importer
+    from funnel.access.permissions import SYSTEM as system
+
+    monkeypatch.setattr(importer, "_WRITE_BATCH", 2)
+    path = tmp_path / "five.csv"
+    path.write_text("name,phone\n" + "".join(f"L{i},1390000000{i}\n" for i in range(5)), encoding="utf-8")
+    seen: list[tuple[int, int]] = []
+
+    report = importer.import_file(
+        engine, path, actor=system, progress=lambda r: seen.append((r.rows, r.created))
+    )
+
+    assert seen == [(2, 2), (4, 4), (5, 5)]
+    assert report.created == 5
