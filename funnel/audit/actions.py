@@ -23,6 +23,9 @@ class AuditAction(StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     LOGIN_SSO = "login_sso"
     PASSWORD_RESET = "password_reset"
+    CONTACT_ADD = "contact_add"
+    CONTACT_EDIT = "contact_edit"
+    CONTACT_REMOVE = "contact_remove"
 
 
 class AuditEntity(StrEnum):

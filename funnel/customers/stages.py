@@ -34,6 +34,11 @@ def _apply_state(customer: Customer, state: FunnelState) -> None:
     customer.closed_at = state.closed_at
 
 
+def customer_values(customer: Customer) -> dict[str, object]:
+    """The customer's stored fields by column name (what the stage guidance's exit criteria read)."""
+    return {column.key: getattr(customer, column.key) for column in Customer.__table__.columns}
+
+
 def add_history(
     session: Session,
     customer: Customer,
@@ -103,7 +108,14 @@ def move_stage(
     reason = clean_text("lost_reason", lost_reason, errors)
     if errors:
         raise ValidationError(errors)
-    check_move(pipeline, stage=customer.stage, status=customer.status, to=key, lost_reason=reason)
+    check_move(
+        pipeline,
+        stage=customer.stage,
+        status=customer.status,
+        to=key,
+        lost_reason=reason,
+        values=customer_values(customer),
+    )
     at = at or utcnow()
     before = audited_fields(customer)
     previous = customer.stage  # a lost customer's stage is where it was lost
