@@ -20,6 +20,7 @@ from funnel.core.validation import clean
 from funnel.customers.fields import EDITABLE_FIELDS
 from funnel.pipeline.rules import current_stage
 from funnel.store.models import (
+    AuditLog,
     Contact,
     Contract,
     Customer,
@@ -30,6 +31,23 @@ from funnel.store.models import (
     StageEvent,
     User,
 )
+
+SYSTEM_NAME = "system"  # who an audit row without a user (import, jobs, public form) was written by
+
+
+def stale_edit(session: Session, customer: Customer) -> StaleEdit:
+    """The stale-edit error for `customer`, naming who saved it last (from the audit log) and when."""
+    row = session.execute(
+        select(AuditLog.at, User.display_name)
+        .outerjoin(User, User.id == AuditLog.user_id)
+        .where(AuditLog.customer_id == customer.id)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return StaleEdit(customer.customer_no)
+    at, name = row
+    return StaleEdit(customer.customer_no, saved_by=name or SYSTEM_NAME, saved_at=f"{at:%Y-%m-%d %H:%M} UTC")
 
 
 def flush_edit(session: Session, customer: Customer) -> None:

@@ -20,7 +20,7 @@ from funnel.audit.actions import AuditAction
 from funnel.core.db import get_by_id, take_write_lock
 from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.validation import clean
-from funnel.customers.read import get_customer
+from funnel.customers.read import get_customer, stale_edit
 from funnel.store.models import Contact, Customer
 
 DECISION_MAKER = "decision_maker"
@@ -160,7 +160,7 @@ def edit_contact(
     customer = _editable_customer(session, actor, customer_id)
     contact = _contact_of(session, customer, contact_id)
     if contact.version != expected_version:
-        raise StaleEdit(customer.customer_no)
+        raise stale_edit(session, customer)
     clean_values = _clean(values)
     before = {name: getattr(contact, name) for name in clean_values}
     changes = audit.diff(before, clean_values)
@@ -191,7 +191,7 @@ def remove_contact(
     customer = _editable_customer(session, actor, customer_id)
     contact = _contact_of(session, customer, contact_id)
     if contact.version != expected_version:
-        raise StaleEdit(customer.customer_no)
+        raise stale_edit(session, customer)
     name = contact.name
     session.delete(contact)
     _flush(session, customer.customer_no)
