@@ -31,3 +31,20 @@ def test_the_second_session_to_save_is_told_who_saved_first_and_keeps_its_input(
     assert rep.text_input(key="cust_edit_region").value == "华东"
     with session_scope(app_engine) as session:
         assert get_customer(session, actor=SYSTEM, customer_id=customer_id).company == "Acme by the manager"
+
+
+def test_the_leads_filters_round_trip_through_the_address_bar(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+) -> None:
+    add_lead(app_engine, accounts["rep"], "Graded", grade="A")
+    add_lead(app_engine, accounts["rep"], "Plain")
+    app = app_as("rep")
+    app.query_params["grade"] = ["A"]
+    app.run()
+    app = app.switch_page("pages/leads.py").run()
+    assert not app.exception
+    assert app.multiselect(key="leads_grade").value == ["A"]
+    shown = app.dataframe(key="leads_table").value.to_string()
+    assert "Graded" in shown and "Plain" not in shown
+    app.checkbox(key="leads_overdue").check().run()
+    assert app.query_params.get("overdue") in ("1", ["1"])

@@ -362,3 +362,24 @@ def test_an_id_no_customer_can_have_is_not_found_rather_than_a_database_error(se
         get_customer(session, actor=actors["manager"], customer_id=customer_id)
     with pytest.raises(NotFound):
         move_stage(session, customer_id=customer_id, to_stage="contact", actor=actors["manager"])
+
+
+def test_the_list_filters_by_stage_grade_score_and_pages_in_sql(session, actors):
+    for i in range(5):
+        lead(session, actors["rep"], f"Filtered {i}", grade="A" if i % 2 else "B")
+    from funnel.customers.read import LeadFilters
+
+    found = list_customers(session, actor=actors["manager"], filters=LeadFilters(grades=("A",)))
+    assert sorted(found["name"]) == ["Filtered 1", "Filtered 3"]
+    first = list_customers(session, actor=actors["manager"], limit=2)
+    second = list_customers(session, actor=actors["manager"], limit=2, offset=2)
+    assert len(first) == len(second) == 2 and not set(first["id"]) & set(second["id"])
+    none = list_customers(session, actor=actors["manager"], filters=LeadFilters(stages=("closing",)))
+    assert none.empty
+
+
+def test_an_exact_customer_number_finds_that_customer_only(session, actors):
+    wanted = lead(session, actors["rep"], "Exact one")
+    lead(session, actors["rep"], "Exact two")
+    found = list_customers(session, actor=actors["rep"], search=wanted.customer_no.lower())
+    assert found["name"].tolist() == ["Exact one"]
