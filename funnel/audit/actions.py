@@ -26,6 +26,7 @@ class AuditAction(StrEnum):
     CONTACT_ADD = "contact_add"
     CONTACT_EDIT = "contact_edit"
     CONTACT_REMOVE = "contact_remove"
+    TAG_ADD = "tag_add"
 
 
 class AuditEntity(StrEnum):

@@ -383,3 +383,21 @@ def test_an_exact_customer_number_finds_that_customer_only(session, actors):
     lead(session, actors["rep"], "Exact two")
     found = list_customers(session, actor=actors["rep"], search=wanted.customer_no.lower())
     assert found["name"].tolist() == ["Exact one"]
+
+
+def test_add_tags_links_each_customer_once_and_refuses_an_unknown_tag(session, actors):
+    from funnel.customers.lists import save_value
+    from funnel.customers.tag_links import add_tags
+    from funnel.store.models import CustomerTag
+
+    save_value(session, "tag", code="vip", name_en="VIP", name_zh="重要客户")
+    ids = [lead(session, actors["rep"], f"Tagged {i}").id for i in range(2)]
+    assert add_tags(session, actors["manager"], ids, ["VIP"]) == 2
+    assert add_tags(session, actors["manager"], ids, ["vip"]) == 0  # already linked
+    assert session.query(CustomerTag).count() == 2
+    assert list_customers(session, actor=actors["manager"], search="重要客户")["id"].tolist() != []
+    with pytest.raises(ValidationError) as caught:
+        add_tags(session, actors["manager"], ids, ["nope"])
+    assert caught.value.errors[0].field == "tags"
+    with pytest.raises(PermissionDenied):
+        add_tags(session, actors["rep"], ids, ["vip"])
