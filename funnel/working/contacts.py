@@ -114,15 +114,15 @@ def _keep_one_primary(contacts: list[Contact], chosen: Contact | None) -> None:
         contact.is_primary = contact is primary
 
 
-def _editable_customer(session: Session, actor: Actor, customer_id: int) -> Customer:
+def _editable_customer(session: Session, by: Actor, customer_id: int) -> Customer:
     take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
-    customer = get_customer(session, actor=actor, customer_id=customer_id)
-    require_customer(session, actor, customer, "customer.edit")
+    customer = get_customer(session, actor=by, customer_id=customer_id)
+    require_customer(session, by, customer, "customer.edit")
     return customer
 
 
-def _audit(session: Session, actor: Actor, customer: Customer, action: AuditAction, changes: dict) -> None:
-    audit.record_customer(session, actor=actor, customer=customer, action=action, changes=changes)
+def _audit(session: Session, by: Actor, customer: Customer, action: AuditAction, changes: dict) -> None:
+    audit.record_customer(session, actor=by, customer=customer, action=action, changes=changes)
 
 
 def add_contact(
