@@ -75,7 +75,9 @@ def check_move(
         if missing:
             raise ValidationError(
                 [
-                    FieldError(name, "error.exit_field_missing", {"stage": pipeline.name(stage), "field": name})
+                    FieldError(
+                        name, "error.exit_field_missing", {"stage": pipeline.name(stage), "field": name}
+                    )
                     for name in missing
                 ]
             )
