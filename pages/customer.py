@@ -22,9 +22,11 @@ from funnel.customers.edit import (
     unshare_customer,
     update_customer,
 )
+from funnel.customers.guidance import customer_activities, customer_tasks, customer_timeline, stage_guide
 from funnel.customers.read import customer_detail
 from funnel.customers.stages import move_stage
 from funnel.pipeline.stages import get_pipeline
+from funnel.working.contacts import add_contact, edit_contact, list_contacts, remove_contact
 from pages._shared import customer_parts as parts
 from pages._shared import forms
 from pages._shared.common import current_language, get_engine, tr
@@ -45,6 +47,11 @@ try:
         detail = customer_detail(session, actor=actor, customer_id=customer_id)
         audit = customer_history(session, actor=actor, customer_id=customer_id)
         users = assignable_users(session, actor=actor) if can_assign else []
+        guide = stage_guide(session, actor=actor, customer_id=customer_id, pipeline=pipeline)
+        contacts = list_contacts(session, actor=actor, customer_id=customer_id)
+        activities = customer_activities(session, actor=actor, customer_id=customer_id)
+        tasks = customer_tasks(session, actor=actor, customer_id=customer_id)
+        timeline = customer_timeline(session, actor=actor, customer_id=customer_id)
 except PermissionDenied as exc:
     st.error(tr("error.permission", action=exc.action), icon=":material/block:")
     parts.back_to_leads()
@@ -73,116 +80,176 @@ cid, number = detail.id, detail.customer_no
 parts.back_to_leads()
 forms.show_notice()
 parts.header(detail, pipeline, lang)
-st.subheader(tr("cust.contacts"))
-if detail.contacts.empty:
-    st.caption(tr("cust.no_contacts"))
-else:
-    parts.table(detail.contacts, "cust.contact", "cust_contacts")
-if not detail.opportunities.empty:
-    st.subheader(tr("cust.deals"))
-    parts.table(detail.opportunities, "cust.deal", "cust_deals")
-if not detail.contracts.empty:
-    st.subheader(tr("cust.orders"))
-    parts.table(detail.contracts, "cust.order", "cust_orders")
-    if not detail.payments.empty:
-        parts.table(detail.payments, "cust.payment", "cust_payments")
-if not detail.objections.empty:
-    st.subheader(tr("cust.objections"))
-    objections = detail.objections.assign(
-        category=[tr(f"objection.{c}") for c in detail.objections["category"]],
-        stage=[pipeline.name(k, lang) if isinstance(k, str) else k for k in detail.objections["stage"]],
-    )
-    parts.table(objections, "cust.objection", "cust_objections")
+parts.stage_path(guide, pipeline, lang)
+parts.red_flags(guide)
+parts.guidance_panel(guide, pipeline, lang)
+TABS = ("details", "contacts", "activities", "tasks", "deals", "timeline", "history")
+tab = dict(zip(TABS, st.tabs([tr(f"cust.tab.{name}") for name in TABS]), strict=True))
 
-# Each write: errors under their field, the input kept; after the commit a notice and a fresh page.
-saving: dict[str, Any] = {"failed": "cust.save_failed", "stale_record": number}
-if not can_edit:
-    st.info(tr("cust.read_only"), icon=":material/visibility:")
-    parts.details(detail)
-else:
-    submitted, values, version, slots = parts.edit_form(detail)
-    if submitted:
-        forms.save(
-            slots,
-            lambda s: update_customer(
-                s, actor=actor, customer_id=cid, changes=values, expected_version=version
-            ),
-            notice=tr("cust.saved", customer_no=number),
-            then=lambda _: parts.forget_edit_form(),
-            **saving,
-        )
-
-    moved, target, reason, slots = parts.stage_form(detail, pipeline, lang)
-    if moved:
-        forms.save(
-            slots,
-            lambda s: move_stage(
-                s,
-                customer_id=cid,
-                to_stage=target,
-                actor=actor,
-                expected_version=seen_version,
-                lost_reason=reason,
-            ),
-            notice=tr("cust.moved", customer_no=number, stage=pipeline.name(target, lang)),
-            then=lambda _: parts.forget_edit_form(),  # the form's version is behind now: load it again
-            **saving,
-        )
-
-if can_assign:
-    st.subheader(tr("cust.assign"))
-    left, right = st.columns(2)
-    others = [user for user in users if user.id != detail.owner_id]
-    with left:
-        owner, slots = parts.user_choice("cust_assign", others, lang)
-    if owner is not None:
-        owner_id = owner.id
-        forms.save(
-            slots,
-            lambda s: assign_customer(s, actor=actor, customer_id=cid, owner_id=owner_id),
-            notice=tr("cust.assigned", customer_no=number, owner=owner.display_name),
-            then=lambda _: parts.forget_edit_form(),
-            **saving,
-        )
-    with right:
-        share, slots = parts.user_choice("cust_share", others, lang)
-    if share is not None:
-        share_id = share.id
-        forms.save(
-            slots,
-            lambda s: share_customer(s, actor=actor, customer_id=cid, user_id=share_id),
-            notice=tr("cust.shared", customer_no=number, user=share.display_name),
-            **saving,
-        )
-    if detail.shares:
-        with right:
-            revoked, slots = parts.user_choice("cust_unshare", list(detail.shares), lang)
-        if revoked is not None:
-            revoked_id = revoked.id
+with tab["contacts"]:
+    if not contacts:
+        st.caption(tr("cust.no_contacts"))
+    else:
+        st.dataframe(parts.contact_rows(contacts), hide_index=True, key="cust_contacts")
+    if allowed(actor, "customer.edit"):
+        added, values, slots = parts.contact_form(None)
+        if added:
             forms.save(
                 slots,
-                lambda s: unshare_customer(s, actor=actor, customer_id=cid, user_id=revoked_id),
-                notice=tr("cust.unshared", customer_no=number, user=revoked.display_name),
+                lambda s: add_contact(s, actor=actor, customer_id=cid, values=values),
+                notice=tr("contact.added", customer_no=number),
+            )
+        by_id = {c.id: c for c in contacts}
+        chosen = st.selectbox(
+            tr("contact.choose"),
+            [None, *by_id],
+            format_func=lambda i: "—" if i is None else by_id[i].name,
+            key="contact_choose",
+        )
+        if chosen is not None:
+            picked = by_id[chosen]
+            edited, values, slots = parts.contact_form(picked)
+            if edited:
+                forms.save(
+                    slots,
+                    lambda s: edit_contact(
+                        s,
+                        actor=actor,
+                        customer_id=cid,
+                        contact_id=picked.id,
+                        values=values,
+                        expected_version=picked.version,
+                    ),
+                    notice=tr("contact.saved", name=picked.name),
+                    stale_record=number,
+                )
+            if st.button(tr("contact.remove"), key=f"contact_remove_{picked.id}"):
+                forms.save(
+                    {"form": st.empty()},
+                    lambda s: remove_contact(
+                        s, actor=actor, customer_id=cid, contact_id=picked.id, expected_version=picked.version
+                    ),
+                    notice=tr("contact.removed", name=picked.name),
+                    stale_record=number,
+                )
+
+with tab["activities"]:
+    parts.simple_rows(parts.timeline_rows(activities), "cust_activities")
+
+with tab["tasks"]:
+    parts.simple_rows(parts.task_rows(tasks), "cust_tasks")
+
+with tab["deals"]:
+    if detail.opportunities.empty and detail.contracts.empty and detail.objections.empty:
+        st.caption(tr("cust.nothing_yet"))
+    if not detail.opportunities.empty:
+        st.subheader(tr("cust.deals"))
+        parts.table(detail.opportunities, "cust.deal", "cust_deals")
+    if not detail.contracts.empty:
+        st.subheader(tr("cust.orders"))
+        parts.table(detail.contracts, "cust.order", "cust_orders")
+        if not detail.payments.empty:
+            parts.table(detail.payments, "cust.payment", "cust_payments")
+    if not detail.objections.empty:
+        st.subheader(tr("cust.objections"))
+        objections = detail.objections.assign(
+            category=[tr(f"objection.{c}") for c in detail.objections["category"]],
+            stage=[pipeline.name(k, lang) if isinstance(k, str) else k for k in detail.objections["stage"]],
+        )
+        parts.table(objections, "cust.objection", "cust_objections")
+
+with tab["timeline"]:
+    parts.simple_rows(parts.timeline_rows(timeline, pipeline, lang), "cust_timeline")
+
+with tab["details"]:
+    # Each write: errors under their field, the input kept; after the commit a notice and a fresh page.
+    saving: dict[str, Any] = {"failed": "cust.save_failed", "stale_record": number}
+    if not can_edit:
+        st.info(tr("cust.read_only"), icon=":material/visibility:")
+        parts.details(detail)
+    else:
+        submitted, values, version, slots = parts.edit_form(detail)
+        if submitted:
+            forms.save(
+                slots,
+                lambda s: update_customer(
+                    s, actor=actor, customer_id=cid, changes=values, expected_version=version
+                ),
+                notice=tr("cust.saved", customer_no=number),
+                then=lambda _: parts.forget_edit_form(),
                 **saving,
             )
 
+        moved, target, reason, slots = parts.stage_form(detail, pipeline, lang)
+        if moved:
+            forms.save(
+                slots,
+                lambda s: move_stage(
+                    s,
+                    customer_id=cid,
+                    to_stage=target,
+                    actor=actor,
+                    expected_version=seen_version,
+                    lost_reason=reason,
+                ),
+                notice=tr("cust.moved", customer_no=number, stage=pipeline.name(target, lang)),
+                then=lambda _: parts.forget_edit_form(),  # the form's version is behind now: load it again
+                **saving,
+            )
 
-def _to_the_list(_: object) -> None:
-    st.session_state.pop(parts.CUSTOMER_ID_KEY, None)
-    st.switch_page(parts.LEADS_PAGE)
+    if can_assign:
+        st.subheader(tr("cust.assign"))
+        left, right = st.columns(2)
+        others = [user for user in users if user.id != detail.owner_id]
+        with left:
+            owner, slots = parts.user_choice("cust_assign", others, lang)
+        if owner is not None:
+            owner_id = owner.id
+            forms.save(
+                slots,
+                lambda s: assign_customer(s, actor=actor, customer_id=cid, owner_id=owner_id),
+                notice=tr("cust.assigned", customer_no=number, owner=owner.display_name),
+                then=lambda _: parts.forget_edit_form(),
+                **saving,
+            )
+        with right:
+            share, slots = parts.user_choice("cust_share", others, lang)
+        if share is not None:
+            share_id = share.id
+            forms.save(
+                slots,
+                lambda s: share_customer(s, actor=actor, customer_id=cid, user_id=share_id),
+                notice=tr("cust.shared", customer_no=number, user=share.display_name),
+                **saving,
+            )
+        if detail.shares:
+            with right:
+                revoked, slots = parts.user_choice("cust_unshare", list(detail.shares), lang)
+            if revoked is not None:
+                revoked_id = revoked.id
+                forms.save(
+                    slots,
+                    lambda s: unshare_customer(s, actor=actor, customer_id=cid, user_id=revoked_id),
+                    notice=tr("cust.unshared", customer_no=number, user=revoked.display_name),
+                    **saving,
+                )
 
+    def _to_the_list(_: object) -> None:
+        st.session_state.pop(parts.CUSTOMER_ID_KEY, None)
+        st.switch_page(parts.LEADS_PAGE)
 
-if allowed(actor, "customer.delete"):
-    st.subheader(tr("cust.delete"))
-    confirmed = st.checkbox(tr("cust.delete_confirm", customer_no=number), key="cust_delete_confirm")
-    slots = {"form": st.empty()}
-    if st.button(tr("cust.delete_submit"), key="cust_delete", type="primary", disabled=not confirmed):
-        forms.save(
-            slots,
-            lambda s: delete_customer(s, actor=actor, customer_id=cid),
-            notice=tr("cust.deleted", customer_no=number),
-            then=_to_the_list,
-            **saving,
-        )
+    if allowed(actor, "customer.delete"):
+        st.subheader(tr("cust.delete"))
+        confirmed = st.checkbox(tr("cust.delete_confirm", customer_no=number), key="cust_delete_confirm")
+        slots = {"form": st.empty()}
+        if st.button(tr("cust.delete_submit"), key="cust_delete", type="primary", disabled=not confirmed):
+            forms.save(
+                slots,
+                lambda s: delete_customer(s, actor=actor, customer_id=cid),
+                notice=tr("cust.deleted", customer_no=number),
+                then=_to_the_list,
+                **saving,
+            )
 
-parts.history(detail, audit, pipeline, lang)
+with tab["history"]:
+    parts.history(detail, audit, pipeline, lang)

@@ -27,6 +27,10 @@ class AuditAction(StrEnum):
     CHANNEL_TOKEN = "channel_token"
     CHANNEL_REVOKE = "channel_revoke"
     CHANNEL_SWITCH = "channel_switch"
+    CONTACT_ADD = "contact_add"
+    CONTACT_EDIT = "contact_edit"
+    CONTACT_REMOVE = "contact_remove"
+    TAG_ADD = "tag_add"
 
 
 class AuditEntity(StrEnum):

@@ -64,9 +64,14 @@ class NotFound(UserError, LookupError):
 class StaleEdit(UserError):
     """Someone else saved the record after it was loaded; `customer_no` names it."""
 
-    def __init__(self, customer_no: str):
+    def __init__(self, customer_no: str, *, saved_by: str | None = None, saved_at: str | None = None):
         self.customer_no = customer_no
-        super().__init__([FieldError(FORM, "error.stale_edit", {"customer_no": customer_no})])
+        self.saved_by = saved_by
+        if saved_by is None:
+            super().__init__([FieldError(FORM, "error.stale_edit", {"customer_no": customer_no})])
+        else:  # who saved first, and when (UTC, minutes), so the user knows whom to ask
+            params = {"customer_no": customer_no, "user": saved_by, "at": saved_at or ""}
+            super().__init__([FieldError(FORM, "error.stale_edit_by", params)])
 
     def __str__(self) -> str:
         return f"{self.customer_no} was changed by someone else after it was loaded"

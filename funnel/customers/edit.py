@@ -10,9 +10,9 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.db import take_write_lock
-from funnel.core.errors import FieldError, StaleEdit, ValidationError
+from funnel.core.errors import FieldError, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
-from funnel.customers.read import UserChoice, flush_edit, get_customer
+from funnel.customers.read import UserChoice, flush_edit, get_customer, stale_edit
 from funnel.inbox.notify import notify
 from funnel.store.models import Customer, CustomerShare, User
 
@@ -30,7 +30,7 @@ def update_customer(
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if customer.version != expected_version:
-        raise StaleEdit(customer.customer_no)
+        raise stale_edit(session, customer)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")

@@ -18,10 +18,10 @@ from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.clock import utcnow
 from funnel.core.db import get_by_id, take_write_lock
-from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
+from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.validation import clean
 from funnel.customers.fields import OPEN, audited_fields, clean_text
-from funnel.customers.read import flush_edit
+from funnel.customers.read import flush_edit, stale_edit
 from funnel.pipeline.rules import FunnelState, after_move, check_move, first_contact, funnel_state
 from funnel.pipeline.stages import LOST, OUTCOMES, WON, Pipeline, get_pipeline
 from funnel.store.models import Customer, StageEvent
@@ -32,6 +32,11 @@ def _apply_state(customer: Customer, state: FunnelState) -> None:
     customer.won_at = state.won_at
     customer.lost_at = state.lost_at
     customer.closed_at = state.closed_at
+
+
+def customer_values(customer: Customer) -> dict[str, object]:
+    """The customer's stored fields by column name (what the stage guidance's exit criteria read)."""
+    return {column.key: getattr(customer, column.key) for column in Customer.__table__.columns}
 
 
 def add_history(
@@ -98,12 +103,19 @@ def move_stage(
         raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if expected_version is not None and customer.version != expected_version:
-        raise StaleEdit(customer.customer_no)
+        raise stale_edit(session, customer)
     errors: list[FieldError] = []
     reason = clean_text("lost_reason", lost_reason, errors)
     if errors:
         raise ValidationError(errors)
-    check_move(pipeline, stage=customer.stage, status=customer.status, to=key, lost_reason=reason)
+    check_move(
+        pipeline,
+        stage=customer.stage,
+        status=customer.status,
+        to=key,
+        lost_reason=reason,
+        values=customer_values(customer),
+    )
     at = at or utcnow()
     before = audited_fields(customer)
     previous = customer.stage  # a lost customer's stage is where it was lost

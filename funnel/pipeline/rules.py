@@ -23,11 +23,43 @@ def current_stage(stage: str, status: str) -> str:
     return status if status in OUTCOMES else stage
 
 
-def check_move(pipeline: Pipeline, *, stage: str, status: str, to: str, lost_reason: str | None) -> None:
-    """Refuse a move that breaks a rule (ValidationError on "stage" or "lost_reason").
+def missing_exit_fields(pipeline: Pipeline, *, stage: str, values: Mapping[str, object]) -> list[str]:
+    """The exit fields of `stage` (from the pipeline's guidance) that `values` leaves empty."""
+    if stage not in pipeline.keys:
+        return []
+    return [name for name in pipeline.get(stage).guidance.exit_fields if not clean(_text(values.get(name)))]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def exit_warnings(
+    pipeline: Pipeline, *, stage: str, status: str, to: str, values: Mapping[str, object]
+) -> list[str]:
+    """Exit fields a warn-mode stage leaves empty when moving forward from it (shown, not refused)."""
+    if status != OPEN or to == LOST or stage not in pipeline.keys:
+        return []
+    if to in pipeline.keys and pipeline.rank(to) <= pipeline.rank(stage):
+        return []
+    return missing_exit_fields(pipeline, stage=stage, values=values)
+
+
+def check_move(
+    pipeline: Pipeline,
+    *,
+    stage: str,
+    status: str,
+    to: str,
+    lost_reason: str | None,
+    values: Mapping[str, object] | None = None,
+) -> None:
+    """Refuse a move that breaks a rule (ValidationError on "stage", "lost_reason" or an exit field).
 
     A won deal is final: the funnel counts it as having reached every stage, so moving it back would
     leave it counted as won while open (more business is a new opportunity). A lost one may reopen.
+    Moving forward (or to won) from a stage whose guidance is in "block" mode needs its exit fields
+    filled (`values` holds the customer's fields); moving back or to lost never does.
     """
     if to not in (*pipeline.keys, *OUTCOMES):
         raise ValidationError([FieldError("stage", "error.stage_unknown", {"value": to})])
@@ -38,6 +70,17 @@ def check_move(pipeline: Pipeline, *, stage: str, status: str, to: str, lost_rea
         raise ValidationError([FieldError("stage", "error.won_is_final")])
     if to == LOST and not clean(lost_reason):
         raise ValidationError([FieldError("lost_reason", "error.required")])
+    if values is not None and stage in pipeline.keys and pipeline.get(stage).guidance.mode == "block":
+        missing = exit_warnings(pipeline, stage=stage, status=status, to=to, values=values)
+        if missing:
+            raise ValidationError(
+                [
+                    FieldError(
+                        name, "error.exit_field_missing", {"stage": pipeline.name(stage), "field": name}
+                    )
+                    for name in missing
+                ]
+            )
 
 
 def new_lead_history(

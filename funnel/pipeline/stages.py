@@ -19,12 +19,32 @@ class PipelineError(ValueError):
     """The pipeline file is malformed."""
 
 
+GUIDANCE_MODES = ("warn", "block")
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """What a rep should know and do at a stage, and the fields to fill before moving past it."""
+
+    state: dict[str, str] = field(default_factory=dict)
+    actions: tuple[dict[str, str], ...] = ()
+    exit_fields: tuple[str, ...] = ()
+    mode: str = "warn"  # "warn": moving on with a field empty shows a warning; "block": the move is refused
+
+    def state_text(self, lang: str) -> str:
+        return self.state.get(lang) or self.state.get("en", "")
+
+    def action_texts(self, lang: str) -> list[str]:
+        return [a.get(lang) or a.get("en", "") for a in self.actions]
+
+
 @dataclass(frozen=True)
 class Stage:
     key: str
     names: dict[str, str]
     win_probability: float
     aliases: tuple[str, ...] = ()
+    guidance: Guidance = field(default_factory=Guidance)
 
     def name(self, lang: str) -> str:
         return self.names.get(lang) or self.names.get("en") or self.key
@@ -99,7 +119,39 @@ def _stage_from(entry: dict[str, object], *, key: str | None = None, probability
     raw_aliases = entry.get("aliases", [])
     if not isinstance(raw_aliases, list):
         raise PipelineError(f"aliases of stage {key!r} must be a list")
-    return Stage(key=key, names=names, win_probability=probability, aliases=tuple(map(str, raw_aliases)))
+    return Stage(
+        key=key,
+        names=names,
+        win_probability=probability,
+        aliases=tuple(map(str, raw_aliases)),
+        guidance=_guidance_from(entry.get("guidance", {}), key=key),
+    )
+
+
+def _texts(value: object, *, key: str, what: str) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"en": value}
+    if not isinstance(value, dict):
+        raise PipelineError(f"{what} of stage {key!r} must be a text or {{ en = ..., zh = ... }}")
+    return {lang: str(value[lang]) for lang in ("en", "zh") if value.get(lang)}
+
+
+def _guidance_from(raw: object, *, key: str) -> Guidance:
+    if not isinstance(raw, dict):
+        raise PipelineError(f"guidance of stage {key!r} must be a table")
+    mode = str(raw.get("mode", "warn"))
+    if mode not in GUIDANCE_MODES:
+        raise PipelineError(f"guidance mode of stage {key!r} must be one of {', '.join(GUIDANCE_MODES)}")
+    actions = raw.get("actions", [])
+    exit_fields = raw.get("exit_fields", [])
+    if not isinstance(actions, list) or not isinstance(exit_fields, list):
+        raise PipelineError(f"actions and exit_fields of stage {key!r} must be lists")
+    return Guidance(
+        state=_texts(raw.get("state", {}), key=key, what="guidance state"),
+        actions=tuple(_texts(a, key=key, what="a key action") for a in actions),
+        exit_fields=tuple(map(str, exit_fields)),
+        mode=mode,
+    )
 
 
 def parse_pipeline(text: str) -> Pipeline:

@@ -142,8 +142,12 @@ class Contact(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     is_decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # decision_maker | influencer | user | gatekeeper | other (funnel/working/contacts.py CONTACT_ROLES)
+    role: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (SQLAlchemy reads it as a class dict)
 
 
 # One value of a managed list (channel, campaign, tag, region, industry, lost reason, competitor, ...):

@@ -19,8 +19,10 @@ from funnel.core.i18n import t
 from funnel.core.settings import get_settings
 from funnel.customers.edit import UserChoice
 from funnel.customers.fields import EDITABLE_FIELDS, GRADES
+from funnel.customers.guidance import StageGuide, TimelineEntry
 from funnel.customers.read import CustomerDetail
 from funnel.pipeline.stages import LOST, WON, Pipeline
+from funnel.working.contacts import CONTACT_FIELDS, CONTACT_ROLES, ContactRow
 from pages._shared.common import browser_zone, local_time, md, tr
 from pages._shared.forms import Slots
 
@@ -288,3 +290,135 @@ def user_choice(key: str, users: list[UserChoice], lang: str) -> tuple[UserChoic
         slots: Slots = {"form": st.empty()}
         submitted = st.form_submit_button(button, key=f"{key}_submit", disabled=not users)
     return (by_id.get(chosen) if submitted and chosen is not None else None), slots
+
+
+def stage_path(guide: StageGuide, pipeline: Pipeline, lang: str) -> None:
+    """Every stage in a row: reached or not, when the customer got there, days in the current one."""
+    columns = st.columns(len(guide.path))
+    for column, step in zip(columns, guide.path, strict=True):
+        mark = "●" if step.current else ("✓" if step.reached else "○")
+        when = local_time(step.reached_at).strftime("%Y-%m-%d") if step.reached_at else "—"
+        column.markdown(f"**{mark} {md(pipeline.name(step.key, lang))}**")
+        column.caption(when)
+        if step.current and guide.days_in_stage is not None:
+            column.caption(tr("guide.days_in_stage", days=guide.days_in_stage))
+
+
+def red_flags(guide: StageGuide) -> None:
+    for flag in guide.red_flags:
+        st.error(tr(flag, hours=get_settings().first_contact_sla_hours), icon=":material/flag:")
+
+
+def guidance_panel(guide: StageGuide, pipeline: Pipeline, lang: str) -> None:
+    """The stage's state, key actions, exit criteria (filled or not) and the suggested next steps."""
+    guidance = guide.guidance
+    with st.container(border=True):
+        st.markdown(f"**{tr('guide.title', stage=pipeline.name(guide.stage, lang))}**")
+        if guidance.state_text(lang):
+            st.caption(md(guidance.state_text(lang)))
+        actions = guidance.action_texts(lang)
+        if actions:
+            st.markdown(tr("guide.actions") + "\n" + "\n".join(f"- {md(a)}" for a in actions))
+        if guidance.exit_fields:
+            marks = [
+                f"{'✗' if name in guide.missing_fields else '✓'} {tr(f'cust.field.{name}')}"
+                for name in guidance.exit_fields
+            ]
+            st.markdown(tr(f"guide.exit.{guidance.mode}") + " " + " · ".join(marks))
+        for step in guide.next_steps:
+            params = dict(step.params)
+            if "field" in params:
+                params["field"] = tr(f"cust.field.{params['field']}")
+            if step.kind == "next.action":
+                params["action"] = actions[int(params.pop("index"))] if actions else ""
+            st.markdown(f":material/arrow_forward: {tr(step.kind, **params)}")
+
+
+def contact_rows(contacts: list[ContactRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            tr("contact.name"): [c.name for c in contacts],
+            tr("contact.title"): [text(c.title) for c in contacts],
+            tr("contact.role"): [
+                tr(f"contact.role.{c.role}") + (" ★" if c.is_primary else "") for c in contacts
+            ],
+            tr("contact.phone"): [text(c.phone) for c in contacts],
+            tr("contact.email"): [text(c.email) for c in contacts],
+            tr("contact.wechat"): [text(c.wechat) for c in contacts],
+        }
+    )
+
+
+CONTACT = "contact_{}".format  # widget key of a contact-form field
+
+
+def contact_form(contact: ContactRow | None) -> tuple[bool, dict[str, object], Slots]:
+    """Add a contact (None) or edit one; returns (submitted, values, slots)."""
+    suffix = "new" if contact is None else str(contact.id)
+    slots: Slots = {}
+    with st.form(f"contact_form_{suffix}", enter_to_submit=False):
+        left, right = st.columns(2)
+        values: dict[str, object] = {}
+        for i, name in enumerate(CONTACT_FIELDS):
+            column = left if i % 2 == 0 else right
+            default = "" if contact is None else (getattr(contact, name) or "")
+            values[name] = column.text_input(
+                tr(f"contact.{name}"), value=default, key=CONTACT(f"{name}_{suffix}")
+            )
+            slots[name] = column.empty()
+        values["role"] = left.selectbox(
+            tr("contact.role"),
+            CONTACT_ROLES,
+            index=CONTACT_ROLES.index(contact.role) if contact is not None else len(CONTACT_ROLES) - 1,
+            format_func=lambda role: tr(f"contact.role.{role}"),
+            key=CONTACT(f"role_{suffix}"),
+        )
+        slots["role"] = left.empty()
+        values["is_primary"] = right.checkbox(
+            tr("contact.is_primary"),
+            value=bool(contact and contact.is_primary),
+            key=CONTACT(f"is_primary_{suffix}"),
+        )
+        slots["is_primary"] = right.empty()
+        slots["form"] = st.empty()
+        label = tr("contact.add") if contact is None else tr("contact.save")
+        submitted = st.form_submit_button(label, key=CONTACT(f"submit_{suffix}"))
+    return submitted, values, slots
+
+
+def simple_rows(frame: pd.DataFrame, key: str) -> None:
+    """A read-only list (activities, tasks) until their own sections replace it."""
+    if frame.empty:
+        st.caption(tr("cust.nothing_yet"))
+    else:
+        st.dataframe(frame, hide_index=True, key=key)
+
+
+def timeline_rows(
+    entries: list[TimelineEntry], pipeline: Pipeline | None = None, lang: str = "en"
+) -> pd.DataFrame:
+    """Timeline entries (or activities) as a table, in the reader's time zone."""
+
+    def what(entry: TimelineEntry) -> str:
+        if entry.kind == "stage" and pipeline is not None:
+            return pipeline.name(entry.text, lang)
+        return entry.text
+
+    return pd.DataFrame(
+        {
+            tr("timeline.at"): [local_time(e.at).strftime("%Y-%m-%d %H:%M") for e in entries],
+            tr("timeline.kind"): [tr(f"timeline.kind.{e.kind}") for e in entries],
+            tr("timeline.who"): [text(e.who) for e in entries],
+            tr("timeline.what"): [what(e) for e in entries],
+        }
+    )
+
+
+def task_rows(tasks: list[tuple[str, datetime, datetime | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            tr("task.title"): [title for title, _, _ in tasks],
+            tr("task.due"): [local_time(due).strftime("%Y-%m-%d %H:%M") for _, due, _ in tasks],
+            tr("task.done"): [local_time(d).strftime("%Y-%m-%d %H:%M") if d else "—" for _, _, d in tasks],
+        }
+    )

@@ -179,7 +179,7 @@ def test_a_stale_edit_is_refused_with_a_message_and_the_typed_input_is_kept(
     app.text_input(key="cust_edit_company").input("Acme by the rep")
     app.button(key="cust_edit_submit").click().run()
     assert not app.exception
-    assert "Someone else saved" in app.error[0].value
+    assert "manager saved" in app.error[0].value and "first" in app.error[0].value
     assert app.text_input(key="cust_edit_company").value == "Acme by the rep"
     with session_scope(app_engine) as session:
         assert get_customer(session, actor=SYSTEM, customer_id=book["Acme"]).company == "Acme by the manager"
@@ -234,7 +234,7 @@ def test_a_stage_move_on_a_customer_changed_since_the_page_was_drawn_is_refused(
     app.selectbox(key="cust_move_to").set_value("lost")
     app.text_input(key="cust_lost_reason").input("no budget")
     app.button(key="cust_move_submit").click().run()
-    assert "Someone else saved" in app.error[0].value
+    assert "manager saved" in app.error[0].value and "first" in app.error[0].value
     assert app.text_input(key="cust_lost_reason").value == "no budget"
     with session_scope(app_engine) as session:
         assert get_customer(session, actor=SYSTEM, customer_id=book["Acme"]).status == "won"

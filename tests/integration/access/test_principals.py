@@ -38,10 +38,13 @@ from funnel.customers.edit import (
     unshare_customer,
     update_customer,
 )
+from funnel.customers.guidance import customer_activities, customer_tasks, customer_timeline, stage_guide
 from funnel.customers.read import customer_detail, get_customer, list_customers
 from funnel.customers.recount import funnel_differences, repair_funnel_state
 from funnel.customers.stages import move_stage
+from funnel.customers.tag_links import add_tags
 from funnel.demo.generate import generate_demo
+from funnel.working.contacts import add_contact, edit_contact, list_contacts, remove_contact
 
 # Helpers that act for a use case which already checked the actor (they take it to record who did it).
 HELPERS = {
@@ -127,6 +130,15 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.customers.recount.funnel_differences": lambda a: funnel_differences(session, actor=a),
         "funnel.customers.recount.repair_funnel_state": lambda a: repair_funnel_state(session, actor=a),
         "funnel.customers.stages.move_stage": lambda a: move_stage(session, customer_id=cid, to_stage="contact", actor=a),
+        "funnel.customers.guidance.customer_activities": lambda a: customer_activities(session, actor=a, customer_id=cid),
+        "funnel.customers.guidance.customer_tasks": lambda a: customer_tasks(session, actor=a, customer_id=cid),
+        "funnel.customers.guidance.customer_timeline": lambda a: customer_timeline(session, actor=a, customer_id=cid),
+        "funnel.customers.guidance.stage_guide": lambda a: stage_guide(session, actor=a, customer_id=cid),
+        "funnel.customers.tag_links.add_tags": lambda a: add_tags(session, a, [cid], ["vip"]),
+        "funnel.working.contacts.add_contact": lambda a: add_contact(session, actor=a, customer_id=cid, values={"name": "x"}),
+        "funnel.working.contacts.edit_contact": lambda a: edit_contact(session, actor=a, customer_id=cid, contact_id=1, values={"name": "x"}, expected_version=1),
+        "funnel.working.contacts.list_contacts": lambda a: list_contacts(session, actor=a, customer_id=cid),
+        "funnel.working.contacts.remove_contact": lambda a: remove_contact(session, actor=a, customer_id=cid, contact_id=1, expected_version=1),
         "funnel.demo.generate.generate_demo": lambda a: generate_demo(engine, leads=1, anchor=date(2026, 1, 1), append=True, actor=a),
     }  # fmt: skip
 

@@ -362,3 +362,42 @@ def test_an_id_no_customer_can_have_is_not_found_rather_than_a_database_error(se
         get_customer(session, actor=actors["manager"], customer_id=customer_id)
     with pytest.raises(NotFound):
         move_stage(session, customer_id=customer_id, to_stage="contact", actor=actors["manager"])
+
+
+def test_the_list_filters_by_stage_grade_score_and_pages_in_sql(session, actors):
+    for i in range(5):
+        lead(session, actors["rep"], f"Filtered {i}", grade="A" if i % 2 else "B")
+    from funnel.customers.read import LeadFilters
+
+    found = list_customers(session, actor=actors["manager"], filters=LeadFilters(grades=("A",)))
+    assert sorted(found["name"]) == ["Filtered 1", "Filtered 3"]
+    first = list_customers(session, actor=actors["manager"], limit=2)
+    second = list_customers(session, actor=actors["manager"], limit=2, offset=2)
+    assert len(first) == len(second) == 2 and not set(first["id"]) & set(second["id"])
+    none = list_customers(session, actor=actors["manager"], filters=LeadFilters(stages=("closing",)))
+    assert none.empty
+
+
+def test_an_exact_customer_number_finds_that_customer_only(session, actors):
+    wanted = lead(session, actors["rep"], "Exact one")
+    lead(session, actors["rep"], "Exact two")
+    found = list_customers(session, actor=actors["rep"], search=wanted.customer_no.lower())
+    assert found["name"].tolist() == ["Exact one"]
+
+
+def test_add_tags_links_each_customer_once_and_refuses_an_unknown_tag(session, actors):
+    from funnel.customers.lists import save_value
+    from funnel.customers.tag_links import add_tags
+    from funnel.store.models import CustomerTag
+
+    save_value(session, "tag", code="vip", name_en="VIP", name_zh="重要客户")
+    ids = [lead(session, actors["rep"], f"Tagged {i}").id for i in range(2)]
+    assert add_tags(session, actors["manager"], ids, ["VIP"]) == 2
+    assert add_tags(session, actors["manager"], ids, ["vip"]) == 0  # already linked
+    assert session.query(CustomerTag).count() == 2
+    assert list_customers(session, actor=actors["manager"], search="重要客户")["id"].tolist() != []
+    with pytest.raises(ValidationError) as caught:
+        add_tags(session, actors["manager"], ids, ["nope"])
+    assert caught.value.errors[0].field == "tags"
+    with pytest.raises(PermissionDenied):
+        add_tags(session, actors["rep"], ids, ["vip"])
