@@ -23,8 +23,12 @@ class AuditAction(StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     LOGIN_SSO = "login_sso"
     PASSWORD_RESET = "password_reset"
+    ACTIVITY_LOG = "activity_log"
+    GRADE = "grade"
+    QUALIFY = "qualify"
 
 
 class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
+    ACTIVITY = "activity"
