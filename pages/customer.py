@@ -27,7 +27,9 @@ from funnel.customers.stages import move_stage
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
 from pages._shared import forms
+from pages._shared.activity_parts import activity_section
 from pages._shared.common import current_language, get_engine, tr
+from pages._shared.qualify_parts import qualification_section
 from pages._shared.shell import page_setup
 
 actor = page_setup("customer.read")
@@ -186,3 +188,5 @@ if allowed(actor, "customer.delete"):
         )
 
 parts.history(detail, audit, pipeline, lang)
+qualification_section(actor, cid)
+activity_section(actor, cid)
