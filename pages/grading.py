@@ -5,10 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from funnel.access.permissions import allowed
+from funnel.capture.import_parsing import ImportFileError
 from funnel.core.db import session_scope
 from funnel.customers.fields import GRADES
 from funnel.pipeline.stages import get_pipeline
+from funnel.working.call_sync import import_calls
 from funnel.working.grading import grade_criteria, grading_table, save_grade_criteria, set_grades
+from funnel.working.scripts import SCRIPT_FIELDS, save_question
 from funnel.working.speed import speed_to_lead
 from pages._shared import forms
 from pages._shared.common import current_language, get_engine, md, tr
@@ -102,6 +105,54 @@ if allowed(actor, "customer.assign"):
                 lambda s: save_grade_criteria(s, actor=actor, grade=which, text_en=text_en, text_zh=text_zh),
                 notice=tr("grade.criteria_saved", grade=which),
             )
+
+if allowed(actor, "customer.assign"):
+    with st.expander(tr("script.edit")), st.form("script_form"):
+        script_stage = st.selectbox(
+            tr("grade.stage"), pipeline.keys, format_func=lambda k: pipeline.name(k, lang), key="script_stage"
+        )
+        script_field = st.selectbox(
+            tr("script.field"), SCRIPT_FIELDS, format_func=lambda f: tr(f"act.field.{f}"), key="script_field"
+        )
+        question_en = st.text_input("English", key="script_en", max_chars=100)
+        question_zh = st.text_input("中文", key="script_zh", max_chars=100)
+        script_saved = st.form_submit_button(tr("script.save"), key="script_save")
+        script_slots: forms.Slots = {"form": st.empty()}
+    if script_saved:
+        forms.save(
+            script_slots,
+            lambda s: save_question(
+                s,
+                actor=actor,
+                stage=script_stage,
+                field=script_field,
+                text_en=question_en,
+                text_zh=question_zh,
+            ),
+            notice=tr("script.saved"),
+        )
+
+if allowed(actor, "customer.import"):
+    with st.expander(tr("sync.upload")):
+        upload = st.file_uploader(tr("sync.file"), type=["csv", "xlsx"], key="sync_file")
+        sync_slots: forms.Slots = {"form": st.empty()}
+        if upload is not None and st.button(tr("sync.run"), key="sync_run"):
+            data, name = upload.getvalue(), upload.name
+            try:
+                synced = forms.run_write(lambda s: import_calls(s, data, actor=actor, filename=name))
+            except ImportFileError as exc:
+                sync_slots["form"].error(tr(exc.code, **exc.params), icon=":material/error:")
+            else:
+                st.success(tr("sync.done", created=synced.created, already=synced.already,
+                              unmatched=len(synced.unmatched)))  # fmt: skip
+                if synced.unmatched:
+                    st.dataframe(
+                        pd.DataFrame(
+                            [(u.row, u.number, tr(u.reason, **u.params)) for u in synced.unmatched],
+                            columns=[tr("sync.col.row"), tr("sync.col.number"), tr("sync.col.reason")],
+                        ),
+                        hide_index=True, key="sync_unmatched",
+                    )  # fmt: skip
 
 st.subheader(tr("speed.title"))
 if speed.empty:

@@ -96,3 +96,24 @@ def test_the_grading_page_grades_a_customer_a_and_audits_it(
         assert session.get(Customer, cid).grade == "A"  # type: ignore[union-attr]
         row = session.scalar(select(AuditLog).where(AuditLog.action == "grade"))
         assert row is not None and row.user_id == accounts["rep"]
+
+
+def test_a_manager_rewrites_a_call_script_question_and_the_customer_page_asks_it(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+) -> None:
+    cid = _new_lead(app_engine, accounts["rep"])
+    app = app_as("admin")
+    app.run()
+    app.switch_page("pages/grading.py").run()
+    app.selectbox(key="script_stage").set_value("lead")
+    app.selectbox(key="script_field").set_value("budget")
+    app.text_input(key="script_en").input("Which budget did the board approve?")
+    app.text_input(key="script_zh").input("董事会批了多少预算?")
+    app.button(key="script_save").click().run()
+    assert not app.exception
+    rep = app_as("rep")
+    rep.run()
+    rep.session_state["customer_id"] = cid
+    rep.switch_page("pages/customer.py").run()
+    assert rep.text_area(key="act_budget").label == "Which budget did the board approve?"
+    assert rep.text_area(key="act_needs").label == "What problem are you mainly trying to solve?"
