@@ -42,7 +42,8 @@ with forms.guarded_read(), session_scope(get_engine()) as session:
         timeline_until=until.strip() or None,
     )
     criteria = grade_criteria(session, lang)
-    speed = speed_to_lead(session, actor=actor)
+    speed_by = st.session_state.get("speed_by", "owner")
+    speed = speed_to_lead(session, actor=actor, by=speed_by)
 
 with st.container(border=True):
     for grade, text in criteria.items():
@@ -155,10 +156,18 @@ if allowed(actor, "customer.import"):
                     )  # fmt: skip
 
 st.subheader(tr("speed.title"))
+st.radio(
+    tr("speed.by"),
+    ["owner", "channel"],
+    format_func=lambda b: tr(f"speed.by.{b}"),
+    horizontal=True,
+    key="speed_by",
+)
 if speed.empty:
     st.caption(tr("speed.none"))
 else:
     st.dataframe(
-        speed.rename(columns={c: tr(f"speed.col.{c}") for c in speed.columns}),
+        speed.rename(columns={"group": tr(f"speed.by.{speed_by}")})
+        .rename(columns={c: tr(f"speed.col.{c}") for c in speed.columns if c != "group"}),
         hide_index=True, width="stretch", key="speed_table",
     )  # fmt: skip

@@ -117,3 +117,15 @@ def test_a_manager_rewrites_a_call_script_question_and_the_customer_page_asks_it
     rep.switch_page("pages/customer.py").run()
     assert rep.text_area(key="act_budget").label == "Which budget did the board approve?"
     assert rep.text_area(key="act_needs").label == "What problem are you mainly trying to solve?"
+
+
+def test_speed_to_lead_switches_to_channels(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+) -> None:
+    _new_lead(app_engine, accounts["rep"], stage="qualify")
+    app = app_as("rep")
+    app.run()
+    app.switch_page("pages/grading.py").run()
+    app.radio(key="speed_by").set_value("channel").run()
+    assert not app.exception
+    assert any("Channel" in list(frame.value.columns) for frame in app.dataframe)
