@@ -12,6 +12,7 @@ PAGES = [
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
     ("sell", "pages/inbox.py", "nav.inbox", ":material/inbox:", "inbox.read"),
+    ("sell", "pages/grading.py", "nav.grading", ":material/grade:", "customer.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),

@@ -29,7 +29,9 @@ from funnel.pipeline.stages import get_pipeline
 from funnel.working.contacts import add_contact, edit_contact, list_contacts, remove_contact
 from pages._shared import customer_parts as parts
 from pages._shared import forms
+from pages._shared.activity_parts import activity_section
 from pages._shared.common import current_language, get_engine, tr
+from pages._shared.qualify_parts import qualification_section
 from pages._shared.shell import page_setup
 
 actor = page_setup("customer.read")
@@ -134,7 +136,7 @@ with tab["contacts"]:
                 )
 
 with tab["activities"]:
-    parts.simple_rows(parts.timeline_rows(activities), "cust_activities")
+    activity_section(actor, cid)
 
 with tab["tasks"]:
     parts.simple_rows(parts.task_rows(tasks), "cust_tasks")
@@ -162,6 +164,7 @@ with tab["timeline"]:
     parts.simple_rows(parts.timeline_rows(timeline, pipeline, lang), "cust_timeline")
 
 with tab["details"]:
+    qualification_section(actor, cid)
     # Each write: errors under their field, the input kept; after the commit a notice and a fresh page.
     saving: dict[str, Any] = {"failed": "cust.save_failed", "stale_record": number}
     if not can_edit:

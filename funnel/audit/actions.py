@@ -31,6 +31,9 @@ class AuditAction(StrEnum):
     CONTACT_EDIT = "contact_edit"
     CONTACT_REMOVE = "contact_remove"
     TAG_ADD = "tag_add"
+    ACTIVITY_LOG = "activity_log"
+    GRADE = "grade"
+    QUALIFY = "qualify"
 
 
 class AuditEntity(StrEnum):
@@ -38,3 +41,4 @@ class AuditEntity(StrEnum):
     USER = "user"
     INTAKE_SOURCE = "intake_source"
     SETTING = "setting"  # a team-wide setting: the score rules, a managed list
+    ACTIVITY = "activity"

@@ -109,6 +109,10 @@ class Customer(Base):
     purchase_timeline: Mapped[str | None] = mapped_column(String(64))
     use_case: Mapped[str | None] = mapped_column(Text)
     competitors: Mapped[str | None] = mapped_column(String(500))
+    # Qualification: budget_range holds a `budget_band` list code, purchase_timeline a month 'YYYY-MM'.
+    budget_amount: Mapped[Decimal | None] = mapped_column(Money)
+    decision_process: Mapped[str | None] = mapped_column(Text)
+    graded_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     first_contacted_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -242,6 +246,11 @@ class Activity(Base):
     concerns: Mapped[str | None] = mapped_column(Text)
     next_step: Mapped[str | None] = mapped_column(Text)
     next_step_at: Mapped[datetime | None] = mapped_column(DateTime)
+    direction: Mapped[str | None] = mapped_column(String(8))  # a call's: in / out
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(16))  # manual, call_log, api
+    # number+time+direction of a synced call (or the sender's external id): the same call twice is one row.
+    sync_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 # A follow-up plan or reminder; `rule` names the time rule that made it, for idempotence.

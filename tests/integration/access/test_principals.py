@@ -45,6 +45,12 @@ from funnel.customers.stages import move_stage
 from funnel.customers.tag_links import add_tags
 from funnel.demo.generate import generate_demo
 from funnel.working.contacts import add_contact, edit_contact, list_contacts, remove_contact
+from funnel.working.activities import customer_activities, log_activity
+from funnel.working.call_sync import import_calls, sync_activity
+from funnel.working.grading import grading_table, save_grade_criteria, set_grade, set_grades
+from funnel.working.qualification import read_qualification, save_qualification
+from funnel.working.scripts import save_question
+from funnel.working.speed import speed_to_lead
 
 # Helpers that act for a use case which already checked the actor (they take it to record who did it).
 HELPERS = {
@@ -56,6 +62,8 @@ HELPERS = {
     "funnel.analytics.rollups": {"readers_filter"},
     "funnel.capture.leads": {"store_lead", "store_leads", "duplicate_summary"},  # create_lead's write, its bulk form
     "funnel.customers.stages": {"add_history"},
+    "funnel.working.activities": {"_first_contact"},  # log_activity's first-contact step
+    "funnel.working.call_sync": {"_sync_one"},  # import_calls' and sync_activity's write of one call
 }  # fmt: skip
 
 
@@ -139,6 +147,18 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.working.contacts.edit_contact": lambda a: edit_contact(session, actor=a, customer_id=cid, contact_id=1, values={"name": "x"}, expected_version=1),
         "funnel.working.contacts.list_contacts": lambda a: list_contacts(session, actor=a, customer_id=cid),
         "funnel.working.contacts.remove_contact": lambda a: remove_contact(session, actor=a, customer_id=cid, contact_id=1, expected_version=1),
+        "funnel.working.activities.log_activity": lambda a: log_activity(session, actor=a, customer_id=cid, kind="call", note="x"),
+        "funnel.working.activities.customer_activities": lambda a: customer_activities(session, actor=a, customer_id=cid),
+        "funnel.working.call_sync.import_calls": lambda a: import_calls(session, b"time,number\n2026-01-01,13812345678\n", actor=a, filename="c.csv"),
+        "funnel.working.call_sync.sync_activity": lambda a: sync_activity(session, {"at": "2026-01-01", "phone": "13812345678"}, actor=a),
+        "funnel.working.grading.grading_table": lambda a: grading_table(session, actor=a),
+        "funnel.working.grading.set_grade": lambda a: set_grade(session, actor=a, customer_id=cid, grade="A"),
+        "funnel.working.grading.set_grades": lambda a: set_grades(session, actor=a, changes=[(cid, "A", 1)]),
+        "funnel.working.grading.save_grade_criteria": lambda a: save_grade_criteria(session, actor=a, grade="A", text_en="x", text_zh="x"),
+        "funnel.working.qualification.read_qualification": lambda a: read_qualification(session, actor=a, customer_id=cid),
+        "funnel.working.qualification.save_qualification": lambda a: save_qualification(session, actor=a, customer_id=cid, expected_version=1, budget_band=None, budget_amount=None, purchase_month=None, use_case=None, competitors=None, decision_process=None),
+        "funnel.working.scripts.save_question": lambda a: save_question(session, actor=a, stage="lead", field="needs", text_en="x", text_zh="x"),
+        "funnel.working.speed.speed_to_lead": lambda a: speed_to_lead(session, actor=a),
         "funnel.demo.generate.generate_demo": lambda a: generate_demo(engine, leads=1, anchor=date(2026, 1, 1), append=True, actor=a),
     }  # fmt: skip
 
