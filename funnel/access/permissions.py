@@ -29,6 +29,7 @@ _MANAGER = frozenset(
         "analytics.read",
         "forecast.read",
         "audit.read",
+        "task.work",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
@@ -36,7 +37,7 @@ _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
 # The table of allowed actions per principal; everything not listed is refused.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rep": frozenset(
-        {"customer.read", "customer.create", "customer.import", "customer.edit", "analytics.read"}
+        {"customer.read", "customer.create", "customer.import", "customer.edit", "analytics.read", "task.work"}
     ),
     "manager": _MANAGER,
     "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),

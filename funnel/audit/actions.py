@@ -28,3 +28,4 @@ class AuditAction(StrEnum):
 class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
+    TASK = "task"
