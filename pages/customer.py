@@ -29,6 +29,7 @@ from pages._shared import customer_parts as parts
 from pages._shared import forms
 from pages._shared.common import current_language, get_engine, tr
 from pages._shared.shell import page_setup
+from pages._shared.task_parts import task_section
 
 actor = page_setup("customer.read")
 pipeline, lang = get_pipeline(), current_language()
@@ -186,3 +187,4 @@ if allowed(actor, "customer.delete"):
         )
 
 parts.history(detail, audit, pipeline, lang)
+task_section(actor, cid)

@@ -27,6 +27,7 @@ from funnel.timers.rules import FIRST_CONTACT_OVERDUE
 from funnel.working.tasks import TaskRow, open_tasks_of
 
 LIMIT = 200
+TEAM_DAYS = 30  # the team view reads the leads created in this many days
 SELLERS = ("rep", "manager")  # the roles whose speed to lead a manager reads
 
 
@@ -132,7 +133,9 @@ def _minutes(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
     return (func.julianday(end) - func.julianday(start)) * 1440.0
 
 
-def team_day(session: Session, *, actor: Actor, now: datetime | None = None, days: int = 30) -> pd.DataFrame:
+def team_day(
+    session: Session, *, actor: Actor, now: datetime | None = None, days: int = TEAM_DAYS
+) -> pd.DataFrame:
     """Per rep of the manager's team (every rep for a manager without a team or an admin), over the leads
     created in the last `days`: SLA breaches, leads still waiting, contacted ones and the median minutes
     from creation to first contact; and their overdue tasks now."""
