@@ -226,7 +226,7 @@ def test_two_runs_at_the_same_time_create_each_reminder_once(
     assert len(notes(session, rep, "a_daily")) == sum(1 for r in results if r["a_daily"])
 
 
-def test_the_rules_read_a_few_thousand_customers_by_index_in_well_under_a_second(
+def test_the_rules_read_a_few_thousand_customers_by_index_in_under_two_seconds(
     engine: Engine, session: Session, role_users: dict[str, User]
 ) -> None:
     rep = role_users["rep"]
