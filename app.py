@@ -8,6 +8,7 @@ import streamlit as st
 
 # (section, file, title key, icon, the permission a role needs to see the page), in menu order.
 PAGES = [
+    ("sell", "pages/my_day.py", "nav.my_day", ":material/today:", "customer.read"),
     ("sell", "pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),

@@ -33,6 +33,7 @@ from pages._shared.activity_parts import activity_section
 from pages._shared.common import current_language, get_engine, tr
 from pages._shared.qualify_parts import qualification_section
 from pages._shared.shell import page_setup
+from pages._shared.task_parts import task_section
 
 actor = page_setup("customer.read")
 pipeline, lang = get_pipeline(), current_language()
@@ -139,7 +140,7 @@ with tab["activities"]:
     activity_section(actor, cid)
 
 with tab["tasks"]:
-    parts.simple_rows(parts.task_rows(tasks), "cust_tasks")
+    task_section(actor, cid)
 
 with tab["deals"]:
     if detail.opportunities.empty and detail.contracts.empty and detail.objections.empty:

@@ -32,6 +32,7 @@ _MANAGER = frozenset(
         "channel.manage",
         "lists.manage",
         "routing.manage",
+        "task.work",
     }
 )
 _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
@@ -39,7 +40,14 @@ _ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
 # The table of allowed actions per principal; everything not listed is refused.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "rep": frozenset(
-        {"customer.read", "customer.create", "customer.import", "customer.edit", "analytics.read"}
+        {
+            "customer.read",
+            "customer.create",
+            "customer.import",
+            "customer.edit",
+            "analytics.read",
+            "task.work",
+        }
     ),
     "manager": _MANAGER,
     "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),

@@ -42,3 +42,4 @@ class AuditEntity(StrEnum):
     INTAKE_SOURCE = "intake_source"
     SETTING = "setting"  # a team-wide setting: the score rules, a managed list
     ACTIVITY = "activity"
+    TASK = "task"

@@ -10,6 +10,7 @@ from funnel.cli import (
     import_leads,
     init_db,
     notify,
+    remind,
     report,
     rules,
     train_score,
@@ -28,6 +29,7 @@ COMMAND_MODULES = [
     forecast,
     import_calls,
     notify,
+    remind,
     rules,
     train_score,
 ]

@@ -52,6 +52,23 @@ class Settings:
     # Whether the running app sends due group-bot messages itself (a background thread), and how often.
     notify_in_app: bool = True
     notify_interval_seconds: int = 30
+    # The timers (funnel/timers): the first-contact SLA counts only business hours when this is on
+    # (business_days, ISO weekday numbers, from business_hours_start to business_hours_end, team zone).
+    first_contact_business_hours: bool = False
+    business_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    business_hours_start: int = 9
+    business_hours_end: int = 18
+    # Hours after the first-contact deadline (same clock) before the owner's manager is told too.
+    first_contact_escalation_hours: int = 4
+    # How long before a task's due time its owner is reminded.
+    task_reminder_minutes: int = 60
+    # The hour of the team's day from which the day's A list is sent.
+    a_daily_hour: int = 8
+    # How far back the timers look: a lead or task older than this is not reminded of any more
+    # (also keeps the first run on an imported history from flooding every inbox).
+    timer_lookback_days: int = 14
+    # The least time between two runs of the timers started by opening My day or the inbox.
+    timer_page_interval_seconds: int = 60
 
 
 def _secrets_database_url() -> str | None:
@@ -78,6 +95,30 @@ def _int_env(name: str, default: int) -> int:
 
 
 _YES = ("1", "true", "yes", "on")
+
+
+def _flag_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _days_env(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """ISO weekday numbers (1 = Monday) written "1,2,3,4,5" or "1-5"."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    days: set[int] = set()
+    try:
+        for part in raw.split(","):
+            first, _, last = part.strip().partition("-")
+            days.update(range(int(first), int(last or first) + 1))
+    except ValueError as exc:
+        raise ValueError(f"{name} must list weekdays 1-7 (1 = Monday), e.g. 1-5, got {raw!r}") from exc
+    if not days or not days <= set(range(1, 8)):
+        raise ValueError(f"{name} must list weekdays 1-7 (1 = Monday), e.g. 1-5, got {raw!r}")
+    return tuple(sorted(days))
 
 
 def load_settings() -> Settings:
@@ -112,6 +153,15 @@ def load_settings() -> Settings:
         notify_in_app=os.environ.get("CRM_NOTIFY_IN_APP", "1").strip().lower()
         not in ("0", "false", "no", "off"),
         notify_interval_seconds=_int_env("CRM_NOTIFY_INTERVAL_SECONDS", 30),
+        first_contact_business_hours=_flag_env("CRM_FIRST_CONTACT_BUSINESS_HOURS", False),
+        business_days=_days_env("CRM_BUSINESS_DAYS", (1, 2, 3, 4, 5)),
+        business_hours_start=_int_env("CRM_BUSINESS_HOURS_START", 9),
+        business_hours_end=_int_env("CRM_BUSINESS_HOURS_END", 18),
+        first_contact_escalation_hours=_int_env("CRM_FIRST_CONTACT_ESCALATION_HOURS", 4),
+        task_reminder_minutes=_int_env("CRM_TASK_REMINDER_MINUTES", 60),
+        a_daily_hour=_int_env("CRM_A_DAILY_HOUR", 8),
+        timer_lookback_days=_int_env("CRM_TIMER_LOOKBACK_DAYS", 14),
+        timer_page_interval_seconds=_int_env("CRM_TIMER_PAGE_INTERVAL_SECONDS", 60),
     )
 
 

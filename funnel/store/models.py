@@ -77,6 +77,10 @@ class Customer(Base):
         # reasons, overall and split by channel (the dashboard's split), without reading the rows.
         Index("ix_customer_funnel", "status", "stage", "furthest_stage", "channel"),
         Index("ix_customer_lost_reasons", "status", "stage", "lost_reason", "channel"),
+        # The first-contact timer and My day: open leads nobody has contacted yet, by creation time.
+        Index("ix_customer_first_contact_due", "status", "first_contacted_at", "created_at"),
+        # The daily A list: open customers by grade and owner.
+        Index("ix_customer_grade_owner", "status", "grade", "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,7 +260,12 @@ class Activity(Base):
 # A follow-up plan or reminder; `rule` names the time rule that made it, for idempotence.
 class Task(Base):
     __tablename__ = "task"
-    __table_args__ = (Index("ix_task_rule_key", "rule", "rule_key"),)
+    __table_args__ = (
+        Index("ix_task_rule_key", "rule", "rule_key"),
+        # The timers' and My day's reads: open tasks (done_at IS NULL) by due time, overall and per owner.
+        Index("ix_task_open_due", "done_at", "due_at"),
+        Index("ix_task_owner_open_due", "owner_id", "done_at", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
@@ -268,6 +277,21 @@ class Task(Base):
     rule: Mapped[str | None] = mapped_column(String(32))
     rule_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# A timer rule that has fired for one subject (a customer or a task) in one period (a day, or "" for
+# once ever): the unique key makes every rule fire once, also when two runs of the timers overlap.
+class TimerFire(Base):
+    __tablename__ = "timer_fire"
+    __table_args__ = (
+        UniqueConstraint("rule", "period", "subject_id", name="uq_timer_fire_rule_period_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(32), default="")
+    subject_id: Mapped[int] = mapped_column(Integer)
+    fired_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # A message in a user's inbox: its kind and parameters, rendered in the reader's language.
