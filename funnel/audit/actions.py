@@ -23,8 +23,21 @@ class AuditAction(StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     LOGIN_SSO = "login_sso"
     PASSWORD_RESET = "password_reset"
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 class AuditEntity(StrEnum):
     CUSTOMER = "customer"
     USER = "user"
+    OPPORTUNITY = "opportunity"
+    QUOTE = "quote"
+    CONTRACT = "contract"
+    PAYMENT = "payment"
+    OBJECTION = "objection"
+    PLAYBOOK = "playbook"
+    DOCUMENT = "document"
+    SURVEY = "survey"
