@@ -180,8 +180,9 @@ def import_opportunity(session: Session, actor: Actor, row: dict[str, str | None
     target = found or Opportunity(
         customer_id=customer.id, external_id=external, created_at=utcnow(), by_user_id=actor.user_id
     )
-    values: dict[str, object] = {"name": name, "amount": amount, "expected_close": expected, "probability": probability,
-              "next_step": next_step, "products": products}  # fmt: skip
+    values: dict[str, object] = {"name": name, "amount": amount, "expected_close": expected,
+                                 "probability": probability, "next_step": next_step,
+                                 "products": products}  # fmt: skip
     before = {k: getattr(target, k) for k in values} if found else {}
     for key, value in values.items():
         setattr(target, key, value)
