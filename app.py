@@ -24,8 +24,9 @@ if __name__ == "__main__":  # the app's script, run by Streamlit on every rerun
 
     run_app(PAGES, hidden=HIDDEN_PAGES, default=DEFAULT_PAGE)
 else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
+    from funnel.integrations.survey_routes import ROUTES as SURVEY_ROUTES
     from pages._shared.session_routes import ROUTES
     from pages._shared.shell import use_navigation_only
 
     use_navigation_only()
-    app = st.App("app.py", routes=ROUTES)
+    app = st.App("app.py", routes=[*ROUTES, *SURVEY_ROUTES])

@@ -274,4 +274,4 @@ def feedback_due(session: Session, *, now: datetime) -> list[FeedbackDue]:
         )
         .order_by(Document.feedback_due_at, Document.id)
     )
-    return [FeedbackDue(row[0], row[1], row[2], row[3]) for row in session.execute(stmt)]
+    return [FeedbackDue(row[0], row[1], row[2], row[3] or now) for row in session.execute(stmt)]
