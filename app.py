@@ -11,6 +11,8 @@ PAGES = [
     ("sell", "pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
+    ("sell", "pages/objections.py", "nav.objections", ":material/forum:", "customer.edit"),
+    ("sell", "pages/contracts.py", "nav.contracts", ":material/receipt_long:", "order.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),

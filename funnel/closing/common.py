@@ -81,3 +81,15 @@ def customer_for(session: Session, actor: Actor, customer_id: int, action: str) 
         raise NotFound("customer", customer_id)
     require_customer(session, actor, customer, action)
     return customer
+
+
+def customer_id_by_no(session: Session, actor: Actor, customer_no: str, action: str = "customer.read") -> int:
+    """The id of customer `customer_no` (trimmed, case-insensitive), if `actor` may do `action` on it."""
+    from sqlalchemy import func, select
+
+    wanted = (clean(customer_no) or "").upper()
+    found = session.scalar(select(Customer).where(func.upper(Customer.customer_no) == wanted))
+    if found is None:
+        raise NotFound("customer", wanted or "—")
+    require_customer(session, actor, found, action)
+    return found.id

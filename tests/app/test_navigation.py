@@ -95,7 +95,7 @@ def test_signed_in_the_pages_are_grouped_in_sections(
     app_as("admin").run()
     sections = {name: [page.title for page in pages] for name, pages in navigations[-1].items()}
     assert sections == {
-        "Sell": ["Leads", "New lead", "Customer"],
+        "Sell": ["Leads", "New lead", "Customer", "Objections", "Contracts & payments"],
         "Analyse": ["Dashboard"],
         "Admin": ["Users", "Audit log"],
     }
