@@ -226,3 +226,15 @@ def before_outcomes(counts: pd.DataFrame) -> pd.DataFrame:
     table["closed"] = table["won"] + table["lost"]
     table["share_lost"] = (table["lost"] / table["closed"]).where(table["closed"] > 0)
     return table.sort_values(["closed", "lost"], ascending=False)
+
+
+def objections_table(session: Session, *, actor: Actor, customer_id: int) -> pd.DataFrame:
+    """A customer's objections, newest first (for its page)."""
+    customer_for(session, actor, customer_id, "customer.read")
+    columns = ["id", "created_at", "category", "stage", "detail", "response", "status"]
+    stmt = (
+        select(*(getattr(Objection, name) for name in columns))
+        .where(Objection.customer_id == customer_id)
+        .order_by(Objection.created_at.desc(), Objection.id.desc())
+    )
+    return pd.DataFrame(session.execute(stmt).all(), columns=columns)

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -171,3 +172,15 @@ def survey_summary(session: Session, *, actor: Actor, customer_id: int | None = 
         stmt = stmt.where(Survey.customer_id == customer_id)
     answers, rating_sum, promoters, detractors = session.execute(stmt).one()
     return SurveySummary.of(int(answers), float(rating_sum), int(promoters), int(detractors))
+
+
+def surveys_table(session: Session, *, actor: Actor, customer_id: int) -> pd.DataFrame:
+    """A customer's surveys: sent, expires, answered, rating, recommendation and comment (for its page)."""
+    customer_for(session, actor, customer_id, "customer.read")
+    columns = ["id", "sent_at", "expires_at", "answered_at", "rating", "recommend", "comment"]
+    stmt = (
+        select(*(getattr(Survey, name) for name in columns))
+        .where(Survey.customer_id == customer_id)
+        .order_by(Survey.sent_at.desc(), Survey.id.desc())
+    )
+    return pd.DataFrame(session.execute(stmt).all(), columns=columns)

@@ -76,3 +76,4 @@ def test_objections_playbook_and_review(session: Session, role_users: dict[str, 
     assert objections.before_outcomes(counts).loc["price", ["won", "lost"]].tolist() == [1, 1]
     assert objections.resolved_share(counts).loc["price", "share_resolved"] == 0.5
     assert objections.objection_counts(session, actor=Actor.of(role_users["rep2"])).empty
+    assert objections.objections_table(session, actor=rep, customer_id=won.id)["detail"].tolist() == ["贵"]

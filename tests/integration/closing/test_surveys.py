@@ -64,6 +64,8 @@ def test_summary_average_and_nps(session: Session, role_users: dict[str, User]) 
     summary = surveys.survey_summary(session, actor=Actor.of(role_users["manager"]))
     assert (summary.answers, summary.average_rating, summary.nps) == (4, 3.25, 25.0)
     assert surveys.survey_summary(session, actor=Actor.of(role_users["rep2"])).answers == 0
+    one = surveys.surveys_table(session, actor=Actor.of(role_users["rep"]), customer_id=deal.id)
+    assert one[["rating", "recommend"]].values.tolist() == [[1, 2]]
 
 
 def test_the_public_page_answers_once_and_escapes(
