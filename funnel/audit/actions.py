@@ -41,3 +41,4 @@ class AuditEntity(StrEnum):
     PLAYBOOK = "playbook"
     DOCUMENT = "document"
     SURVEY = "survey"
+    MEETING = "meeting"

@@ -398,6 +398,26 @@ class Survey(Base):
     recommend: Mapped[int | None] = mapped_column(Integer)
 
 
+# A meeting or demo with the customer: when, who took part, the online link, minutes and their feedback.
+class Meeting(Base):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="meeting")
+    at: Mapped[datetime] = mapped_column(DateTime)
+    # Contact ids of the customer's people and user ids of colleagues who took part.
+    contact_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    user_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    link: Mapped[str | None] = mapped_column(String(500))
+    minutes: Mapped[str | None] = mapped_column(Text)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # Files attached to the meeting (document ids of the same customer).
+    document_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
 # A deleted customer and everything attached to it, kept as data for 30 days so an admin can undo it.
 class DeletedCustomer(Base):
     __tablename__ = "deleted_customer"

@@ -127,6 +127,25 @@ def upgrade() -> None:
         batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("recommend", sa.Integer(), nullable=True))
     op.create_table(
+        "meeting",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("contact_ids", sa.JSON(), nullable=True),
+        sa.Column("user_ids", sa.JSON(), nullable=True),
+        sa.Column("link", sa.String(length=500), nullable=True),
+        sa.Column("minutes", sa.Text(), nullable=True),
+        sa.Column("feedback", sa.Text(), nullable=True),
+        sa.Column("document_ids", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("by_user_id", sa.Integer(), nullable=True),
+        _fk("meeting", "customer_id", "customer", "CASCADE"),
+        _fk("meeting", "by_user_id", "user"),
+        sa.PrimaryKeyConstraint("id", name="pk_meeting"),
+    )
+    op.create_index("ix_meeting_customer_id", "meeting", ["customer_id"], unique=False)
+    op.create_table(
         "deleted_customer",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -145,6 +164,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_deleted_customer_customer_id", table_name="deleted_customer")
     op.drop_table("deleted_customer")
+    op.drop_index("ix_meeting_customer_id", table_name="meeting")
+    op.drop_table("meeting")
     with op.batch_alter_table("survey") as batch:
         batch.drop_column("recommend")
         batch.drop_column("expires_at")
