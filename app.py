@@ -14,6 +14,8 @@ PAGES = [
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),
     ("sell", "pages/inbox.py", "nav.inbox", ":material/inbox:", "inbox.read"),
     ("sell", "pages/grading.py", "nav.grading", ":material/grade:", "customer.read"),
+    ("sell", "pages/objections.py", "nav.objections", ":material/forum:", "customer.edit"),
+    ("sell", "pages/contracts.py", "nav.contracts", ":material/receipt_long:", "order.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
     ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
@@ -32,9 +34,11 @@ if __name__ == "__main__":  # the app's script, run by Streamlit on every rerun
     run_app(PAGES, hidden=HIDDEN_PAGES, default=DEFAULT_PAGE)
 else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
     from funnel.integrations.public_routes import ROUTES as PUBLIC_ROUTES
+    from funnel.integrations.survey_routes import ROUTES as SURVEY_ROUTES
     from pages._shared.session_routes import ROUTES
     from pages._shared.shell import use_navigation_only
 
     use_navigation_only()
     # The public lead form (/f/<slug>) and lead API (/api/leads) answer beside the app, without a session.
     app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES])
+    app = st.App("app.py", routes=[*ROUTES, *SURVEY_ROUTES])

@@ -33,9 +33,14 @@ _MANAGER = frozenset(
         "lists.manage",
         "routing.manage",
         "task.work",
+        "customer.archive",
+        "order.read",
+        "contract.approve",
+        "payment.record",
+        "objection.playbook",
     }
 )
-_ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load"}
+_ADMIN = _MANAGER | {"users.manage", "settings.manage", "demo.load", "customer.restore"}
 
 # The table of allowed actions per principal; everything not listed is refused.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -50,7 +55,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "manager": _MANAGER,
-    "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read"}),
+    "leader": frozenset({"customer.read", "analytics.read", "forecast.read", "audit.read", "order.read"}),
     "delivery": frozenset({"customer.read", "order.read", "payment.record"}),
     "admin": _ADMIN,
     SYSTEM_ROLE: _ADMIN | {"order.read", "payment.record", "funnel.repair"},

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, funnel_segment, funnel_segments
-from funnel.analytics.rollups import loss_details, readers_filter, stage_rollup
+from funnel.analytics.rollups import _scoped, loss_details, readers_filter, stage_rollup
+from funnel.closing.merged import per_customer
 from funnel.pipeline.stages import Pipeline, get_pipeline
+from funnel.store.models import Customer
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class FunnelReport:
     segments: list[FunnelSegment]
     details: pd.DataFrame
     segment_details: pd.DataFrame
+    # The data factory's join for the same customers: customer -> opportunity -> signed contract -> payment.
+    entities: dict[str, float | int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON document of `report --format json`."""
@@ -28,7 +33,36 @@ class FunnelReport:
             "stages": self.stages,
             "overall": self.overall.as_dict(self.details),
             "segments": [s.as_dict(self.segment_details) for s in self.segments],
+            "entities": self.entities,
         }
+
+
+def entity_totals(session: Session, filters: CustomerFilter) -> dict[str, float | int]:
+    """Customers, how many have an opportunity / a signed contract / a payment, and the amounts (in SQL)."""
+    opportunities, contracts, payments = per_customer()
+    stmt = (
+        select(
+            func.count().label("customers"),
+            func.sum(case((opportunities.c.n.is_not(None), 1), else_=0)),
+            func.sum(case((contracts.c.n.is_not(None), 1), else_=0)),
+            func.sum(case((payments.c.amount.is_not(None), 1), else_=0)),
+            func.coalesce(func.sum(opportunities.c.amount), 0),
+            func.coalesce(func.sum(contracts.c.amount), 0),
+            func.coalesce(func.sum(payments.c.amount), 0),
+        )
+        .select_from(Customer)
+        .outerjoin(opportunities, opportunities.c.customer_id == Customer.id)
+        .outerjoin(contracts, contracts.c.customer_id == Customer.id)
+        .outerjoin(payments, payments.c.customer_id == Customer.id)
+    )
+    row = session.execute(_scoped(stmt, filters)).one()
+    counts = [int(value or 0) for value in row[:4]]
+    amounts = [round(float(value or 0), 2) for value in row[4:]]
+    names = ("customers", "with_opportunity", "with_contract", "with_payment")
+    return {
+        **dict(zip(names, counts, strict=True)),
+        **dict(zip(("opportunity_amount", "contract_amount", "paid_amount"), amounts, strict=True)),
+    }
 
 
 def build_report(
@@ -54,6 +88,7 @@ def build_report(
         segments=funnel_segments(rollup, stages) if by else [],
         details=details,
         segment_details=segment_details,
+        entities=entity_totals(session, filters),
     )
 
 

@@ -34,6 +34,11 @@ class AuditAction(StrEnum):
     ACTIVITY_LOG = "activity_log"
     GRADE = "grade"
     QUALIFY = "qualify"
+    ARCHIVE = "archive"
+    RESTORE = "restore"
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 class AuditEntity(StrEnum):
@@ -43,3 +48,12 @@ class AuditEntity(StrEnum):
     SETTING = "setting"  # a team-wide setting: the score rules, a managed list
     ACTIVITY = "activity"
     TASK = "task"
+    OPPORTUNITY = "opportunity"
+    QUOTE = "quote"
+    CONTRACT = "contract"
+    PAYMENT = "payment"
+    OBJECTION = "objection"
+    PLAYBOOK = "playbook"
+    DOCUMENT = "document"
+    SURVEY = "survey"
+    MEETING = "meeting"

@@ -8,6 +8,9 @@ from typing import Any
 
 from funnel.access.permissions import SYSTEM
 from funnel.capture.importer import ImportFileError, ImportReport, describe, import_file, summary
+from funnel.closing.imports import KINDS as CLOSING_KINDS
+from funnel.closing.imports import import_closing_file
+from funnel.closing.imports import report_lines as closing_report_lines
 from funnel.core.db import make_engine, upgrade
 from funnel.core.i18n import t
 
@@ -44,6 +47,11 @@ def register(sub: Any) -> None:
         action="store_true",
         help="leave new rows without an owner unassigned (default: route them through the routing rules)",
     )
+    parser.add_argument(
+        "--kind",
+        choices=CLOSING_KINDS,
+        help="import opportunities, contracts or payments instead of leads (funnel/closing/imports.py)",
+    )
     parser.set_defaults(handler=run_import)
 
 
@@ -59,6 +67,8 @@ def parse_pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if args.kind:
+        return run_closing_import(args)
     try:
         column_map = parse_pairs(args.map, "--map")
         stage_map = parse_pairs(args.stage_map, "--stage-map")
@@ -99,3 +109,22 @@ def report_lines(report: ImportReport, lang: str = LANG) -> list[str]:
         lines.append(t("import.notice.routed", lang, count=report.routed))
     lines.append(summary(report, lang))
     return lines
+
+
+def run_closing_import(args: argparse.Namespace) -> int:
+    """`import --kind KIND PATH`: closing rows, each naming its customer; same exit statuses as leads."""
+    try:
+        engine = make_engine()
+        try:
+            upgrade(engine)
+            report = import_closing_file(
+                engine, args.path, kind=args.kind, actor=SYSTEM, dry_run=args.dry_run
+            )
+        finally:
+            engine.dispose()
+    except ImportFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in closing_report_lines(report, LANG):
+        print(line)
+    return 1 if report.rejected else 0

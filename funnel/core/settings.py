@@ -23,6 +23,12 @@ class Settings:
     proposal_feedback_days: int = 5
     survey_after_win_days: int = 3
     max_upload_mb: int = 20
+    # A contract of at least this amount waits for a manager's approval; below it, submitting signs it.
+    contract_approval_amount: int = 0
+    # A contract of at least this amount is approved by an admin only (0: no such limit).
+    contract_admin_amount: int = 0
+    # How long a satisfaction survey's link stays open.
+    survey_valid_days: int = 14
     # The largest file `import` reads; bigger ones are refused before a byte is parsed.
     max_import_mb: int = 50
     session_idle_minutes: int = 60
@@ -133,6 +139,9 @@ def load_settings() -> Settings:
         proposal_feedback_days=_int_env("CRM_PROPOSAL_FEEDBACK_DAYS", 5),
         survey_after_win_days=_int_env("CRM_SURVEY_AFTER_WIN_DAYS", 3),
         max_upload_mb=_int_env("CRM_MAX_UPLOAD_MB", 20),
+        contract_approval_amount=_int_env("CRM_CONTRACT_APPROVAL_AMOUNT", 0),
+        contract_admin_amount=_int_env("CRM_CONTRACT_ADMIN_AMOUNT", 0),
+        survey_valid_days=_int_env("CRM_SURVEY_VALID_DAYS", 14),
         max_import_mb=_int_env("CRM_MAX_IMPORT_MB", 50),
         session_idle_minutes=_int_env("CRM_SESSION_IDLE_MINUTES", 60),
         max_failed_logins=_int_env("CRM_MAX_FAILED_LOGINS", 5),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, assignee_error, require, require_customer
@@ -10,11 +10,12 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction
 from funnel.core import events
 from funnel.core.db import take_write_lock
-from funnel.core.errors import FieldError, ValidationError
+from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.customers.fields import AUDITED_FIELDS, EDITABLE_FIELDS, audited_fields, clean_grade, clean_text
 from funnel.customers.read import UserChoice, flush_edit, get_customer, stale_edit
+from funnel.customers.trash import move_to_trash
 from funnel.inbox.notify import notify
-from funnel.store.models import Customer, CustomerShare, User
+from funnel.store.models import Contract, Customer, CustomerShare, Payment, User
 
 
 def update_customer(
@@ -116,16 +117,28 @@ def unshare_customer(session: Session, *, actor: Actor, customer_id: int, user_i
 
 
 def delete_customer(session: Session, *, actor: Actor, customer_id: int) -> None:
-    """Delete a customer and everything attached to it, keeping its audit trail."""
+    """Delete a customer and everything attached to it, keeping its audit trail and, for 30 days, its data
+    (an admin may undo it: funnel.customers.trash). One with a signed contract or a payment is never
+    deleted, only archived (nothing signed is lost)."""
     take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.delete")
+    if has_signed_business(session, customer.id):
+        number = customer.customer_no
+        raise ValidationError([FieldError(FORM, "error.delete_signed", {"customer_no": number})])
     snapshot = audit.diff(audited_fields(customer), dict.fromkeys(AUDITED_FIELDS))
     changes: dict[str, list[object]] = {**snapshot, "customer_no": [customer.customer_no, None]}
     audit.record_customer(session, actor=actor, customer=customer, action=AuditAction.DELETE, changes=changes)
     number = customer.customer_no
-    session.execute(delete(Customer).where(Customer.id == customer.id))
+    move_to_trash(session, customer, user_id=actor.user_id)
     events.record(session, events.CustomerDeleted(customer_id, number))
+
+
+def has_signed_business(session: Session, customer_id: int) -> bool:
+    """Whether the customer has a signed contract or any payment: then it may only be archived."""
+    signed = select(Contract.id).where(Contract.customer_id == customer_id, Contract.status == "signed")
+    paid = select(Payment.id).where(Payment.customer_id == customer_id)
+    return session.scalar(signed.limit(1)) is not None or session.scalar(paid.limit(1)) is not None
 
 
 def assignable_users(session: Session, *, actor: Actor) -> list[UserChoice]:

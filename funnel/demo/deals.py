@@ -100,7 +100,18 @@ def add_deal(
         status="signed",
         created_at=won_at,
     )
-    for paid, received in payment_schedule(rng, signed_amount, signed):
+    schedule = payment_schedule(rng, signed_amount, signed)
+    if sum(paid for paid, _ in schedule) == signed_amount:  # a plan only where it covers the contract
+        for planned, due in schedule:
+            add(
+                "payment_instalment",
+                customer_id=customer_id,
+                contract_id=contract_id,
+                amount=Decimal(planned),
+                due_on=due,
+                created_at=won_at,
+            )
+    for paid, received in schedule:
         if received >= today or paid <= 0:
             break  # not received yet: payment dates never run past the anchor
         add(

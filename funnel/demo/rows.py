@@ -33,7 +33,7 @@ from funnel.pipeline.stages import LOST, WON, Pipeline
 # Parents before children, so foreign keys hold at every insert.
 TABLES = (
     "user", "customer", "contact", "stage_event", "opportunity", "contract", "payment", "objection",
-    "activity", "task",
+    "activity", "task", "payment_instalment",
 )  # fmt: skip
 HISTORY_DAYS = 182
 ENGLISH_SHARE = 0.25

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -120,6 +121,9 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     first_contacted_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set when a customer with signed business is archived instead of deleted: it stays in the analytics
+    # of its period (funnel.closing.archive).
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The stored funnel state, kept by the one write path with each stage event (funnel.pipeline.rules):
     # the furthest pipeline stage ever reached (`won` once won) and when it was won or lost.
     furthest_stage: Mapped[str] = mapped_column(String(32), default="lead")
@@ -321,6 +325,18 @@ class Objection(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+# A manager's prepared answer to one objection category (the playbook), shown when a rep picks it.
+class PlaybookEntry(Base):
+    __tablename__ = "playbook_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), unique=True)
+    answer: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
 # A proposal or other file attached to a customer, stored by content hash.
@@ -336,6 +352,22 @@ class Document(Base):
     mime_type: Mapped[str | None] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="SET NULL"))
+    # Uploads under the same (sanitised) name on one customer are versions 1, 2, ... of one file.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # A sent proposal's answer is due by then (the timers' 方案反馈时间点); None: not sent.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# The bytes of an uploaded file, once per content hash (in the database: see funnel.closing.files).
+class DocumentBlob(Base):
+    __tablename__ = "document_blob"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # A deal being worked: the amount expected and when.
@@ -350,6 +382,28 @@ class Opportunity(Base):
     expected_close: Mapped[date | None] = mapped_column(Date)
     quoted_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Catalogue codes of the products or services, comma-separated (list `product`).
+    products: Mapped[str | None] = mapped_column(String(500))
+    # The rep's own win probability in percent, overriding the stage's default; None: the stage's.
+    probability: Mapped[int | None] = mapped_column(Integer)
+    next_step: Mapped[str | None] = mapped_column(String(500))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+# A price offered to the customer (报价), with what was conceded (适度让利); idle quotes are reminded.
+class Quote(Base):
+    __tablename__ = "quote"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="SET NULL"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    quoted_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    concessions: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
 # A signed contract / order.
@@ -362,8 +416,30 @@ class Contract(Base):
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunity.id", ondelete="SET NULL"))
     contract_no: Mapped[str | None] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Money)
-    signed_on: Mapped[date] = mapped_column(Date)
+    # None until signed: draft -> pending (waiting for approval) -> signed, or rejected.
+    signed_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="signed")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The delivery project manager named on the order, told when it is signed.
+    project_manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rejected_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+# One instalment of a contract's payment plan: how much is due by when.
+class PaymentInstalment(Base):
+    __tablename__ = "payment_instalment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    due_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -377,19 +453,59 @@ class Payment(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     received_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-# A satisfaction survey sent after a win, answered through a secret token.
+# A satisfaction survey sent after a win, answered once through a secret link before it expires.
 class Survey(Base):
     __tablename__ = "survey"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    # The sha256 (hex) of the link's secret token, never the token itself.
     token: Mapped[str] = mapped_column(String(64), unique=True)
     sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # 0-10: how likely the customer would recommend us (NPS).
+    recommend: Mapped[int | None] = mapped_column(Integer)
+
+
+# A meeting or demo with the customer: when, who took part, the online link, minutes and their feedback.
+class Meeting(Base):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="meeting")
+    at: Mapped[datetime] = mapped_column(DateTime)
+    # Contact ids of the customer's people and user ids of colleagues who took part.
+    contact_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    user_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    link: Mapped[str | None] = mapped_column(String(500))
+    minutes: Mapped[str | None] = mapped_column(Text)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # Files attached to the meeting (document ids of the same customer).
+    document_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+# A deleted customer and everything attached to it, kept as data for 30 days so an admin can undo it.
+class DeletedCustomer(Base):
+    __tablename__ = "deleted_customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    customer_no: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[dict[str, list[dict[str, object]]]] = mapped_column(JSON)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # The week's forecast as it stood when first taken (one per ISO week), for forecast-vs-actual.

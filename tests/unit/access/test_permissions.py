@@ -14,6 +14,7 @@ def test_an_admin_may_do_all_a_manager_may_and_manage_users_and_settings():
         "users.manage",
         "settings.manage",
         "demo.load",
+        "customer.restore",
     }
     assert ROLE_PERMISSIONS["manager"] <= ROLE_PERMISSIONS["admin"]
 
