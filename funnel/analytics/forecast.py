@@ -342,6 +342,7 @@ def won_by_week(
     session: Session, *, actor: Actor, starts: list[date], filters: CustomerFilter | None = None
 ) -> dict[date, float]:
     """What was actually won in each week (its Monday -> the won amount: contracts, else opportunities)."""
+    require(actor, "analytics.read")
     totals = dict.fromkeys(starts, 0.0)
     if not starts:
         return totals
@@ -466,6 +467,7 @@ class SnapshotWeek:
 
 def forecast_vs_actual(session: Session, *, actor: Actor, today: date | None = None) -> list[SnapshotWeek]:
     """Each past week with a snapshot: what it forecast for itself and what was won in it."""
+    require(actor, "forecast.read")
     current = week_start(today or team_today())
     rows = session.execute(
         select(ForecastSnapshot.week, ForecastSnapshot.as_of, ForecastSnapshot.weighted).order_by(

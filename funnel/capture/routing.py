@@ -881,6 +881,8 @@ def customer_ids_by_number(session: Session, *, actor: Actor, numbers: Iterable[
     """The ids of the customers numbered `numbers` that `actor` may see; ValidationError naming any other."""
     from funnel.access.permissions import customer_scope
 
+    require(actor, "customer.assign")  # the bulk reassignment's lookup
+
     wanted = list(dict.fromkeys(n.strip() for n in numbers if n.strip()))
     if not wanted:
         raise ValidationError([FieldError("numbers", "routing.error.no_customers")])

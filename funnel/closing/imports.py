@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, require_customer
+from funnel.access.permissions import Actor, require, require_customer
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.capture.import_parsing import ImportFileError, cell_text, describe, open_rows
@@ -343,6 +343,7 @@ def import_closing_file(
     engine: Engine, path: Path | str, *, kind: str, actor: Actor, dry_run: bool = False
 ) -> ClosingImportReport:
     """Import every row of `path` as `kind`; each good row is committed, each bad one reported."""
+    require(actor, "customer.import")  # each row is checked again against its customer
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     report = ClosingImportReport(kind=kind)

@@ -586,12 +586,14 @@ class IntakeLead(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("intake_source.id"))
     external_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # One routing rule: leads matching its conditions go to a rep or a team (round robin or least loaded).
 class RoutingRule(Base):
     __tablename__ = "routing_rule"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     # {region: [...], industry: [...], channel: [...], campaign: [...], tags: [...], score_min, score_max}
@@ -599,12 +601,15 @@ class RoutingRule(Base):
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     target_team: Mapped[str | None] = mapped_column(String(64))
     method: Mapped[str] = mapped_column(String(16), default="round_robin")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # The routing settings (one row): the fallback owner or queue (a team's unowned intake), the default cap.
 class RoutingConfig(Base):
     __tablename__ = "routing_config"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
     fallback_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     fallback_team: Mapped[str | None] = mapped_column(String(64))
     max_open_leads: Mapped[int | None] = mapped_column(Integer)
@@ -623,15 +628,18 @@ class RoutingCursor(Base):
 class WebhookEndpoint(Base):
     __tablename__ = "webhook_endpoint"
 
+    id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     team: Mapped[str | None] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(1000))
     secret: Mapped[str | None] = mapped_column(String(200))
     lang: Mapped[str] = mapped_column(String(8), default="zh")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 # A message waiting for (or sent to) a group bot; `python -m funnel notify` delivers the due ones.
@@ -639,6 +647,7 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
 
+    id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(
         ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
     )

@@ -366,6 +366,7 @@ def open_tasks_of(
     session: Session, *, actor: Actor, due_before: datetime, now: datetime | None = None, limit: int = 500
 ) -> list[TaskRow]:
     """The actor's own open tasks due before `due_before` (My day: overdue and due today)."""
+    require(actor, "task.work")
     if actor.user_id is None:
         return []
     where = [Task.owner_id == actor.user_id, Task.done_at.is_(None), Task.due_at < due_before]

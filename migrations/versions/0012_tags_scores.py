@@ -1,7 +1,7 @@
 """tags as links, the lead score's rules and reasons, the learned win probability
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 
 Splits today's comma/、/;-separated `customer.tags` strings into `tag` list items (unmanaged, unless
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

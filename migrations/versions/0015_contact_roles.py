@@ -1,7 +1,7 @@
 """contact roles: each contact's role in the decision and a row version for optimistic locking
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """timers: the fired-marker table of the timer engine; indexes for open tasks and first contacts due
 
 Revision ID: 0017
-Revises: 0010
+Revises: 0016
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0010"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

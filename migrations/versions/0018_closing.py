@@ -1,7 +1,7 @@
 """closing: contract approval, payment plans, quotes, playbook, file bytes, survey expiry, archive and undo
 
 Revision ID: 0018
-Revises: 0010
+Revises: 0017
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0010"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

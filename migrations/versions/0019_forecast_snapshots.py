@@ -1,7 +1,7 @@
 """forecast snapshots: the week's forecast as first taken, one per ISO week
 
 Revision ID: 0019
-Revises: 0010
+Revises: 0018
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0010"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -417,8 +417,10 @@ def timeline_rows(
 def task_rows(tasks: list[tuple[str, datetime, datetime | None]]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            tr("task.title"): [title for title, _, _ in tasks],
+            tr("cust.task.title"): [title for title, _, _ in tasks],
             tr("task.due"): [local_time(due).strftime("%Y-%m-%d %H:%M") for _, due, _ in tasks],
-            tr("task.done"): [local_time(d).strftime("%Y-%m-%d %H:%M") if d else "—" for _, _, d in tasks],
+            tr("cust.task.done"): [
+                local_time(d).strftime("%Y-%m-%d %H:%M") if d else "—" for _, _, d in tasks
+            ],
         }
     )
