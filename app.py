@@ -39,6 +39,6 @@ else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
     from pages._shared.shell import use_navigation_only
 
     use_navigation_only()
-    # The public lead form (/f/<slug>) and lead API (/api/leads) answer beside the app, without a session.
-    app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES])
-    app = st.App("app.py", routes=[*ROUTES, *SURVEY_ROUTES])
+    # The public lead form (/f/<slug>), the lead API (/api/leads) and the satisfaction survey
+    # (/survey/<token>) answer beside the app, without a Streamlit session.
+    app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES, *SURVEY_ROUTES])
