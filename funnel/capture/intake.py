@@ -320,12 +320,7 @@ def _own_errors(lead: PublicLead) -> list[FieldError]:
         errors.append(
             FieldError("message", "error.too_long", {"max": str(MESSAGE_MAX), "length": str(len(message))})
         )
-    campaign = clean(lead.campaign)
-    if campaign is not None and len(campaign) > CAMPAIGN_MAX:
-        errors.append(
-            FieldError("campaign", "error.too_long", {"max": str(CAMPAIGN_MAX), "length": str(len(campaign))})
-        )
-    return errors
+    return errors  # the lead's own fields, the campaign among them, are checked by validate_lead
 
 
 def _note(session: Session, customer_id: int, message: str | None, at: datetime) -> None:
