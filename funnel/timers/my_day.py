@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import ColumnElement, extract, func, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, managed_team, require
+from funnel.access.permissions import Actor, allowed, managed_team, require
 from funnel.core.clock import utcnow
 from funnel.core.settings import Settings, get_settings
 from funnel.inbox.notify import InboxItem, inbox
@@ -85,7 +85,13 @@ def my_day(
     now, settings = now or utcnow(), settings or get_settings()
     if actor.user_id is None:
         return MyDay([], [], [], [], [])
-    tasks = open_tasks_of(session, actor=actor, due_before=team_day_end(now, settings), now=now, limit=LIMIT)
+    due_before = team_day_end(now, settings)
+    # A role without tasks (delivery, leadership) has an empty task list, not a refusal.
+    tasks = (
+        open_tasks_of(session, actor=actor, due_before=due_before, now=now, limit=LIMIT)
+        if allowed(actor, "task.work")
+        else []
+    )
     mine = (Customer.owner_id == actor.user_id, Customer.status == "open")
     waiting = session.execute(
         select(Customer.id, Customer.customer_no, Customer.name, Customer.created_at)
