@@ -124,6 +124,21 @@ def parse_amount(raw: object) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+def clean_contact(lead: LeadInput, errors: list[FieldError]) -> dict[str, str | None]:
+    """The lead's phone, e-mail and WeChat, normalised; each bad one becomes an error naming it."""
+    contact: dict[str, str | None] = {}
+    checks = (("phone", normalize_phone), ("email", normalize_email), ("wechat", normalize_wechat))
+    for name, normalize in checks:
+        raw = clean_text(name, getattr(lead, name), errors)
+        contact[name] = None
+        if raw is not None:
+            try:
+                contact[name] = normalize(raw)
+            except ValueError:
+                errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
+    return contact
+
+
 def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool = True) -> CleanLead:
     """Check and normalise a lead; raise ValidationError listing every bad field."""
     errors: list[FieldError] = []
@@ -137,16 +152,7 @@ def validate_lead(lead: LeadInput, *, pipeline: Pipeline, require_contact: bool 
     note = clean_note(lead.note, errors)
     if not text["name"] and not any(e.field == "name" for e in errors):
         errors.append(FieldError("name", "error.required"))
-    contact: dict[str, str | None] = {}
-    checks = (("phone", normalize_phone), ("email", normalize_email), ("wechat", normalize_wechat))
-    for name, normalize in checks:
-        raw = clean_text(name, getattr(lead, name), errors)
-        contact[name] = None
-        if raw is not None:
-            try:
-                contact[name] = normalize(raw)
-            except ValueError:
-                errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
+    contact = clean_contact(lead, errors)
     if require_contact and not any(contact.values()) and not any(e.field in CONTACT_FIELDS for e in errors):
         errors.append(FieldError("phone", "error.contact_required"))
     amount = None
@@ -348,16 +354,7 @@ def add_as_contact(session: Session, lead: LeadInput, *, customer_id: int, actor
     person = clean_text("contact_name", lead.contact_name, errors) or clean_text("name", lead.name, errors)
     if person is None and not errors:
         errors.append(FieldError("name", "error.required"))
-    contact: dict[str, str | None] = {}
-    checks = (("phone", normalize_phone), ("email", normalize_email), ("wechat", normalize_wechat))
-    for name, normalize in checks:
-        raw = clean_text(name, getattr(lead, name), errors)
-        contact[name] = None
-        if raw is not None:
-            try:
-                contact[name] = normalize(raw)
-            except ValueError:
-                errors.append(FieldError(name, f"error.{name}_invalid", {"value": raw}))
+    contact = clean_contact(lead, errors)
     note = clean_note(lead.note, errors)
     if errors:
         raise ValidationError(errors)

@@ -8,11 +8,9 @@ import json
 import sys
 from typing import Any
 
-from funnel.access.permissions import SYSTEM, Actor
-from funnel.accounts.users import find_user
+from funnel.cli.arguments import reader
 from funnel.closing.merged import MERGED_COLUMNS, merged_rows
 from funnel.core.db import make_engine, session_scope, upgrade
-from funnel.core.errors import NotFound
 from funnel.core.export import neutralise
 
 
@@ -36,12 +34,7 @@ def export(args: argparse.Namespace) -> int:
     engine = make_engine()
     upgrade(engine)
     with session_scope(engine) as session:
-        actor = SYSTEM
-        if args.as_user:
-            user = find_user(session, args.as_user)
-            if user is None:
-                raise NotFound("user", args.as_user)
-            actor = Actor.of(user)
+        actor = reader(session, args.as_user)
         rows = merged_rows(session, actor=actor)
         if args.format == "json":
             json.dump(list(rows), sys.stdout, ensure_ascii=False, indent=2)

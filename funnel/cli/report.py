@@ -7,13 +7,10 @@ import json
 import sys
 from typing import Any
 
-from funnel.access.permissions import SYSTEM, Actor
-from funnel.accounts.users import find_user
 from funnel.analytics.filters import SEGMENT_FIELDS, CustomerFilter
 from funnel.analytics.report import build_report, report_table
-from funnel.cli.arguments import iso_date
+from funnel.cli.arguments import iso_date, reader
 from funnel.core.db import make_engine, session_scope, upgrade
-from funnel.core.errors import NotFound
 from funnel.core.export import spreadsheet_safe
 
 
@@ -38,12 +35,7 @@ def report(args: argparse.Namespace) -> int:
     engine = make_engine()
     upgrade(engine)
     with session_scope(engine) as session:
-        actor = SYSTEM
-        if args.as_user:
-            user = find_user(session, args.as_user)
-            if user is None:
-                raise NotFound("user", args.as_user)
-            actor = Actor.of(user)
+        actor = reader(session, args.as_user)
         filters = CustomerFilter(since=args.since, until=args.until)
         result = build_report(session, actor=actor, by=args.by, filters=filters)
     if args.format == "json":
