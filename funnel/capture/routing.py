@@ -475,25 +475,33 @@ def _apply(session: Session, customer: Customer, decision: RouteDecision, *, act
         )
 
 
-def route_new_lead(event: events.LeadCreated, engine: Engine) -> None:
-    """After a new lead is committed: route it if it has no owner and was not routed (or held back) yet."""
-    if event.owner_id is not None:
-        if event.by_role in ("system", "public", "rep"):
-            return  # a rep's own lead; an import's owners are told by the import's routing
+def route_new_leads(batch: list[events.LeadCreated], engine: Engine) -> None:
+    """After new leads are committed (one form save, or an import's batch of 1,000): route those with no
+    owner that were not routed or held back yet, in one routing transaction (rules, settings and members
+    loaded once), and tell the owners of leads a manager's import assigned by hand."""
+    told = [e for e in batch if e.owner_id is not None and e.by_role not in ("system", "public", "rep")]
+    if told:  # a rep's own lead needs no message; system and public leads are routed, not told
         with session_scope(engine) as session:
-            owner = session.get(User, event.owner_id)
-            if owner is not None and owner.is_active:
-                notify(session, user_id=owner.id, kind="lead_new", customer_id=event.customer_id,
-                       params={"customer_no": event.customer_no})  # fmt: skip
-        return
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(Customer.owner_id, Customer.assignment_reason).where(Customer.id == event.customer_id)
-        ).first()
-    if row is None or row.owner_id is not None or row.assignment_reason is not None:
+            owners = {e.owner_id for e in told}
+            active = set(session.scalars(select(User.id).where(User.id.in_(owners), User.is_active)))
+            for event in told:
+                if event.owner_id in active:
+                    notify(session, user_id=event.owner_id, kind="lead_new", customer_id=event.customer_id,
+                           params={"customer_no": event.customer_no})  # fmt: skip
+    candidates = [e.customer_id for e in batch if e.owner_id is None]
+    if not candidates:
         return
     with session_scope(engine) as session:
-        route_many(session, [event.customer_id], actor=SYSTEM)
+        waiting: list[int] = []
+        for start in range(0, len(candidates), _CHUNK):
+            chunk = candidates[start : start + _CHUNK]
+            waiting += session.scalars(
+                select(Customer.id).where(
+                    Customer.id.in_(chunk), Customer.owner_id.is_(None), Customer.assignment_reason.is_(None)
+                )
+            )
+        if waiting:
+            route_many(session, sorted(waiting), actor=SYSTEM)
 
 
 def reassign_many(session: Session, *, actor: Actor, customer_ids: Sequence[int], owner_id: int) -> int:

@@ -8,7 +8,7 @@ per process (it is idempotent).
 
 from __future__ import annotations
 
-from funnel.capture.routing import route_new_lead
+from funnel.capture.routing import route_new_leads
 from funnel.core.events import subscribe, subscribe_batch
 
 _installed = False
@@ -26,6 +26,7 @@ def install_handlers() -> None:
 
     # Batch handlers run first (funnel.core.events.publish): a new lead is scored before it is routed.
     subscribe_batch(LeadCreated, scoring.score_new_leads)
-    subscribe(LeadCreated, route_new_lead)  # an unowned new lead goes through the routing rules
+    # then an unowned new lead goes through the routing rules (once per commit, a whole import batch)
+    subscribe_batch(LeadCreated, route_new_leads)
     subscribe(CustomerUpdated, scoring.score_updated_customer)
     subscribe(StageMoved, scoring.score_after_stage)
