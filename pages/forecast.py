@@ -6,7 +6,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from funnel.analytics.forecast import DEFAULT_WINDOW_DAYS, category_of, category_totals
+from funnel.analytics.forecast import DEFAULT_WINDOW_DAYS, category_totals, deal_categories
 from funnel.analytics.forecast_charts import accuracy_chart, weeks_chart
 from funnel.analytics.presentation import short_money
 from funnel.core.clock import team_today
@@ -15,7 +15,6 @@ from funnel.core.settings import get_settings
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import forecast_parts as parts
 from pages._shared.common import current_language, database_url, tr
-from pages._shared.customer_parts import open_customer
 from pages._shared.forms import guarded_read
 from pages._shared.shell import page_setup
 
@@ -117,16 +116,20 @@ else:
             "weighted": deals["weighted"],
             "close_on": deals["close_on"],
             "placed_by": deals["placed_by"].map(lambda key: tr(f"forecast.placed.{key}")),
-            "category": deals["p_win"].map(
-                lambda p: tr(
-                    "forecast.category."
-                    + category_of(
-                        p,
+            "category": [
+                tr(f"forecast.category.{key}")
+                + (f" · {tr('forecast.call.by', name=by or '—')}" if call else "")
+                for key, call, by in zip(
+                    deal_categories(
+                        deals,
                         commit_percent=settings.forecast_commit_percent,
                         best_case_percent=settings.forecast_best_case_percent,
-                    )
+                    ),
+                    deals["call"].notna(),
+                    deals["call_by"],
+                    strict=True,
                 )
-            ),
+            ],
             "slipped": deals["slipped"].map(lambda flag: tr("forecast.slipped_flag") if flag else ""),
         }
     )
@@ -155,7 +158,7 @@ else:
     st.caption(tr("forecast.deals.caption"))
     rows = event.selection.rows if event else []
     if rows:
-        open_customer(int(deals.iloc[rows[0]]["customer_id"]))
+        parts.call_panel(actor, deals.iloc[rows[0]], lang)
 
 st.subheader(tr("forecast.trust"))
 st.caption(tr("forecast.trust.caption"))

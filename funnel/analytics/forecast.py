@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM, Actor, require
 from funnel.analytics.filters import CustomerFilter
+from funnel.analytics.forecast_overrides import current_calls
 from funnel.analytics.rollups import readers_filter
 from funnel.core.clock import day_start_utc, team_today, team_zone, utcnow
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
@@ -106,16 +107,27 @@ def category_of(p_win: float, *, commit_percent: int, best_case_percent: int) ->
     return "best_case" if p_win * 100 >= best_case_percent else "pipeline"
 
 
-def category_totals(deals: pd.DataFrame, *, commit_percent: int, best_case_percent: int) -> pd.DataFrame:
-    """Deals, amount and weighted amount per category (commit, best case, pipeline), deals with an amount."""
-    valued = deals[deals["amount"] > 0]
-    categories = valued["p_win"].map(
+def deal_categories(deals: pd.DataFrame, *, commit_percent: int, best_case_percent: int) -> pd.Series:
+    """Each deal's category: the rep's call where one was made (column `call`), else by its P(win)."""
+    by_stage = deals["p_win"].map(
         lambda p: category_of(p, commit_percent=commit_percent, best_case_percent=best_case_percent)
     )
+    if "call" not in deals.columns:
+        return by_stage
+    return deals["call"].where(deals["call"].notna(), by_stage)
+
+
+def category_totals(deals: pd.DataFrame, *, commit_percent: int, best_case_percent: int) -> pd.DataFrame:
+    """Deals, amount and weighted amount per category (commit, best case, pipeline, and the deals a rep
+    called `omitted`), deals with an amount. A call moves a deal between categories; it does not change
+    its weighted amount, which stays the method the backtest measures."""
+    valued = deals[deals["amount"] > 0]
+    categories = deal_categories(valued, commit_percent=commit_percent, best_case_percent=best_case_percent)
     grouped = valued.groupby(categories).agg(
         deals=("customer_id", "count"), amount=("amount", "sum"), weighted=("weighted", "sum")
     )
-    return grouped.reindex(list(CATEGORIES), fill_value=0).rename_axis("category").reset_index()
+    order = [*CATEGORIES, "omitted"]
+    return grouped.reindex(order, fill_value=0).rename_axis("category").reset_index()
 
 
 def iso_week(day: date) -> str:
@@ -302,6 +314,7 @@ def build_forecast(
     labels = _customer_labels(session, [int(i) for i in deals["customer_id"]]) if len(deals) else None
     if labels is not None:
         deals = deals.merge(labels, on="customer_id", how="left")
+    deals = _with_calls(session, deals, cutoff=cutoff)
     return Forecast(
         as_of=as_of,
         window_days=window_days,
@@ -315,6 +328,18 @@ def build_forecast(
         weeks=buckets,
         deals=deals,
     )
+
+
+def _with_calls(session: Session, deals: pd.DataFrame, *, cutoff: datetime) -> pd.DataFrame:
+    """The reps' forecast calls made by `cutoff`: columns call, call_note, call_by (None where none)."""
+    deals = deals.copy()
+    ids_list = [int(i) for i in deals["customer_id"]]
+    calls = current_calls(session, ids_list, cutoff=cutoff) if ids_list else {}
+    ids = deals["customer_id"].astype(int)
+    deals["call"] = ids.map(lambda i: calls[i].category if i in calls else None).astype("object")
+    deals["call_note"] = ids.map(lambda i: calls[i].note if i in calls else None).astype("object")
+    deals["call_by"] = ids.map(lambda i: calls[i].by if i in calls else None).astype("object")
+    return deals
 
 
 def _place(deals: pd.DataFrame, *, as_of: date, cutoff: datetime, medians: dict[str, float]) -> pd.DataFrame:

@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     SUBMIT = "submit"
     APPROVE = "approve"
     REJECT = "reject"
+    FORECAST_CALL = "forecast_call"
 
 
 class AuditEntity(StrEnum):

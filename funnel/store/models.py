@@ -521,6 +521,20 @@ class ForecastSnapshot(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+# A rep's or manager's forecast category for a deal (commit, best_case, pipeline, omitted; None clears it),
+# kept as a history so the forecast as of a past day uses the call made by then.
+class ForecastOverride(Base):
+    __tablename__ = "forecast_override"
+    __table_args__ = (Index("ix_forecast_override_customer_set", "customer_id", "set_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    category: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(500))
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    set_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # Who changed what, when: one row per change, with each field's old and new value.
 class AuditLog(Base):
     __tablename__ = "audit_log"

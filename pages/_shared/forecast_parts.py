@@ -9,7 +9,7 @@ from typing import Any, cast
 import streamlit as st
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import Actor, allowed
 from funnel.analytics.forecast import (
     Backtest,
     Forecast,
@@ -20,9 +20,13 @@ from funnel.analytics.forecast import (
     iso_week,
     take_snapshot,
 )
+from funnel.analytics.forecast_overrides import CALL_CATEGORIES, set_forecast_call
 from funnel.core.clock import team_today
 from funnel.core.db import session_scope
-from pages._shared.common import CUSTOMERS, _engine, cached, get_engine
+from funnel.core.errors import FORM
+from pages._shared import forms
+from pages._shared.common import CUSTOMERS, _engine, cached, get_engine, tr
+from pages._shared.customer_parts import open_customer
 
 log = logging.getLogger(__name__)
 _SNAPSHOT_KEY = "_forecast_snapshot_week"
@@ -63,3 +67,39 @@ def snapshot_this_week(actor: Actor) -> None:
         if result.created:
             cast(Any, cached_snapshots).clear()
     st.session_state[_SNAPSHOT_KEY] = week
+
+
+def call_panel(actor: Actor, deal: Any, lang: str) -> None:
+    """The deal picked in the forecast's table: open its customer, or (for whoever may edit it) make a
+    forecast call — put it in another category, or take it out of this forecast with a note."""
+    customer_id = int(deal["customer_id"])
+    st.markdown(f"**{deal['customer_no']} · {deal['name']}**")
+    if st.button(tr("forecast.call.open"), key="forecast_open_customer", icon=":material/open_in_new:"):
+        open_customer(customer_id)
+    if not allowed(actor, "customer.edit"):
+        return
+    current = deal.get("call")
+    current = current if isinstance(current, str) else ""
+    options = ["", *CALL_CATEGORIES]
+    with st.form(f"forecast_call_{customer_id}"):
+        form_slot = st.empty()
+        category = st.selectbox(
+            tr("forecast.call.category"),
+            options,
+            index=options.index(current) if current in options else 0,
+            format_func=lambda key: tr(f"forecast.category.{key}") if key else tr("forecast.call.by_stage"),
+            help=tr("forecast.call.help"),
+        )
+        category_slot = st.empty()
+        note = st.text_input(tr("forecast.call.note"), value=deal.get("call_note") or "", max_chars=500)
+        note_slot = st.empty()
+        submitted = st.form_submit_button(tr("forecast.call.save"))
+    if submitted:
+        slots: forms.Slots = {FORM: form_slot, "category": category_slot, "note": note_slot}
+        forms.save(
+            slots,
+            lambda session: set_forecast_call(
+                session, actor=actor, customer_id=customer_id, category=category or None, note=note
+            ),
+            notice=tr("forecast.call.saved", customer_no=deal["customer_no"]),
+        )

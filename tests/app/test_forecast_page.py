@@ -47,3 +47,36 @@ def test_the_page_works_on_an_empty_database(app_as) -> None:
     assert not app.exception
     assert metric_values(app)["Open customers"] == "0"
     assert "No open deal has an amount yet" in app.info[0].value
+
+
+def test_a_manager_picks_a_deal_and_puts_it_in_commit_with_a_call(app_as, app_engine: Engine) -> None:
+    generate_demo(app_engine, leads=400, seed=3, actor=SYSTEM)
+    app: AppTest = open_page(app_as("manager"), "pages/forecast.py")
+    with session_scope(app_engine) as session:
+        deals = build_forecast(session, actor=SYSTEM).deals
+    shown = deals[deals["amount"] > 0].sort_values("weighted", ascending=False)
+    picked = shown.iloc[0]
+    app.session_state["forecast_deals"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    assert any(picked["customer_no"] in m.value for m in app.markdown)
+    [category] = [s for s in app.selectbox if s.label == "Your forecast call"]
+    category.set_value("commit")
+    app.text_input[-1].input("signs after the board meeting")
+    [button] = [b for b in app.button if b.label == "Save the call"]
+    button.click().run()
+    assert not app.exception
+    with session_scope(app_engine) as session:
+        after = build_forecast(session, actor=SYSTEM).deals.set_index("customer_no")
+    assert after.loc[picked["customer_no"], "call"] == "commit"
+    assert after.loc[picked["customer_no"], "call_note"] == "signs after the board meeting"
+
+
+def test_leadership_sees_the_deal_but_makes_no_call(app_as, app_engine: Engine) -> None:
+    generate_demo(app_engine, leads=200, seed=3, actor=SYSTEM)
+    app: AppTest = open_page(app_as("leader"), "pages/forecast.py")
+    app.session_state["forecast_deals"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    assert [b.label for b in app.button if b.label == "Open the customer"]
+    assert not [s for s in app.selectbox if s.label == "Your forecast call"]

@@ -141,6 +141,14 @@ def test_app_servers_starting_at_once_upgrade_an_empty_database_once_without_err
     assert drift(engines[0]) == []
     with engines[0].connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
-        assert conn.execute(text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
+        assert (
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            ).scalar()
+            == 0
+        )
     for engine in engines:
         engine.dispose()
