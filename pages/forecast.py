@@ -191,3 +191,5 @@ else:
     st.caption(
         tr("forecast.no_snapshots", next_week=(today + timedelta(days=7 - today.weekday())).isoformat())
     )
+
+parts.summary_section(actor, lang)

@@ -14,6 +14,7 @@ from funnel.cli import (
     remind,
     report,
     rules,
+    summary,
     train_score,
     user,
 )
@@ -33,5 +34,6 @@ COMMAND_MODULES = [
     notify,
     remind,
     rules,
+    summary,
     train_score,
 ]

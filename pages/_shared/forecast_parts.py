@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 import streamlit as st
@@ -21,6 +21,7 @@ from funnel.analytics.forecast import (
     take_snapshot,
 )
 from funnel.analytics.forecast_overrides import CALL_CATEGORIES, set_forecast_call
+from funnel.analytics.weekly_summary import build_summary, post_summary, render_html
 from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.core.errors import FORM
@@ -103,3 +104,46 @@ def call_panel(actor: Actor, deal: Any, lang: str) -> None:
             ),
             notice=tr("forecast.call.saved", customer_no=deal["customer_no"]),
         )
+
+
+_SUMMARY_KEY = "_forecast_summary_html"
+
+
+def summary_section(actor: Actor, lang: str) -> None:
+    """The weekly summary: pick a week, prepare the printable page, download it, tell leadership."""
+    st.subheader(tr("summary.section"))
+    st.caption(tr("summary.caption"))
+    today = team_today()
+    mondays = [today - timedelta(days=today.weekday() + 7 * back) for back in range(9)]
+    cols = st.columns([1, 1, 1])
+    monday = cols[0].selectbox(
+        tr("summary.week"), mondays, format_func=lambda day: iso_week(day), key="forecast_summary_week"
+    )
+    if cols[1].button(tr("summary.prepare"), key="forecast_summary_prepare", icon=":material/summarize:"):
+        with st.spinner(tr("summary.prepare")), session_scope(get_engine()) as session:
+            summary = build_summary(session, actor=actor, day=monday)
+            st.session_state[_SUMMARY_KEY] = (summary.week, lang, render_html(summary, lang))
+    prepared = st.session_state.get(_SUMMARY_KEY)
+    if prepared and prepared[0] == iso_week(monday) and prepared[1] == lang:
+        week, _, page = prepared
+        cols[1].download_button(
+            tr("summary.download"),
+            data=page.encode("utf-8"),
+            file_name=f"loudou-summary-{week}.html",
+            mime="text/html",
+            key="forecast_summary_download",
+            icon=":material/download:",
+        )
+        if cols[2].button(tr("summary.post"), key="forecast_summary_post", icon=":material/campaign:"):
+
+            def write(session: Any) -> int:
+                return post_summary(
+                    session, actor=actor, summary=build_summary(session, actor=actor, day=monday)
+                )
+
+            forms.save(
+                {FORM: cols[2].empty()},
+                write,
+                notice=lambda count: tr("summary.posted", count=count),
+                areas=(),
+            )

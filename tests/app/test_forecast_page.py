@@ -13,7 +13,7 @@ from funnel.analytics.forecast import build_forecast
 from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.demo.generate import generate_demo
-from funnel.store.models import ForecastSnapshot
+from funnel.store.models import ForecastSnapshot, Notification
 from tests.app.helpers import metric_values, open_page
 
 
@@ -80,3 +80,23 @@ def test_leadership_sees_the_deal_but_makes_no_call(app_as, app_engine: Engine) 
     assert not app.exception
     assert [b.label for b in app.button if b.label == "Open the customer"]
     assert not [s for s in app.selectbox if s.label == "Your forecast call"]
+
+
+def test_the_weekly_summary_is_prepared_downloaded_and_announced_from_the_page(
+    app_as, app_engine: Engine
+) -> None:
+    generate_demo(app_engine, leads=300, seed=3, actor=SYSTEM)
+    app: AppTest = open_page(app_as("manager"), "pages/forecast.py")
+    [prepare] = [b for b in app.button if b.label == "Prepare the summary"]
+    prepare.click().run()
+    assert not app.exception
+    downloads = app.get("download_button")
+    assert [d.proto.label for d in downloads] == ["Download the summary (HTML)"]
+    page = app.session_state["_forecast_summary_html"][2]
+    assert page.startswith("<!doctype html>") and "<svg" in page and "Top loss point" in page
+    [post] = [b for b in app.button if b.label == "Tell leadership (inbox and group bots)"]
+    post.click().run()
+    assert not app.exception
+    with session_scope(app_engine) as session:
+        told = session.scalars(select(Notification.kind).where(Notification.kind == "weekly_summary")).all()
+    assert len(told) >= 1
