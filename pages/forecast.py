@@ -31,7 +31,7 @@ controls = st.columns([1, 1, 1])
 as_of = controls[0].date_input(
     tr("forecast.as_of"), value=today, max_value=today, key="forecast_as_of", help=tr("forecast.as_of.help")
 )
-weeks = controls[1].slider(tr("forecast.weeks_ahead"), 4, 26, 12, key="forecast_weeks")
+weeks = controls[1].slider(tr("forecast.weeks_ahead"), 4, parts.MAX_WEEKS, 12, key="forecast_weeks")
 window_days = controls[2].selectbox(
     tr("forecast.window"),
     WINDOWS,

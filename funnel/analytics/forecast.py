@@ -19,7 +19,6 @@ of the window.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -139,6 +138,12 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:
+    """A DataFrame from result rows, made from plain tuples (pandas probes each SQLAlchemy Row's attributes
+    one by one, which took 3.6 s for 300,000 rows against 0.8 s from tuples)."""
+    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
+
+
 def _rank_case(pipeline: Pipeline) -> ColumnElement[int]:
     """A stage event's funnel rank (won = the number of stages); lost and unknown stages -1."""
     return case(
@@ -174,9 +179,7 @@ def customer_states(
         numbered = numbered.where(and_(*conditions))
     sub = numbered.subquery()
     query = select(sub.c.customer_id, sub.c.stage, sub.c.entered_at, sub.c.furthest).where(sub.c.newest == 1)
-    frame = pd.DataFrame(
-        session.execute(query).all(), columns=["customer_id", "stage", "entered_at", "furthest"]
-    )
+    frame = _frame(session.execute(query), ["customer_id", "stage", "entered_at", "furthest"])
     frame["furthest"] = frame["furthest"].astype("int64")
     return frame
 
@@ -206,7 +209,7 @@ def days_to_close(session: Session, won_ids: list[int], pipeline: Pipeline) -> d
         chunk = won_ids[start : start + 5000]
         query = select(StageEvent.customer_id, rank, StageEvent.at).where(StageEvent.customer_id.in_(chunk))
         rows.extend((int(c), int(r), at) for c, r, at in session.execute(query))
-    events = pd.DataFrame(rows, columns=["customer_id", "rank", "at"])
+    events = _frame(rows, ["customer_id", "rank", "at"])
     won_rank = len(pipeline.keys)
     won_at = events[events["rank"] == won_rank].groupby("customer_id")["at"].max()
     medians: dict[str, float] = {}
@@ -235,7 +238,7 @@ def open_amounts(session: Session, customer_ids: list[int], *, cutoff: datetime)
             .group_by(Opportunity.customer_id)
         )
         rows.extend(session.execute(query).all())
-    frame = pd.DataFrame(rows, columns=["customer_id", "amount", "expected_close"])
+    frame = _frame(rows, ["customer_id", "amount", "expected_close"])
     frame["amount"] = frame["amount"].astype("float64")
     return frame
 
@@ -250,7 +253,7 @@ def _customer_labels(session: Session, customer_ids: list[int]) -> pd.DataFrame:
             .where(Customer.id.in_(chunk))
         )
         rows.extend(session.execute(query).all())
-    return pd.DataFrame(rows, columns=["customer_id", "customer_no", "name", "owner"])
+    return _frame(rows, ["customer_id", "customer_no", "name", "owner"])
 
 
 def build_forecast(
@@ -262,8 +265,12 @@ def build_forecast(
     window_days: int = DEFAULT_WINDOW_DAYS,
     filters: CustomerFilter | None = None,
     pipeline: Pipeline | None = None,
+    detail: bool = True,
 ) -> Forecast:
-    """The forecast as of the end of `as_of` (default: today in the team's zone) for what `actor` may see."""
+    """The forecast as of the end of `as_of` (default: today in the team's zone) for what `actor` may see.
+
+    `detail=False` leaves out the deals' names, owners and forecast calls (the backtest needs only the
+    figures)."""
     require(actor, "forecast.read")
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
@@ -311,10 +318,11 @@ def build_forecast(
                 weighted=float(in_week["weighted"].sum()),
             )
         )
-    labels = _customer_labels(session, [int(i) for i in deals["customer_id"]]) if len(deals) else None
-    if labels is not None:
-        deals = deals.merge(labels, on="customer_id", how="left")
-    deals = _with_calls(session, deals, cutoff=cutoff)
+    if detail:
+        labels = _customer_labels(session, [int(i) for i in deals["customer_id"]]) if len(deals) else None
+        if labels is not None:
+            deals = deals.merge(labels, on="customer_id", how="left")
+        deals = _with_calls(session, deals, cutoff=cutoff)
     return Forecast(
         as_of=as_of,
         window_days=window_days,
@@ -348,17 +356,15 @@ def _place(deals: pd.DataFrame, *, as_of: date, cutoff: datetime, medians: dict[
     has_date = deals["expected_close"].notna()
     deals["placed_by"] = "date"
     deals.loc[~has_date, "placed_by"] = "median"
-    close_on: list[date] = []
-    for stage, entered_at, expected in zip(
-        deals["stage"], deals["entered_at"], deals["expected_close"], strict=True
-    ):
-        if expected is not None and not (isinstance(expected, float) and math.isnan(expected)):
-            close_on.append(pd.Timestamp(expected).date())
-            continue
-        typical = medians.get(stage, medians.get("*", float(FALLBACK_DAYS_TO_CLOSE)))
-        spent = (cutoff - pd.Timestamp(entered_at).to_pydatetime()).total_seconds() / 86400
-        close_on.append(as_of + timedelta(days=max(0.0, typical - spent)))
-    deals["close_on"] = close_on
+    fallback = medians.get("*", float(FALLBACK_DAYS_TO_CLOSE))
+    typical = deals["stage"].map(lambda stage: medians.get(stage, fallback)).astype("float64")
+    entered = pd.to_datetime(deals["entered_at"])
+    spent = (pd.Timestamp(cutoff) - entered).dt.total_seconds() / 86400
+    ahead = (typical - spent).clip(lower=0.0)
+    deals["close_on"] = [
+        pd.Timestamp(expected).date() if dated else as_of + timedelta(days=float(days))
+        for expected, dated, days in zip(deals["expected_close"], has_date, ahead, strict=True)
+    ]
     deals["slipped"] = has_date & (deals["close_on"] < as_of)
     return deals
 
@@ -435,6 +441,7 @@ def backtest(
             weeks=2,
             window_days=window_days,
             filters=filters,
+            detail=False,
         )
         predicted = made.weeks[1].weighted  # weeks[0] is the week of the as-of day itself
         won = actual[start]

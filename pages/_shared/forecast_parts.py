@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -33,10 +34,20 @@ log = logging.getLogger(__name__)
 _SNAPSHOT_KEY = "_forecast_snapshot_week"
 
 
+MAX_WEEKS = 26  # the page's slider goes up to this; the forecast is made once for all of them
+
+
 @cached(CUSTOMERS)
-def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: Actor) -> Forecast:
+def _forecast_all_weeks(url: str, as_of: date, window_days: int, actor: Actor) -> Forecast:
     with session_scope(_engine(url)) as session:
-        return build_forecast(session, actor=actor, as_of=as_of, weeks=weeks, window_days=window_days)
+        return build_forecast(session, actor=actor, as_of=as_of, weeks=MAX_WEEKS, window_days=window_days)
+
+
+def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: Actor) -> Forecast:
+    """The forecast with its first `weeks` weeks: moving the weeks slider reads the cache, as only the
+    buckets depend on it."""
+    result = _forecast_all_weeks(url, as_of, window_days, actor)
+    return replace(result, weeks=result.weeks[:weeks])
 
 
 @cached(CUSTOMERS)
