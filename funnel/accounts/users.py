@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import ROLES, SYSTEM, Actor, require
@@ -17,6 +17,7 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, NotFound, ValidationError
+from funnel.core.i18n import LANGUAGES
 from funnel.core.validation import clean, normalize_email
 from funnel.store.models import User
 
@@ -282,3 +283,19 @@ def create_inactive_owner(session: Session, *, display_name: str, actor: Actor) 
     fields = {"username": user.username, "display_name": display_name, "is_active": False}
     _record_account_change(session, actor, user, AuditAction.IMPORT_CREATE, audit.diff({}, fields))
     return user
+
+
+def saved_language(session: Session, user_id: int | None) -> str | None:
+    """The UI language the user last chose, if any."""
+    if user_id is None:
+        return None
+    return session.scalar(select(User.language).where(User.id == user_id))
+
+
+def save_language(session: Session, *, actor: Actor, lang: str) -> None:
+    """Remember the signed-in user's choice of UI language (their own preference: no permission needed)."""
+    if actor.user_id is None:
+        return
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}")
+    session.execute(update(User).where(User.id == actor.user_id).values(language=lang))

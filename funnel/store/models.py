@@ -66,6 +66,8 @@ class User(Base):
     # Routing: an away rep gets no new leads; a rep's own cap of open leads (None: the team default).
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     max_open_leads: Mapped[int | None] = mapped_column(Integer)
+    # The UI language the user last chose (None: the browser's, else the team's default).
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 # One lead / account, from first touch to won or lost; every other table joins back to it.

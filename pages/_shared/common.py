@@ -15,8 +15,10 @@ from typing import Any, TypeVar, cast
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.access.permissions import Actor
+from funnel.accounts.users import save_language, saved_language
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
@@ -28,6 +30,8 @@ from funnel.demo.generate import demo_logins
 from funnel.integrations.handlers import install_handlers
 
 LANG_KEY = "lang"
+_LANG_USER_KEY = "_lang_user"  # who the switch saves a new choice for
+log = logging.getLogger(__name__)
 _TRANSLATED_CHOICES_KEY = "_translated_choice_keys"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,8 +72,24 @@ def default_language() -> str:
 
 
 def current_language() -> str:
+    """The session's choice; before any, the browser's language (Accept-Language), else the team's."""
     lang = st.session_state.get(LANG_KEY)
-    return lang if lang in LANGUAGES else default_language()
+    if lang in LANGUAGES:
+        return str(lang)
+    return browser_language() or default_language()
+
+
+def browser_language() -> str | None:
+    """The first of the browser's languages the UI speaks ("zh-CN,zh;q=0.9,en;q=0.8" -> "zh")."""
+    try:
+        header = st.context.headers.get("Accept-Language") or ""
+    except Exception:  # no request behind this run (a bare script run, some test harnesses)
+        return None
+    for part in header.split(","):
+        code = part.split(";")[0].strip().lower().split("-")[0]
+        if code in LANGUAGES:
+            return code
+    return None
 
 
 def browser_zone() -> tzinfo:
@@ -108,8 +128,22 @@ def tr(key: str, **params: object) -> str:
     return t(key, current_language(), **shown)
 
 
-def language_switch() -> None:
-    """The sidebar language switch, drawn by the app shell on every run."""
+def language_switch(actor: Actor | None = None) -> None:
+    """The sidebar language switch, drawn by the app shell on every run.
+
+    A signed-in user's last choice is stored with their account, so a refresh (a new Streamlit session)
+    or another device opens in that language; before signing in the browser's language is used.
+    """
+    if LANG_KEY not in st.session_state and actor is not None and actor.user_id is not None:
+        try:
+            with session_scope(get_engine()) as session:
+                saved = saved_language(session, actor.user_id)
+        except SQLAlchemyError:  # the page says the database failed; the language falls back meanwhile
+            log.exception("the saved language could not be read")
+            saved = None
+        if saved in LANGUAGES:
+            st.session_state[LANG_KEY] = saved
+    st.session_state[_LANG_USER_KEY] = actor
     # Re-assigning the key keeps the choice when the other script draws the switch (another widget id).
     st.session_state[LANG_KEY] = current_language()
     st.sidebar.radio(
@@ -118,8 +152,20 @@ def language_switch() -> None:
         format_func=LANGUAGES.__getitem__,
         horizontal=True,
         key=LANG_KEY,
-        on_change=_relabel_translated_choices,
+        on_change=_language_changed,
     )
+
+
+def _language_changed() -> None:
+    _relabel_translated_choices()
+    actor = st.session_state.get(_LANG_USER_KEY)
+    if actor is None:
+        return
+    try:
+        with session_scope(get_engine()) as session:
+            save_language(session, actor=actor, lang=st.session_state[LANG_KEY])
+    except SQLAlchemyError:  # the switch still works for this session; it is just not remembered
+        log.exception("the language choice could not be saved")
 
 
 def keep_translated_choices(*keys: str) -> None:

@@ -43,9 +43,9 @@ def use_navigation_only() -> None:
 def run_app(table: Sequence[PageRow], *, hidden: Collection[str], default: str) -> None:
     """One run of the app: the shell around the page st.navigation picks."""
     configure_page()
-    language_switch()
     with guarded_read():
         actor = current_actor()
+    language_switch(actor)
     cookie_bridge()
     if actor is None:
         page = st.navigation(signed_out_pages(table), position="hidden")
@@ -111,9 +111,9 @@ def page_setup(permission: str | None = None) -> Actor:
     actor: Actor | None = st.session_state.pop(_ACTOR_KEY, None)
     if actor is None:
         configure_page()
-        language_switch()
         with guarded_read():
             actor = current_actor()
+        language_switch(actor)
         cookie_bridge()
         if actor is None:
             sign_in_page()
