@@ -189,10 +189,12 @@ def _opportunities(actor: Actor, customer_id: int, deals: Deals, can_edit: bool)
         return
     rows = {int(r.id): r for r in frame.itertuples()}
     names = {i: f"{text(r.name)} · {_money(r.amount)}" for i, r in rows.items()}
+    # Labels made now: AppTest calls a format_func outside the run, where tr() knows no language.
+    new = tr("deals.opp.new")
     chosen = st.selectbox(
         tr("deals.opp.choose"),
         [None, *rows],
-        format_func=lambda i: tr("deals.opp.new") if i is None else names[i],
+        format_func=lambda i: new if i is None else names[i],
         key=KEY("opp_choose"),
     )
     row = rows.get(chosen) if chosen is not None else None
@@ -350,7 +352,7 @@ def _files(actor: Actor, customer_id: int, deals: Deals, can_edit: bool) -> None
         kind = st.radio(
             tr("deals.file.kind"),
             FILE_KINDS,
-            format_func=lambda k: tr(f"deals.file.kind.{k}"),
+            format_func={k: tr(f"deals.file.kind.{k}") for k in FILE_KINDS}.__getitem__,
             horizontal=True,
             key=KEY("file_kind"),
         )
@@ -425,7 +427,7 @@ def _meetings(actor: Actor, customer_id: int, deals: Deals, can_edit: bool) -> N
         kind = st.radio(
             tr("deals.meet.kind"),
             MEETING_KINDS,
-            format_func=lambda k: tr(f"deals.meet.kind.{k}"),
+            format_func={k: tr(f"deals.meet.kind.{k}") for k in MEETING_KINDS}.__getitem__,
             horizontal=True,
             key=KEY("meet_kind"),
         )
