@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.access.permissions import Actor, allowed
 from funnel.closing.contracts import (
@@ -47,7 +46,7 @@ from funnel.closing.quotes import add_quote, quotes_table
 from funnel.closing.surveys import SurveySummary, surveys_table
 from funnel.core.clock import local_to_utc, team_today
 from funnel.core.db import session_scope
-from funnel.core.errors import FORM, UserError
+from funnel.core.errors import FORM
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
 from funnel.customers.read import UserChoice
@@ -314,22 +313,17 @@ def _files(actor: Actor, customer_id: int, deals: Deals, can_edit: bool) -> None
             tr("deals.file.choose"), list(files), format_func=files.__getitem__, key=KEY("file_choose")
         )
         slots = _slots()
-        try:
-            with session_scope(get_engine()) as session:
-                download = download_document(session, actor=actor, document_id=chosen)
-        except (UserError, SQLAlchemyError):  # a refused or missing file: no button, one message
-            download = None
-            slots[FORM].warning(tr("deals.file.not_downloadable"), icon=":material/block:")
+        picked = frame[frame["id"] == chosen].iloc[0]
         left, right = st.columns(2)
-        if download is not None:
-            left.download_button(
-                tr("deals.file.download"),
-                data=download.data,
-                file_name=download.filename,
-                mime=download.mime_type,
-                key=KEY(f"file_download_{chosen}"),
-                icon=":material/download:",
-            )
+        left.download_button(
+            tr("deals.file.download"),
+            data=_file_bytes(actor, chosen),
+            file_name=str(picked["filename"]),
+            mime=str(picked["mime_type"] or "application/octet-stream"),
+            key=KEY(f"file_download_{chosen}"),
+            icon=":material/download:",
+            on_click="ignore",
+        )
         if can_edit and right.button(
             tr("deals.file.send"),
             key=KEY("file_send"),
@@ -379,6 +373,18 @@ def _files(actor: Actor, customer_id: int, deals: Deals, can_edit: bool) -> None
             notice=lambda d: tr("deals.file.saved", name=d.filename, version=d.version),
             then=_forget("file_upload"),
         )
+
+
+def _file_bytes(actor: Actor, document_id: int) -> Callable[[], bytes]:
+    """The file's bytes, read when the button is clicked (not on every run: files go up to 20 MB) and
+    checked then: someone who may no longer see the customer gets nothing."""
+    engine = get_engine()
+
+    def read() -> bytes:
+        with session_scope(engine) as session:
+            return download_document(session, actor=actor, document_id=document_id).data
+
+    return read
 
 
 def _opportunity_choice(deals: Deals, key: str) -> int | None:

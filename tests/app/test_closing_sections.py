@@ -174,3 +174,24 @@ def test_a_payment_plan_over_the_contract_is_refused_then_saved(
     with session_scope(app_engine) as session:
         plan = session.scalars(select(PaymentInstalment).order_by(PaymentInstalment.due_on)).all()
         assert [(float(p.amount), p.due_on) for p in plan] == [(60000.0, first), (40000.0, second)]
+
+
+def test_a_file_is_read_when_downloaded_and_only_for_whoever_may_see_the_customer(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int], deal: int
+) -> None:
+    from funnel.core.errors import PermissionDenied
+    from pages._shared.closing_parts import _file_bytes
+
+    rep, other = actor_of(app_engine, accounts["rep"]), actor_of(app_engine, accounts["rep2"])
+    with session_scope(app_engine) as session:
+        document_id = files.upload_document(
+            session, actor=rep, customer_id=deal, filename="x.png", data=PNG
+        ).id
+    app = open_customer(app_as("rep"), deal)
+    assert [(b.label, b.key) for b in app.download_button] == [
+        ("Download", f"deal_file_download_{document_id}")
+    ]
+
+    assert _file_bytes(rep, document_id)() == PNG
+    with pytest.raises(PermissionDenied):
+        _file_bytes(other, document_id)()  # rep2 does not see the customer: the click yields nothing
