@@ -30,6 +30,7 @@ from funnel.working.contacts import add_contact, edit_contact, list_contacts, re
 from pages._shared import customer_parts as parts
 from pages._shared import forms
 from pages._shared.activity_parts import activity_section
+from pages._shared.closing_parts import deals_section
 from pages._shared.common import current_language, get_engine, tr
 from pages._shared.qualify_parts import qualification_section
 from pages._shared.shell import page_setup
@@ -143,23 +144,7 @@ with tab["tasks"]:
     task_section(actor, cid)
 
 with tab["deals"]:
-    if detail.opportunities.empty and detail.contracts.empty and detail.objections.empty:
-        st.caption(tr("cust.nothing_yet"))
-    if not detail.opportunities.empty:
-        st.subheader(tr("cust.deals"))
-        parts.table(detail.opportunities, "cust.deal", "cust_deals")
-    if not detail.contracts.empty:
-        st.subheader(tr("cust.orders"))
-        parts.table(detail.contracts, "cust.order", "cust_orders")
-        if not detail.payments.empty:
-            parts.table(detail.payments, "cust.payment", "cust_payments")
-    if not detail.objections.empty:
-        st.subheader(tr("cust.objections"))
-        objections = detail.objections.assign(
-            category=[tr(f"objection.{c}") for c in detail.objections["category"]],
-            stage=[pipeline.name(k, lang) if isinstance(k, str) else k for k in detail.objections["stage"]],
-        )
-        parts.table(objections, "cust.objection", "cust_objections")
+    deals_section(actor, cid, number)
 
 with tab["timeline"]:
     parts.simple_rows(parts.timeline_rows(timeline, pipeline, lang), "cust_timeline")

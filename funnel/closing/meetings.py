@@ -10,13 +10,14 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import Actor, require
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.closing.common import clean_str, customer_for
 from funnel.core.clock import utcnow
 from funnel.core.db import take_write_lock
 from funnel.core.errors import FieldError, ValidationError
+from funnel.customers.read import UserChoice
 from funnel.store.models import Contact, Document, Meeting, User
 
 KINDS = ("meeting", "demo")
@@ -93,3 +94,13 @@ def meetings_table(session: Session, *, actor: Actor, customer_id: int) -> pd.Da
         .order_by(Meeting.at.desc(), Meeting.id.desc())
     )
     return pd.DataFrame(session.execute(stmt).all(), columns=columns)
+
+
+def colleagues(session: Session, *, actor: Actor) -> list[UserChoice]:
+    """Active users who can take part in a meeting or be named on an order (anyone who reads customers)."""
+    require(actor, "customer.read")
+    users = session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.display_name, User.id))
+    return [
+        UserChoice(id=user.id, display_name=user.display_name or user.username, role=user.role)
+        for user in users
+    ]

@@ -15,11 +15,31 @@ from funnel.closing.common import clean_amount, clean_date, clean_str, customer_
 from funnel.core.clock import utcnow
 from funnel.core.db import take_write_lock
 from funnel.core.errors import FieldError, NotFound, ValidationError
-from funnel.customers.lists import list_values
+from funnel.customers.lists import ListValue, list_values, save_value
 from funnel.store.models import Opportunity
 
 PRODUCT_LIST = "product"  # the managed list of the small product / service catalogue
 FIELDS = ("name", "amount", "expected_close", "products", "probability", "next_step")
+
+
+# (code, English, Chinese): the small catalogue a new database starts with; managers may change it.
+DEFAULT_PRODUCTS = (
+    ("crm_standard", "CRM Standard edition", "CRM 标准版"),
+    ("crm_pro", "CRM Professional edition", "CRM 专业版"),
+    ("implementation", "Implementation service", "实施服务"),
+    ("training", "Training", "培训"),
+    ("support", "Annual support", "年度运维"),
+)
+
+
+def catalogue(session: Session) -> list[ListValue]:
+    """The product / service catalogue (list `product`; the defaults are added the first time it is empty)."""
+    values = list_values(session, PRODUCT_LIST)
+    if values or list_values(session, PRODUCT_LIST, include_inactive=True):
+        return values
+    for order, (code, name_en, name_zh) in enumerate(DEFAULT_PRODUCTS):
+        save_value(session, PRODUCT_LIST, code=code, name_en=name_en, name_zh=name_zh, sort_order=order)
+    return list_values(session, PRODUCT_LIST)
 
 
 def product_codes(session: Session) -> list[str]:

@@ -83,9 +83,10 @@ def set_plan(
         customer_id=contract.customer_id,
         user_id=actor.user_id,
         changes={
+            # One text, not a list: the customer page's history shows each change as a cell.
             "payment_plan": [
                 None,
-                [f"{v:.2f} @ {d.isoformat()}" for v, d in sorted(rows, key=lambda r: r[1])],
+                "; ".join(f"{v:.2f} @ {d.isoformat()}" for v, d in sorted(rows, key=lambda r: r[1])),
             ]
         },
     )

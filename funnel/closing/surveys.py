@@ -12,9 +12,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, customer_scope, require
@@ -24,7 +25,7 @@ from funnel.core.clock import utcnow
 from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.settings import get_settings
 from funnel.inbox.notify import notify
-from funnel.store.models import Customer, Survey
+from funnel.store.models import Customer, Survey, User
 
 SURVEY_PATH = "/survey/"
 OPEN, ANSWERED, EXPIRED, UNKNOWN = "open", "answered", "expired", "unknown"
@@ -145,29 +146,63 @@ def answer_survey(
 @dataclass(frozen=True)
 class SurveySummary:
     answers: int
-    average_rating: float | None
+    average_rating: float | None  # 1-5
     nps: float | None  # % promoters (9-10) - % detractors (0-6), -100..100
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.answers
 
     @staticmethod
     def of(answers: int, rating_sum: float, promoters: int, detractors: int) -> SurveySummary:
         if not answers:
             return SurveySummary(0, None, None)
-        return SurveySummary(answers, rating_sum / answers, 100.0 * (promoters - detractors) / answers)
+        return SurveySummary(
+            answers,
+            rating_sum / answers,
+            100.0 * (promoters - detractors) / answers,
+            promoters,
+            answers - promoters - detractors,
+            detractors,
+        )
 
 
-def survey_summary(session: Session, *, actor: Actor, customer_id: int | None = None) -> SurveySummary:
-    """Answers, average rating and NPS over the customers `actor` may read (or one customer), in SQL."""
+class CustomerConditions(Protocol):
+    """Which customers to count: analytics' CustomerFilter fits (closing sits below analytics, so it
+    takes the filter by its shape rather than importing it)."""
+
+    def conditions(self) -> list[ColumnElement[bool]]: ...
+
+
+def survey_summary(
+    session: Session,
+    *,
+    actor: Actor,
+    customer_filter: CustomerConditions | None = None,
+    customer_id: int | None = None,
+) -> SurveySummary:
+    """Answered surveys of the customers `actor` may read (narrowed by `customer_filter`, e.g. the
+    dashboard's CustomerFilter, or to one customer): count, average rating and NPS, summed in SQL."""
     require(actor, "customer.read")
+    as_int = Survey.rating.type
     stmt = (
         select(
             func.count(),
             func.coalesce(func.sum(Survey.rating), 0),
-            func.coalesce(func.sum((Survey.recommend >= 9).cast(Survey.rating.type)), 0),
-            func.coalesce(func.sum((Survey.recommend <= 6).cast(Survey.rating.type)), 0),
+            func.coalesce(func.sum((Survey.recommend >= 9).cast(as_int)), 0),
+            func.coalesce(func.sum((Survey.recommend <= 6).cast(as_int)), 0),
         )
+        .select_from(Survey)
         .join(Customer, Customer.id == Survey.customer_id)
         .where(Survey.answered_at.is_not(None), *customer_scope(session, actor).conditions())
     )
+    if customer_filter is not None:
+        conditions = customer_filter.conditions()
+        # A filter by owner names the user's columns (CustomerFilter: User.username).
+        stmt = stmt.outerjoin(User, User.id == Customer.owner_id).where(*conditions)
     if customer_id is not None:
         stmt = stmt.where(Survey.customer_id == customer_id)
     answers, rating_sum, promoters, detractors = session.execute(stmt).one()
