@@ -93,21 +93,27 @@ class IdleQuote:
     quoted_at: datetime
 
 
-def idle_quotes(session: Session, *, now: datetime, idle_days: int) -> list[IdleQuote]:
+def idle_quotes(
+    session: Session,
+    *,
+    now: datetime,
+    idle_days: int,
+    since: datetime | None = None,
+    customer_id: int | None = None,
+) -> list[IdleQuote]:
     """Open customers whose latest quote is over `idle_days` old with no activity since (临门提醒).
 
-    For the timers engine; one row per customer (its latest quote), found in SQL.
+    For the timers engine and the customer's red flags; one row per customer (its latest quote), found
+    in SQL. `since` bounds the quote times looked at; `customer_id` limits it to one customer.
     """
-    latest = (
-        select(Quote.customer_id.label("customer_id"), func.max(Quote.created_at).label("at"))
-        .group_by(Quote.customer_id)
-        .subquery()
-    )
-    last_activity = (
-        select(Activity.customer_id.label("customer_id"), func.max(Activity.at).label("at"))
-        .group_by(Activity.customer_id)
-        .subquery()
-    )
+    latest_stmt = select(Quote.customer_id.label("customer_id"), func.max(Quote.created_at).label("at"))
+    if customer_id is not None:
+        latest_stmt = latest_stmt.where(Quote.customer_id == customer_id)
+    latest = latest_stmt.group_by(Quote.customer_id).subquery()
+    activity_stmt = select(Activity.customer_id.label("customer_id"), func.max(Activity.at).label("at"))
+    if customer_id is not None:
+        activity_stmt = activity_stmt.where(Activity.customer_id == customer_id)
+    last_activity = activity_stmt.group_by(Activity.customer_id).subquery()
     stmt = (
         select(func.max(Quote.id), Customer.id, Customer.owner_id, latest.c.at)
         .join(latest, latest.c.customer_id == Customer.id)
@@ -121,4 +127,6 @@ def idle_quotes(session: Session, *, now: datetime, idle_days: int) -> list[Idle
         .group_by(Customer.id, Customer.owner_id, latest.c.at)
         .order_by(latest.c.at)
     )
+    if since is not None:
+        stmt = stmt.where(latest.c.at >= since)
     return [IdleQuote(row[0], row[1], row[2], row[3]) for row in session.execute(stmt)]
