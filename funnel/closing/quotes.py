@@ -109,24 +109,19 @@ def idle_quotes(
     latest_stmt = select(Quote.customer_id.label("customer_id"), func.max(Quote.created_at).label("at"))
     if customer_id is not None:
         latest_stmt = latest_stmt.where(Quote.customer_id == customer_id)
+    if since is not None:  # a customer's latest quote is at least as new as any of its quotes
+        latest_stmt = latest_stmt.where(Quote.created_at >= since)
     latest = latest_stmt.group_by(Quote.customer_id).subquery()
-    activity_stmt = select(Activity.customer_id.label("customer_id"), func.max(Activity.at).label("at"))
-    if customer_id is not None:
-        activity_stmt = activity_stmt.where(Activity.customer_id == customer_id)
-    last_activity = activity_stmt.group_by(Activity.customer_id).subquery()
+    # Activity since the quote: an indexed look-up per candidate, not a pass over every activity.
+    touched = (
+        select(Activity.id).where(Activity.customer_id == Customer.id, Activity.at > latest.c.at).exists()
+    )
     stmt = (
         select(func.max(Quote.id), Customer.id, Customer.owner_id, latest.c.at)
         .join(latest, latest.c.customer_id == Customer.id)
         .join(Quote, (Quote.customer_id == Customer.id) & (Quote.created_at == latest.c.at))
-        .outerjoin(last_activity, last_activity.c.customer_id == Customer.id)
-        .where(
-            Customer.status == "open",
-            latest.c.at < now - timedelta(days=idle_days),
-            (last_activity.c.at.is_(None)) | (last_activity.c.at <= latest.c.at),
-        )
+        .where(Customer.status == "open", latest.c.at < now - timedelta(days=idle_days), ~touched)
         .group_by(Customer.id, Customer.owner_id, latest.c.at)
         .order_by(latest.c.at)
     )
-    if since is not None:
-        stmt = stmt.where(latest.c.at >= since)
     return [IdleQuote(row[0], row[1], row[2], row[3]) for row in session.execute(stmt)]
