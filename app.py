@@ -23,6 +23,7 @@ PAGES = [
     ("admin", "pages/channels.py", "nav.channels", ":material/qr_code_2:", "channel.manage"),
     ("admin", "pages/lists.py", "nav.lists", ":material/list_alt:", "lists.manage"),
     ("admin", "pages/routing.py", "nav.routing", ":material/alt_route:", "routing.manage"),
+    ("admin", "pages/trash.py", "nav.trash", ":material/restore_from_trash:", "customer.restore"),
 ]
 # Opened from another page (a customer from the leads list), not from the menu.
 HIDDEN_PAGES = {"pages/customer.py"}

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, require
+from funnel.access.permissions import Actor, customer_scope, require
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.closing.common import customer_for
@@ -42,6 +42,19 @@ def archive_customer(session: Session, *, actor: Actor, customer_id: int, archiv
     )
     session.flush()
     return customer
+
+
+def archived_customers(session: Session, *, actor: Actor, limit: int = 500) -> pd.DataFrame:
+    """The archived customers the actor may read (customer.archive), newest archived first."""
+    require(actor, "customer.archive")
+    columns = ["id", "customer_no", "name", "stage", "status", "archived_at"]
+    stmt = (
+        select(*(getattr(Customer, name) for name in columns))
+        .where(Customer.archived_at.is_not(None), *customer_scope(session, actor).conditions())
+        .order_by(Customer.archived_at.desc(), Customer.id.desc())
+        .limit(limit)
+    )
+    return pd.DataFrame(session.execute(stmt).all(), columns=columns)
 
 
 def deleted_customers(session: Session, *, actor: Actor, now: datetime | None = None) -> pd.DataFrame:

@@ -256,8 +256,13 @@ class FeedbackDue:
     due_at: datetime
 
 
-def feedback_due(session: Session, *, now: datetime) -> list[FeedbackDue]:
-    """Sent proposals of open customers whose feedback day has come with no activity since sending."""
+def feedback_due(
+    session: Session, *, now: datetime, since: datetime | None = None, customer_id: int | None = None
+) -> list[FeedbackDue]:
+    """Sent proposals of open customers whose feedback day has come with no activity since sending.
+
+    `since` bounds the due times looked at (the timers' look-back); `customer_id` limits it to one customer.
+    """
     later = (
         select(Activity.id)
         .where(Activity.customer_id == Document.customer_id, Activity.at > Document.sent_at)
@@ -274,4 +279,8 @@ def feedback_due(session: Session, *, now: datetime) -> list[FeedbackDue]:
         )
         .order_by(Document.feedback_due_at, Document.id)
     )
+    if since is not None:
+        stmt = stmt.where(Document.feedback_due_at >= since)
+    if customer_id is not None:
+        stmt = stmt.where(Document.customer_id == customer_id)
     return [FeedbackDue(row[0], row[1], row[2], row[3] or now) for row in session.execute(stmt)]

@@ -227,18 +227,25 @@ class OverdueInstalment:
     amount: Decimal  # the part of this instalment not yet covered by receipts
 
 
-def overdue_instalments(session: Session, *, today: date | None = None) -> list[OverdueInstalment]:
+def overdue_instalments(
+    session: Session,
+    *,
+    today: date | None = None,
+    since: date | None = None,
+    customer_id: int | None = None,
+) -> list[OverdueInstalment]:
     """Instalments due before `today` (the team's today) that the contract's receipts do not cover yet.
 
-    For the timers (the owner's and finance's lists): cumulative plan per contract against its receipts,
-    a window sum in SQL, so only the overdue rows come back.
+    For the timers (the owner's and finance's lists) and the customer's red flags: cumulative plan per
+    contract against its receipts, a window sum in SQL, so only the overdue rows come back. `since`
+    bounds the due days looked at (the timers' look-back); `customer_id` limits it to one customer.
     """
     today = today or team_today()
     paid = _paid_by_contract()
     running = func.sum(PaymentInstalment.amount).over(
         partition_by=PaymentInstalment.contract_id, order_by=(PaymentInstalment.due_on, PaymentInstalment.id)
     )
-    plan = (
+    plan_stmt = (
         select(
             PaymentInstalment.id.label("id"),
             PaymentInstalment.contract_id.label("contract_id"),
@@ -249,8 +256,10 @@ def overdue_instalments(session: Session, *, today: date | None = None) -> list[
         )
         .join(Contract, Contract.id == PaymentInstalment.contract_id)
         .where(Contract.status == SIGNED)
-        .subquery()
     )
+    if customer_id is not None:
+        plan_stmt = plan_stmt.where(PaymentInstalment.customer_id == customer_id)
+    plan = plan_stmt.subquery()
     covered = func.coalesce(paid.c.paid, 0)
     stmt = (
         select(
@@ -268,6 +277,8 @@ def overdue_instalments(session: Session, *, today: date | None = None) -> list[
         .where(plan.c.due_on < today, plan.c.due_so_far > covered)
         .order_by(plan.c.due_on, plan.c.id)
     )
+    if since is not None:
+        stmt = stmt.where(plan.c.due_on >= since)
     result = []
     for row in session.execute(stmt):
         amount, due_so_far, covered_amount = (Decimal(str(v)) for v in (row[5], row[6], row[7]))

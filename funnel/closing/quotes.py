@@ -93,31 +93,34 @@ class IdleQuote:
     quoted_at: datetime
 
 
-def idle_quotes(session: Session, *, now: datetime, idle_days: int) -> list[IdleQuote]:
+def idle_quotes(
+    session: Session,
+    *,
+    now: datetime,
+    idle_days: int,
+    since: datetime | None = None,
+    customer_id: int | None = None,
+) -> list[IdleQuote]:
     """Open customers whose latest quote is over `idle_days` old with no activity since (临门提醒).
 
-    For the timers engine; one row per customer (its latest quote), found in SQL.
+    For the timers engine and the customer's red flags; one row per customer (its latest quote), found
+    in SQL. `since` bounds the quote times looked at; `customer_id` limits it to one customer.
     """
-    latest = (
-        select(Quote.customer_id.label("customer_id"), func.max(Quote.created_at).label("at"))
-        .group_by(Quote.customer_id)
-        .subquery()
-    )
-    last_activity = (
-        select(Activity.customer_id.label("customer_id"), func.max(Activity.at).label("at"))
-        .group_by(Activity.customer_id)
-        .subquery()
+    latest_stmt = select(Quote.customer_id.label("customer_id"), func.max(Quote.created_at).label("at"))
+    if customer_id is not None:
+        latest_stmt = latest_stmt.where(Quote.customer_id == customer_id)
+    if since is not None:  # a customer's latest quote is at least as new as any of its quotes
+        latest_stmt = latest_stmt.where(Quote.created_at >= since)
+    latest = latest_stmt.group_by(Quote.customer_id).subquery()
+    # Activity since the quote: an indexed look-up per candidate, not a pass over every activity.
+    touched = (
+        select(Activity.id).where(Activity.customer_id == Customer.id, Activity.at > latest.c.at).exists()
     )
     stmt = (
         select(func.max(Quote.id), Customer.id, Customer.owner_id, latest.c.at)
         .join(latest, latest.c.customer_id == Customer.id)
         .join(Quote, (Quote.customer_id == Customer.id) & (Quote.created_at == latest.c.at))
-        .outerjoin(last_activity, last_activity.c.customer_id == Customer.id)
-        .where(
-            Customer.status == "open",
-            latest.c.at < now - timedelta(days=idle_days),
-            (last_activity.c.at.is_(None)) | (last_activity.c.at <= latest.c.at),
-        )
+        .where(Customer.status == "open", latest.c.at < now - timedelta(days=idle_days), ~touched)
         .group_by(Customer.id, Customer.owner_id, latest.c.at)
         .order_by(latest.c.at)
     )

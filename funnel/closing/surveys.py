@@ -26,6 +26,7 @@ from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.settings import get_settings
 from funnel.inbox.notify import notify
 from funnel.store.models import Customer, Survey, User
+from funnel.timers.rules import TeamManagers
 
 SURVEY_PATH = "/survey/"
 OPEN, ANSWERED, EXPIRED, UNKNOWN = "open", "answered", "expired", "unknown"
@@ -63,26 +64,36 @@ def issue_survey(session: Session, *, actor: Actor, customer_id: int, now: datet
     session.add(survey)
     session.flush()
     path = SURVEY_PATH + token
-    if customer.owner_id is not None:
+    # The whole address, for the owner to forward (an unowned customer's team managers get it instead);
+    # notify() also queues it for the recipient's or their team's group bot.
+    link = get_settings().public_base_url.rstrip("/") + path
+    for user_id in TeamManagers(session).owner_or_managers(customer.owner_id, customer.team):
         notify(
             session,
-            user_id=customer.owner_id,
+            user_id=user_id,
             kind="survey_issued",
-            params={"customer": customer.name, "customer_no": customer.customer_no, "path": path},
+            params={"customer": customer.name, "customer_no": customer.customer_no, "path": link},
             customer_id=customer.id,
         )
     events.record(session, SurveyIssued(customer.id, survey.id, path))
     return token
 
 
-def survey_due(session: Session, *, now: datetime, after_days: int) -> list[int]:
-    """Won customers whose win is `after_days` old and who have no survey yet (for the timers engine)."""
+def survey_due(
+    session: Session, *, now: datetime, after_days: int, since: datetime | None = None
+) -> list[int]:
+    """Won customers whose win is `after_days` old and who have no survey yet (for the timers engine).
+
+    `since` bounds the win times looked at (the timers' look-back: an old win is not surveyed late).
+    """
     has_survey = select(Survey.id).where(Survey.customer_id == Customer.id).exists()
     stmt = (
         select(Customer.id)
         .where(Customer.status == "won", Customer.won_at <= now - timedelta(days=after_days), ~has_survey)
         .order_by(Customer.won_at, Customer.id)
     )
+    if since is not None:
+        stmt = stmt.where(Customer.won_at >= since)
     return list(session.scalars(stmt))
 
 

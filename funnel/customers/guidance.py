@@ -6,6 +6,7 @@ Read in one go for one customer; the page only renders it. The exit criteria com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,6 +38,20 @@ class NextStep:
 
     kind: str
     params: dict[str, str] = field(default_factory=dict)
+
+
+# A red flag a higher layer raises (closing: quote idle, proposal feedback due, instalment overdue):
+# `check(session, customer_id, now)` says whether it is up. Registered through register_red_flag (from
+# funnel.integrations.handlers.install_handlers), since customers sit below closing and cannot import it.
+RedFlagCheck = Callable[[Session, int, datetime], bool]
+_red_flag_checks: dict[str, RedFlagCheck] = {}
+
+
+def register_red_flag(key: str, check: RedFlagCheck) -> None:
+    """Add a red flag (message key `flag.<kind>`) shown when `check` holds; registered again: replaced."""
+    if not key.startswith("flag."):
+        raise ValueError(f"a red flag's message key starts with 'flag.', got {key!r}")
+    _red_flag_checks[key] = check
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,7 @@ def stage_guide(
         kind
         for kind, on in (("flag.first_contact_overdue", late), ("flag.task_overdue", bool(overdue)))
         if on
-    )
+    ) + tuple(key for key, check in _red_flag_checks.items() if check(session, customer.id, now))
     steps: list[NextStep] = [NextStep("next.task_overdue", {"task": title}) for title in overdue[:3]]
     if late:
         steps.insert(0, NextStep("next.first_contact"))

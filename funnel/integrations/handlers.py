@@ -22,6 +22,7 @@ def install_handlers() -> None:
     _installed = True
     # One line per handler, e.g. subscribe(LeadCreated, score_lead_after_commit)
     from funnel.capture import scoring
+    from funnel.closing import reminders
     from funnel.core.events import CustomerUpdated, LeadCreated, StageMoved
 
     # Batch handlers run first (funnel.core.events.publish): a new lead is scored before it is routed.
@@ -30,3 +31,4 @@ def install_handlers() -> None:
     subscribe_batch(LeadCreated, route_new_leads)
     subscribe(CustomerUpdated, scoring.score_updated_customer)
     subscribe(StageMoved, scoring.score_after_stage)
+    reminders.install()  # closing's timer rules and red flags join the timer engine and the customer guide

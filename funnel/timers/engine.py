@@ -17,9 +17,19 @@ from sqlalchemy.orm import Session
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope, take_write_lock
 from funnel.core.settings import Settings, get_settings
-from funnel.timers.rules import RULES
+from funnel.timers.rules import all_rules
 
-RULE_NAMES = tuple(rule.name for rule in RULES)
+
+def rule_names() -> tuple[str, ...]:
+    """The names of every rule the engine runs, in order (the keys of `remind`'s "created")."""
+    return tuple(rule.name for rule in all_rules())
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # RULE_NAMES reads the registry when asked, so rules registered after this import are included.
+    if name == "RULE_NAMES":
+        return rule_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_timers(
@@ -34,9 +44,9 @@ def run_timers(
     settings = settings or get_settings()
     if isinstance(target, Session):
         take_write_lock(target)
-        return {rule.name: rule.fire(target, now, settings) for rule in RULES}
+        return {rule.name: rule.fire(target, now, settings) for rule in all_rules()}
     created: dict[str, int] = {}
-    for rule in RULES:
+    for rule in all_rules():
         with session_scope(target) as session:
             take_write_lock(session)  # SQLite: read the candidates and claim them under one lock
             created[rule.name] = rule.fire(session, now, settings)

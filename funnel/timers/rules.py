@@ -86,7 +86,7 @@ def _shown(value: datetime, settings: Settings) -> str:
     return f"{_local(value, settings):%Y-%m-%d %H:%M}"
 
 
-class _Managers:
+class TeamManagers:
     """The active managers of a team (or, for no team or a team without one, those who see every team)."""
 
     def __init__(self, session: Session):
@@ -103,8 +103,12 @@ class _Managers:
             self.cache[team] = (self._ids(team) if team is not None else []) or self._ids(None)
         return self.cache[team]
 
+    def owner_or_managers(self, owner_id: int | None, team: str | None) -> list[int]:
+        """Who is told about a customer: its owner, or for an unowned one its team's managers."""
+        return [owner_id] if owner_id else self.of(team)
 
-def _customers(session: Session, ids: Sequence[int]) -> list[Any]:
+
+def customers_of(session: Session, ids: Sequence[int]) -> list[Any]:
     """(id, customer_no, name, owner_id, team of the owner or else of the customer) of `ids`."""
     rows: list[Any] = []
     for chunk in _chunks(ids):
@@ -141,9 +145,9 @@ def fire_first_contact_overdue(session: Session, now: datetime, settings: Settin
     claimed = claim(
         session, FIRST_CONTACT_OVERDUE, _uncontacted_overdue(session, now, settings, FIRST_CONTACT_OVERDUE, 0)
     )
-    managers = _Managers(session)
-    for cid, number, name, owner_id, team in _customers(session, claimed):
-        for user_id in [owner_id] if owner_id else managers.of(team):
+    managers = TeamManagers(session)
+    for cid, number, name, owner_id, team in customers_of(session, claimed):
+        for user_id in managers.owner_or_managers(owner_id, team):
             notify(
                 session,
                 user_id=user_id,
@@ -162,9 +166,9 @@ def fire_first_contact_escalated(session: Session, now: datetime, settings: Sett
         FIRST_CONTACT_ESCALATED,
         _uncontacted_overdue(session, now, settings, FIRST_CONTACT_ESCALATED, extra),
     )
-    managers = _Managers(session)
+    managers = TeamManagers(session)
     owners = dict(session.execute(select(User.id, User.display_name)).all()) if claimed else {}
-    for cid, number, name, owner_id, team in _customers(session, claimed):
+    for cid, number, name, owner_id, team in customers_of(session, claimed):
         for user_id in managers.of(team):
             notify(
                 session,
@@ -251,8 +255,9 @@ def fire_task_overdue(session: Session, now: datetime, settings: Settings) -> in
     return len(claimed)
 
 
-# The engine runs these in order; the closing issue adds its rules (proposal feedback, idle quotes,
-# overdue instalments, the survey) here.
+# The engine runs these in order, then the rules a higher layer registers (funnel.closing.reminders adds
+# proposal feedback, idle quotes, overdue instalments and the survey through register_rules, called from
+# funnel.integrations.handlers.install_handlers: timers sit below closing and cannot import it).
 RULES: tuple[Rule, ...] = (
     Rule(FIRST_CONTACT_OVERDUE, fire_first_contact_overdue),
     Rule(FIRST_CONTACT_ESCALATED, fire_first_contact_escalated),
@@ -260,3 +265,20 @@ RULES: tuple[Rule, ...] = (
     Rule(TASK_DUE, fire_task_due),
     Rule(TASK_OVERDUE, fire_task_overdue),
 )
+_registered: dict[str, Rule] = {}
+
+
+def register_rules(*rules: Rule) -> None:
+    """Add rules after the built-in ones (idempotent: registering a name again replaces its rule)."""
+    builtin = {rule.name for rule in RULES}
+    for rule in rules:
+        if rule.name in builtin:
+            raise ValueError(f"timer rule {rule.name!r} is built in")
+        if len(rule.name) > 32:  # timer_fire.rule is String(32)
+            raise ValueError(f"timer rule name {rule.name!r} is longer than 32 characters")
+        _registered[rule.name] = rule
+
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule the engine runs, in order: the built-in ones, then the registered ones."""
+    return RULES + tuple(_registered.values())
