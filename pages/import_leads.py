@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.capture.import_parsing import IGNORE, ImportFileError, describe, names_from
 from funnel.capture.importer import ImportReport, import_file, summary
+from funnel.capture.routing import load_rules
+from funnel.core.db import session_scope
 from funnel.core.errors import UserError
 from funnel.core.settings import get_settings
 from funnel.pipeline.stages import OUTCOMES, get_pipeline
@@ -31,6 +33,9 @@ RESULT_KEY = "import_result"  # (file id, report, rejected rows file) of the las
 st.title(tr("import_page.title"))
 st.caption(tr("import_page.intro"))
 forms.show_notice()
+with forms.guarded_read(), session_scope(get_engine()) as session:
+    active_rules = len(load_rules(session, active_only=True))
+st.caption(tr("import_page.routing", count=active_rules) if active_rules else tr("import_page.routing.none"))
 
 uploaded = st.file_uploader(
     tr("import_page.upload"),
