@@ -147,7 +147,7 @@ def test_a_form_lead_and_an_api_lead_are_scored_routed_in_the_owners_inbox_and_p
         for customer in leads:
             assert customer.score is not None and customer.score_reasons, customer.name
             assert "left details themselves" in reasons_text(customer.score_reasons, "en")
-            assert customer.owner_id in reps.values()
+            assert customer.owner_id is not None and customer.owner_id in reps.values()
             reason = describe_reason(customer.assignment_reason, "en")
             assert "Trade show and website leads" in reason, reason
             told = [item.text for item in inbox(session, customer.owner_id, lang="en")]
