@@ -21,7 +21,7 @@ from funnel.core.settings import get_settings
 from funnel.pipeline.stages import OUTCOMES, get_pipeline
 from pages._shared import forms
 from pages._shared import import_parts as parts
-from pages._shared.common import CUSTOMERS, clear_area, current_language, get_engine, tr
+from pages._shared.common import CUSTOMERS, clear_area, current_language, get_engine, md, tr
 from pages._shared.shell import page_setup
 
 actor = page_setup("customer.assign")
@@ -63,6 +63,8 @@ if isinstance(scanned[1], ImportFileError):
 file_scan: parts.FileScan = scanned[1]
 st.caption(tr("import_page.file", name=filename, rows=file_scan.rows, columns=len(file_scan.headers)))
 
+if st.session_state.get("import_name_from") not in ("", *file_scan.headers):
+    st.session_state["import_name_from"] = ""  # a column of the previous file
 name_from: str = st.selectbox(
     tr("import_page.name_from"),
     ["", *file_scan.headers],
@@ -201,7 +203,7 @@ result = st.session_state.get(RESULT_KEY)
 if result is not None and result[0] == file_id:
     _, report, rejected = result
     st.subheader(tr("import_page.result.dry_run" if report.dry_run else "import_page.result"))
-    (st.info if report.dry_run else st.success)(summary(report, lang), icon=":material/summarize:")
+    (st.info if report.dry_run else st.success)(md(summary(report, lang)), icon=":material/summarize:")
     counts = {
         "rows": report.rows,
         "created": report.created,

@@ -27,6 +27,7 @@ from funnel.core.errors import ValidationError
 from funnel.core.export import csv_bytes
 from funnel.core.i18n import t
 from funnel.pipeline.stages import OUTCOMES, Pipeline
+from pages._shared.common import md
 
 PREVIEW_ROWS = 10
 # Distinct values kept per column, for the stage table; a column with more is no stage column.
@@ -200,7 +201,9 @@ def rejected_file(
 def file_error(exc: ImportFileError, lang: str) -> str:
     """An ImportFileError in the page's words (the command line's mention --map; the page has a table)."""
     page_key = f"import_page.{exc.code}"
-    return t(page_key if page_key in _PAGE_WORDED else exc.code, lang, **exc.params)
+    # A file name or a header is the user's text: shown literally, never as markdown.
+    params = {name: md(value) if isinstance(value, str) else value for name, value in exc.params.items()}
+    return t(page_key if page_key in _PAGE_WORDED else exc.code, lang, **params)
 
 
 _PAGE_WORDED = {"import_page.import.error.no_name"}

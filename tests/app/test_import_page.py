@@ -141,8 +141,10 @@ def test_a_messy_gbk_file_is_matched_corrected_dry_run_imported_and_its_rejects_
     assert all(recognise_header(header) is None for header in back.columns[-2:])
     back.loc[0, "创建日期"] = "2024-03-02"
     back.loc[1, "手机号码"] = "13600136000"
-    fixed = back.iloc[:2].to_csv(index=False).encode("utf-8")
+    fixed = back.iloc[:2].drop(columns=["联络微信"]).to_csv(index=False).encode("utf-8")
+    app.selectbox(key="import_name_from").set_value("联络微信").run()  # a column the next file lacks
     upload(app, "fixed.csv", fixed)
+    assert not app.exception and app.selectbox(key="import_name_from").value == ""
     edit(app, "import_columns", {7: {"field": "ignore"}})
     edit(app, "import_stages", {0: {"stage": "lead"}})
     app.button(key="import_run").click().run()
