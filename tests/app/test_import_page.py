@@ -250,3 +250,34 @@ def test_the_olist_leads_through_the_page_keep_every_row_and_channel_and_round_r
         spreads[team] = max(counts) - min(counts)
         print(f"olist round robin, team {team}: leads per rep {counts}, spread {spreads[team]}")
     assert all(spread <= 1 for spread in spreads.values()), spreads
+
+
+def test_an_excel_file_imports_with_its_dates_and_numbers_and_its_rejects_download_as_text(
+    app_as: AppAs, app_engine: Engine
+) -> None:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "手机", "创建时间", "金额"])
+    sheet.append(["陈一", 13500135000, datetime(2024, 5, 6, 9, 30), 12000])
+    sheet.append(["陈二", 135001350, datetime(2024, 5, 7), "十二万"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    app = open_page(app_as("admin"), IMPORT)
+    app.file_uploader(key="import_upload").set_value(
+        ("leads.xlsx", buffer.getvalue(), "application/vnd.ms-excel")
+    )
+    app.run()
+    assert not app.exception and not app.error
+    preview = shown_table(app, "preview")
+    assert preview.loc[0, "phone"] == "13500135000" and preview.loc[0, "amount"] == "12000.00"
+    app.button(key="import_run").click().run()
+    assert not app.exception and not app.error
+    assert [c.name for c in customers(app_engine)] == ["陈一"]
+    back = pd.read_csv(io.BytesIO(app.session_state["import_result"][2]), encoding="utf-8-sig", dtype=str)
+    assert back.loc[0, "手机"] == "135001350" and back.loc[0, "创建时间"] == "2024-05-07 00:00:00"
+    reasons = back.iloc[0, -1]
+    assert "phone" in reasons and "amount" in reasons
