@@ -160,7 +160,10 @@ if dry_clicked or run_clicked:
     dry_run = bool(dry_clicked)
     bar = st.progress(0.0, text=tr("import_page.progress", rows=0, total=scan.rows))
 
+    landed: dict[str, int] = {}  # rows read and leads created when the last batch was written
+
     def moved(so_far: ImportReport) -> None:
+        landed.update(rows=so_far.rows, created=so_far.created)  # so_far keeps growing: copy the counts
         bar.progress(
             min(so_far.rows / max(scan.rows, 1), 1.0),
             text=tr("import_page.progress", rows=so_far.rows, total=scan.rows),
@@ -192,7 +195,12 @@ if dry_clicked or run_clicked:
     except SQLAlchemyError:
         report = None
         log.exception("an import from the page failed")
-        slot.error(tr(forms.DATABASE_ERROR), icon=":material/error:")
+        # The batches before the failure are committed: say how far it got.
+        partial = landed and not dry_run
+        slot.error(
+            tr("import_page.partial", **landed) if partial else tr(forms.DATABASE_ERROR),
+            icon=":material/error:",
+        )
     bar.empty()
     if report is not None:
         st.session_state[RESULT_KEY] = (file_id, report, rejected)

@@ -281,3 +281,30 @@ def test_an_excel_file_imports_with_its_dates_and_numbers_and_its_rejects_downlo
     assert back.loc[0, "手机"] == "135001350" and back.loc[0, "创建时间"] == "2024-05-07 00:00:00"
     reasons = back.iloc[0, -1]
     assert "phone" in reasons and "amount" in reasons
+
+
+def test_a_database_failure_mid_import_says_how_far_it_got_and_shows_no_traceback(
+    app_as: AppAs, app_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import funnel.capture.importer as importer
+
+    rows = "\n".join(f"Lead {i},139{i:08d}" for i in range(1500))
+    original, calls = importer.store_leads, []
+
+    def fail_second_batch(*args: object, **kwargs: object) -> list[int]:
+        calls.append(len(args[1]))  # type: ignore[arg-type]
+        if len([n for n in calls if n]) == 2:
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importer, "store_leads", fail_second_batch)
+    app = open_page(app_as("manager"), IMPORT)
+    upload(app, "big.csv", f"name,phone\n{rows}\n".encode())
+    app.button(key="import_run").click().run()
+    assert not app.exception
+    (error,) = app.error
+    assert error.value.startswith("The database failed during the import")
+    assert "1000 rows read, 1000 leads created" in error.value
+    assert len(customers(app_engine)) == 1000
