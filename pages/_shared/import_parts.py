@@ -121,7 +121,7 @@ def column_table(scan: FileScan, pipeline: Pipeline) -> pd.DataFrame:
 
 def column_map_from(table: pd.DataFrame) -> dict[str, str]:
     """{column: field or "ignore"} for every column, as import_file's column_map takes it."""
-    return {str(row.column): str(row.field or IGNORE) for row in table.itertuples()}
+    return {str(row.column): _chosen(row.field) or IGNORE for row in table.itertuples()}
 
 
 def stage_values(scan: FileScan, column_map: Mapping[str, str]) -> list[str]:
@@ -140,7 +140,12 @@ def stage_table(values: list[str], pipeline: Pipeline) -> pd.DataFrame:
 
 def stage_map_from(table: pd.DataFrame) -> dict[str, str]:
     """{value: stage} for the values given a stage; the others are read as they are (or rejected)."""
-    return {str(row.value): str(row.stage) for row in table.itertuples() if row.stage}
+    return {str(row.value): stage for row in table.itertuples() if (stage := _chosen(row.stage))}
+
+
+def _chosen(cell: object) -> str | None:
+    """An editor cell's choice; a cleared cell comes back as None or NaN."""
+    return cell if isinstance(cell, str) and cell else None
 
 
 def preview(
