@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import chain
@@ -34,6 +35,11 @@ _DATE = re.compile(
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?"
 )
 _OPEN_STATUSES = {"open", "active", "in progress", "进行中", "進行中", "跟进中", "跟進中"}
+# A column-map target that leaves a column out even when its header names a field (--map 备注=ignore).
+IGNORE = "ignore"
+# The column a file's lead names are copied from, for files that have none (the Olist MQLs have only
+# mql_id): set by `names_from` around an import, read where the file is opened (open_rows).
+_NAME_FROM: ContextVar[str | None] = ContextVar("import_name_from", default=None)
 
 
 class ImportFileError(ValueError):
@@ -87,17 +93,21 @@ def map_headers(
     headers = list(headers)
     by_key = {_header_key(h): h for h in reversed(headers)}
     mapping: dict[str, str] = {}
+    ignored: set[str] = set()
     for source, target in (column_map or {}).items():
         header = source if source in headers else by_key.get(_header_key(source))
         if header is None:
             raise ImportFileError("import.error.map_source", source=source, headers=", ".join(headers))
+        if fold(target) == IGNORE:
+            ignored.add(header)
+            continue
         target_field = recognise_header(target, pipeline)
         if target_field is None:
             raise ImportFileError("import.error.map_field", field=target, fields=", ".join(FIELDS))
         mapping[header] = target_field
     taken = set(mapping.values())
     for header in headers:
-        found = None if header in mapping else recognise_header(header, pipeline)
+        found = None if header in mapping or header in ignored else recognise_header(header, pipeline)
         # Two columns for one field (手机 and 电话): the first one wins, the other is ignored.
         if found and found not in taken:
             mapping[header] = found
@@ -178,15 +188,32 @@ def read_rows(
     return headers, table
 
 
+def name_column(source: str) -> str:
+    """The header of the column added to a file to hold the names copied from column `source`."""
+    return f"name ({source})"  # recognised as the name, unless the file has a name column of its own
+
+
+@contextmanager
+def names_from(column: str | None) -> Iterator[None]:
+    """Imports run inside take each lead's name from `column` (a column the file has); None: no change."""
+    token = _NAME_FROM.set(column)
+    try:
+        yield
+    finally:
+        _NAME_FROM.reset(token)
+
+
 @contextmanager
 def open_rows(
-    source: Path | str | bytes, filename: str | None = None
+    source: Path | str | bytes, filename: str | None = None, *, name_from: str | None = None
 ) -> Iterator[tuple[list[str], Iterator[dict[str, object]]]]:
     """Headers and a stream of rows ({header: value}) of a CSV or .xlsx file, read one row at a time.
 
     The n-th row streamed is spreadsheet row n + 1 (blank rows included). File-level problems (missing,
     too large, wrong type, undecodable, no data rows) raise ImportFileError before the first row.
+    `name_from` (default: the one `names_from` set) adds a last column, name_column(it), that copies it.
     """
+    name_from = name_from or _NAME_FROM.get()
     if isinstance(source, bytes):
         size, name = len(source), filename or ""
     else:
@@ -211,6 +238,10 @@ def open_rows(
         if first is None or not any(clean(cell) for cell in first):
             raise ImportFileError("import.error.empty", name=name)
         headers = _unique_headers(first)
+        width = len(headers)
+        copied = _name_source(headers, name_from) if name_from else None
+        if copied is not None:
+            headers.append(name_column(copied))
         # Peek past leading blank rows: a file whose rows are all blank has no data.
         leading: list[list[object]] = []
         for row in table:
@@ -222,9 +253,22 @@ def open_rows(
 
         def as_dicts() -> Iterator[dict[str, object]]:
             for row in chain(leading, table):
-                yield dict(zip(headers, [*row, *[None] * len(headers)], strict=False))
+                values = dict(zip(headers[:width], [*row, *[None] * width], strict=False))
+                if copied is not None:
+                    values[headers[-1]] = values[copied]
+                yield values
 
         yield headers, as_dicts()
+
+
+def _name_source(headers: list[str], column: str) -> str:
+    """The header `column` names (exactly, else ignoring case, spaces and brackets)."""
+    if column in headers:
+        return column
+    found = next((h for h in headers if _header_key(h) == _header_key(column)), None)
+    if found is None:
+        raise ImportFileError("import.error.name_from", column=column, headers=", ".join(headers))
+    return found
 
 
 def _unique_headers(cells: list[object]) -> list[str]:

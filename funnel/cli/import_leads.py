@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from funnel.access.permissions import SYSTEM
+from funnel.capture.import_parsing import names_from
 from funnel.capture.importer import ImportFileError, ImportReport, describe, import_file, summary
 from funnel.closing.imports import KINDS as CLOSING_KINDS
 from funnel.closing.imports import import_closing_file
@@ -32,7 +33,13 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="SOURCE=FIELD",
-        help="read column SOURCE as FIELD, e.g. --map origin=channel (repeatable)",
+        help="read column SOURCE as FIELD, e.g. --map origin=channel, or leave it out with --map "
+        "SOURCE=ignore (repeatable)",
+    )
+    parser.add_argument(
+        "--name-from",
+        metavar="COLUMN",
+        help="take each lead's name from COLUMN, for a file without a name column, e.g. --name-from mql_id",
     )
     parser.add_argument(
         "--stage-map",
@@ -75,15 +82,16 @@ def run_import(args: argparse.Namespace) -> int:
         engine = make_engine()
         try:
             upgrade(engine)
-            report = import_file(
-                engine,
-                args.path,
-                column_map=column_map,
-                stage_map=stage_map,
-                dry_run=args.dry_run,
-                actor=SYSTEM,
-                route=not args.no_route,
-            )
+            with names_from(args.name_from):
+                report = import_file(
+                    engine,
+                    args.path,
+                    column_map=column_map,
+                    stage_map=stage_map,
+                    dry_run=args.dry_run,
+                    actor=SYSTEM,
+                    route=not args.no_route,
+                )
         finally:
             engine.dispose()
     except ImportFileError as exc:

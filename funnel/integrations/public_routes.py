@@ -58,6 +58,7 @@ from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgr
 from funnel.core.errors import FORM, FieldError, NotFound, UserError, ValidationError
 from funnel.core.i18n import LANGUAGES, t
 from funnel.core.settings import DATA_DIR, get_settings
+from funnel.integrations.handlers import install_handlers
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def _engine(url: str) -> Engine:
 
 
 def engine() -> Engine:
+    # A lead taken here is scored, routed and its owner told even if no one has opened the app (whose
+    # pages install the handlers) since the server started.
+    install_handlers()
     return _engine(get_settings().database_url)
 
 
