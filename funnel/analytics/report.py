@@ -5,16 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, funnel_segment, funnel_segments
-from funnel.analytics.rollups import _scoped, loss_details, readers_filter, stage_rollup
-from funnel.closing.merged import per_customer
+from funnel.analytics.rollups import entity_totals, loss_details, readers_filter, stage_rollup
 from funnel.pipeline.stages import Pipeline, get_pipeline
-from funnel.store.models import Customer
 
 
 @dataclass(frozen=True)
@@ -35,34 +32,6 @@ class FunnelReport:
             "segments": [s.as_dict(self.segment_details) for s in self.segments],
             "entities": self.entities,
         }
-
-
-def entity_totals(session: Session, filters: CustomerFilter) -> dict[str, float | int]:
-    """Customers, how many have an opportunity / a signed contract / a payment, and the amounts (in SQL)."""
-    opportunities, contracts, payments = per_customer()
-    stmt = (
-        select(
-            func.count().label("customers"),
-            func.sum(case((opportunities.c.n.is_not(None), 1), else_=0)),
-            func.sum(case((contracts.c.n.is_not(None), 1), else_=0)),
-            func.sum(case((payments.c.amount.is_not(None), 1), else_=0)),
-            func.coalesce(func.sum(opportunities.c.amount), 0),
-            func.coalesce(func.sum(contracts.c.amount), 0),
-            func.coalesce(func.sum(payments.c.amount), 0),
-        )
-        .select_from(Customer)
-        .outerjoin(opportunities, opportunities.c.customer_id == Customer.id)
-        .outerjoin(contracts, contracts.c.customer_id == Customer.id)
-        .outerjoin(payments, payments.c.customer_id == Customer.id)
-    )
-    row = session.execute(_scoped(stmt, filters)).one()
-    counts = [int(value or 0) for value in row[:4]]
-    amounts = [round(float(value or 0), 2) for value in row[4:]]
-    names = ("customers", "with_opportunity", "with_contract", "with_payment")
-    return {
-        **dict(zip(names, counts, strict=True)),
-        **dict(zip(("opportunity_amount", "contract_amount", "paid_amount"), amounts, strict=True)),
-    }
 
 
 def build_report(

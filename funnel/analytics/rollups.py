@@ -7,14 +7,15 @@ from datetime import UTC
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, customer_scope, require
 from funnel.analytics.filters import ATTRIBUTE_FIELDS, PERIOD_FIELDS, SEGMENT_FIELDS, CustomerFilter
+from funnel.closing.merged import per_customer
 from funnel.core.clock import team_zone
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
-from funnel.store.models import Contract, Customer, Objection, Opportunity, Payment, User
+from funnel.store.models import Contract, Customer, Objection, Opportunity, User
 
 _S = TypeVar("_S", bound=Select)
 __all__ = ["ATTRIBUTE_FIELDS", "PERIOD_FIELDS", "SEGMENT_FIELDS", "CustomerFilter"]
@@ -173,29 +174,50 @@ def loss_details(
 ENTITY_STEPS = ("customers", "opportunities", "contracts", "payments")
 
 
-def entity_funnel(session: Session, *, actor: Actor, filters: CustomerFilter | None = None) -> pd.DataFrame:
-    """The "data factory" join: customers -> with an opportunity -> with a contract -> with a payment."""
-    filters = readers_filter(session, actor, filters)
-    has = {
-        "opportunities": exists().where(Opportunity.customer_id == Customer.id),
-        "contracts": exists().where(Contract.customer_id == Customer.id),
-        "payments": exists().where(Payment.customer_id == Customer.id),
+def entity_totals(session: Session, filters: CustomerFilter) -> dict[str, float | int]:
+    """Customers, how many have an opportunity / a signed contract / a payment, and the amounts (in SQL)."""
+    opportunities, contracts, payments = per_customer()
+    stmt = (
+        select(
+            func.count().label("customers"),
+            func.sum(case((opportunities.c.n.is_not(None), 1), else_=0)),
+            func.sum(case((contracts.c.n.is_not(None), 1), else_=0)),
+            func.sum(case((payments.c.amount.is_not(None), 1), else_=0)),
+            func.coalesce(func.sum(opportunities.c.amount), 0),
+            func.coalesce(func.sum(contracts.c.amount), 0),
+            func.coalesce(func.sum(payments.c.amount), 0),
+        )
+        .select_from(Customer)
+        .outerjoin(opportunities, opportunities.c.customer_id == Customer.id)
+        .outerjoin(contracts, contracts.c.customer_id == Customer.id)
+        .outerjoin(payments, payments.c.customer_id == Customer.id)
+    )
+    row = session.execute(_scoped(stmt, filters)).one()
+    counts = [int(value or 0) for value in row[:4]]
+    amounts = [round(float(value or 0), 2) for value in row[4:]]
+    names = ("customers", "with_opportunity", "with_contract", "with_payment")
+    return {
+        **dict(zip(names, counts, strict=True)),
+        **dict(zip(("opportunity_amount", "contract_amount", "paid_amount"), amounts, strict=True)),
     }
-    counts = select(
-        func.count().label("customers"),
-        *(func.sum(case((cond, 1), else_=0)).label(name) for name, cond in has.items()),
-    ).select_from(Customer)
-    row = session.execute(_scoped(counts, filters)).one()
-    amounts = {}
-    for name, model in (("opportunities", Opportunity), ("contracts", Contract), ("payments", Payment)):
-        total = select(func.coalesce(func.sum(model.amount), 0)).select_from(model)
-        total = total.join(Customer, Customer.id == model.customer_id)
-        amounts[name] = float(session.execute(_scoped(total, filters)).scalar_one())
+
+
+def entity_funnel(session: Session, *, actor: Actor, filters: CustomerFilter | None = None) -> pd.DataFrame:
+    """The "data factory" join as steps: customers -> with an opportunity -> with a signed contract -> with
+    a payment, with the amount at each step (the same figures as the report's `entities`)."""
+    totals = entity_totals(session, readers_filter(session, actor, filters))
     return pd.DataFrame(
         {
             "step": list(ENTITY_STEPS),
-            "customers": [int(row.customers or 0), *(int(getattr(row, n) or 0) for n in has)],
-            "amount": [None, amounts["opportunities"], amounts["contracts"], amounts["payments"]],
+            "customers": [
+                int(totals[key]) for key in ("customers", "with_opportunity", "with_contract", "with_payment")
+            ],
+            "amount": [
+                None,
+                float(totals["opportunity_amount"]),
+                float(totals["contract_amount"]),
+                float(totals["paid_amount"]),
+            ],
         }
     )
 
