@@ -42,7 +42,10 @@ def test_a_lost_reason_must_come_from_the_list_and_other_needs_a_note(session, r
     assert (customer.status, customer.lost_reason, customer.lost_note) == ("lost", "other", "moved abroad")
     assert lost_reason_text(session, actor=rep, customer_id=customer.id, lang="zh") == "其他: moved abroad"
     row = session.scalars(select(AuditLog).where(AuditLog.action == "stage_move")).all()[-1]
-    assert row.changes["lost_reason"] == [None, "other"] and row.changes["lost_note"] == [None, "moved abroad"]
+    assert row.changes["lost_reason"] == [None, "other"] and row.changes["lost_note"] == [
+        None,
+        "moved abroad",
+    ]
 
 
 def test_reopening_a_lost_customer_needs_a_reason_and_is_audited(session, role_users):
@@ -57,7 +60,9 @@ def test_reopening_a_lost_customer_needs_a_reason_and_is_audited(session, role_u
         move_stage(session, customer_id=customer.id, to_stage="contact", reopen_reason="other", actor=rep)
     assert _errors(caught) == {"reopen_note": "stage.error.note_required"}
 
-    move_stage(session, customer_id=customer.id, to_stage="contact", reopen_reason="Budget approved", actor=rep)
+    move_stage(
+        session, customer_id=customer.id, to_stage="contact", reopen_reason="Budget approved", actor=rep
+    )
     assert (customer.status, customer.stage, customer.lost_reason) == ("open", "contact", None)
     row = session.scalars(select(AuditLog).where(AuditLog.action == "stage_move")).all()[-1]
     assert row.changes["reopen_reason"] == [None, "budget_approved"]
@@ -78,7 +83,11 @@ def test_lost_by_reason_counts_codes_with_both_names_keeps_old_text_and_scopes_t
     counts = lost_by_reason(session, actor=Actor.of(role_users["manager"]))
     by_code = {row.code: row for row in counts}
     assert [(r.code, r.count) for r in counts[:2]] == [("price", 2), ("competitor", 1)]
-    assert (by_code["price"].name_en, by_code["price"].name_zh, by_code["price"].listed) == ("Price", "价格", True)
+    assert (by_code["price"].name_en, by_code["price"].name_zh, by_code["price"].listed) == (
+        "Price",
+        "价格",
+        True,
+    )
     assert (by_code["价格太高"].count, by_code["价格太高"].listed, by_code["价格太高"].label("en")) == (
         1,
         False,
