@@ -277,4 +277,4 @@ with tab["details"]:
             )
 
 with tab["history"]:
-    parts.history(detail, audit, pipeline, lang)
+    parts.history(detail, audit, pipeline, lang, reasons)

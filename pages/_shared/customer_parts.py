@@ -199,7 +199,9 @@ def details(detail: CustomerDetail) -> None:
         )
 
 
-def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> None:
+def history(
+    detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lang: str, reasons: Reasons | None = None
+) -> None:
     st.subheader(tr("cust.history"))
     events = pd.DataFrame(
         {
@@ -219,17 +221,22 @@ def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lan
         st.caption(tr("cust.no_audit"))
     else:
         st.dataframe(
-            spreadsheet_safe(audit_view(audit, pipeline, lang)),
+            spreadsheet_safe(audit_view(audit, pipeline, lang, reasons)),
             hide_index=True,
             width="stretch",
             key="cust_audit",
         )
 
 
-def audit_view(audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> pd.DataFrame:
+def audit_view(
+    audit: pd.DataFrame, pipeline: Pipeline, lang: str, reasons: Reasons | None = None
+) -> pd.DataFrame:
     """The audit rows as sentences a rep can read: when, who, what, field: old → new."""
+    names = {"lost_reason": reasons.lost, "reopen_reason": reasons.reopen} if reasons else {}
 
     def value(field: str, raw: object) -> str:
+        if field in names and isinstance(raw, str):
+            return names[field].get(raw, raw)  # a list's code by its name; old free text as typed
         if field == "stage" and isinstance(raw, str):
             return pipeline.name(raw, lang)
         if field == "status" and isinstance(raw, str):

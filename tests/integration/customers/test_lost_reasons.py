@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from funnel.access.permissions import SYSTEM, Actor
-from funnel.analytics.reasons import lost_by_reason
+from funnel.analytics.reasons import competitor_mentions, lost_by_reason, open_by_budget_band
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.errors import ValidationError
 from funnel.customers.stages import lost_reason_text, move_stage
 from funnel.store.models import AuditLog, Customer
+from funnel.working.qualification import save_qualification
 
 
 def _lead(session, name: str, owner=None, **fields) -> Customer:
@@ -98,3 +99,22 @@ def test_lost_by_reason_counts_codes_with_both_names_keeps_old_text_and_scopes_t
 
     mine = {row.code: row.count for row in lost_by_reason(session, actor=Actor.of(role_users["rep"]))}
     assert (mine["price"], mine["timing"]) == (2, 0)  # rep2's loss is not the rep's to read
+
+
+def test_open_customers_by_budget_band_and_competitor_mentions(session, role_users):
+    rep = Actor.of(role_users["rep"])
+    for n, (band, rivals) in enumerate(
+        [("10-30万", "销售易、本地小厂"), ("10-30万", "Salesforce"), ("100万以上", "销售易"), (None, None)]
+    ):
+        customer = _lead(session, f"Q{n}", role_users["rep"])
+        save_qualification(
+            session, actor=rep, customer_id=customer.id, expected_version=customer.version, budget_band=band,
+            budget_amount=None, purchase_month=None, use_case=None, competitors=rivals, decision_process=None,
+        )  # fmt: skip
+    bands = {row.code: row.count for row in open_by_budget_band(session, actor=rep)}
+    assert (bands["10-30万"], bands["100万以上"], bands["10万以下"], bands[""]) == (2, 1, 0, 1)
+    mentions = competitor_mentions(session, actor=rep)
+    assert [(r.code, r.count) for r in mentions[:2]] == [("销售易", 2), ("Salesforce", 1)]
+    assert {r.code: r.count for r in mentions}["金蝶"] == 0
+    other_rep = {r.code: r.count for r in competitor_mentions(session, actor=Actor.of(role_users["rep2"]))}
+    assert other_rep["销售易"] == 0  # scoped to what the reader may see
