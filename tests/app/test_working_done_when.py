@@ -157,12 +157,25 @@ def test_the_edit_form_holds_no_free_text_qualification_or_tags(
     assert "qual_month" in keys
 
 
-def test_the_header_shows_score_reasons_routing_reason_and_saves_tags(
+def test_the_header_shows_score_reasons_learned_chance_routing_reason_and_saves_tags(
     app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
 ) -> None:
     cid = _new_lead(app_engine, accounts["rep"])
+    with session_scope(app_engine) as session:  # as the learned model and a reassignment leave them
+        customer = session.get(Customer, cid)
+        assert customer is not None
+        customer.win_probability = 0.73
+        customer.win_reasons = [{"feature": "channel", "value": "展会", "weight": 0.8}]
+        customer.assignment_reason = {"key": "routing.reason.manual", "params": {"by": "MANAGER"}}
+        customer.score, customer.score_reasons = 35, [{"points": 20, "en": "left details themselves", "zh": "自己留资"},
+                                                       {"points": 15, "en": "budget stated", "zh": "说明了预算"}]  # fmt: skip
     rep = _open(app_as("rep"), cid)
-    assert any("Score:" in m.value for m in rep.markdown)
+    assert any("Score:** 35" in m.value for m in rep.markdown)
+    assert any("+20 left details themselves · +15 budget stated" in c.value for c in rep.caption)
+    assert any("Learned chance of winning:** 73%" in m.value for m in rep.markdown)
+    assert any("Channel: 展会 ↑" in c.value for c in rep.caption)
+    assert any(c.value.startswith("Assigned: ") and "MANAGER" in c.value for c in rep.caption)
+
     rep.multiselect(key="cust_tags").set_value(["高意向"])
     rep.text_input(key="cust_tags_free").input("老板亲自跟进")
     rep.button(key="cust_tags_submit").click().run()
