@@ -35,6 +35,7 @@ if __name__ == "__main__":  # the app's script, run by Streamlit on every rerun
 
     run_app(PAGES, hidden=HIDDEN_PAGES, default=DEFAULT_PAGE)
 else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
+    from funnel.integrations.activity_routes import ROUTES as ACTIVITY_ROUTES
     from funnel.integrations.public_routes import ROUTES as PUBLIC_ROUTES
     from funnel.integrations.survey_routes import ROUTES as SURVEY_ROUTES
     from pages._shared.session_routes import ROUTES
@@ -42,5 +43,6 @@ else:  # imported by `streamlit run app.py` (or an ASGI server) to serve the app
 
     use_navigation_only()
     # The public lead form (/f/<slug>), the lead API (/api/leads) and the satisfaction survey
-    # (/survey/<token>) answer beside the app, without a Streamlit session.
-    app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES, *SURVEY_ROUTES])
+    # (/survey/<token>) and the activity API (/api/activities) answer beside the app, without a
+    # Streamlit session.
+    app = st.App("app.py", routes=[*ROUTES, *PUBLIC_ROUTES, *SURVEY_ROUTES, *ACTIVITY_ROUTES])

@@ -23,10 +23,13 @@ from funnel.customers.edit import (
     update_customer,
 )
 from funnel.customers.guidance import customer_activities, customer_tasks, customer_timeline, stage_guide
+from funnel.customers.lists import list_values
 from funnel.customers.read import customer_detail
-from funnel.customers.stages import move_stage
+from funnel.customers.stages import LOST_REASON_LIST, REOPEN_REASON_LIST, move_stage
+from funnel.customers.tags import set_tags
 from funnel.pipeline.stages import get_pipeline
 from funnel.working.contacts import add_contact, edit_contact, list_contacts, remove_contact
+from funnel.working.header import customer_header
 from pages._shared import customer_parts as parts
 from pages._shared import forms
 from pages._shared.activity_parts import activity_section
@@ -56,6 +59,11 @@ try:
         activities = customer_activities(session, actor=actor, customer_id=customer_id)
         tasks = customer_tasks(session, actor=actor, customer_id=customer_id)
         timeline = customer_timeline(session, actor=actor, customer_id=customer_id)
+        facts = customer_header(session, actor=actor, customer_id=customer_id, lang=lang)
+        reasons = parts.Reasons(
+            lost={v.code: v.label(lang) for v in list_values(session, LOST_REASON_LIST)},
+            reopen={v.code: v.label(lang) for v in list_values(session, REOPEN_REASON_LIST)},
+        )
 except PermissionDenied as exc:
     st.error(tr("error.permission", action=exc.action), icon=":material/block:")
     parts.back_to_leads()
@@ -83,7 +91,17 @@ cid, number = detail.id, detail.customer_no
 
 parts.back_to_leads()
 forms.show_notice()
-parts.header(detail, pipeline, lang)
+parts.header(detail, facts, pipeline, lang)
+if can_edit:
+    with st.expander(tr("head.tags.edit"), icon=":material/sell:"):
+        tagged, names, slots = parts.tag_form(facts)
+    if tagged:
+        forms.save(
+            slots,
+            lambda s: set_tags(s, actor=actor, customer_id=cid, names=names),
+            notice=tr("head.tags.saved", customer_no=number),
+            then=lambda _: parts.forget_edit_form(),  # a tag change is a new version of the customer
+        )
 parts.stage_path(guide, pipeline, lang)
 parts.red_flags(guide)
 parts.guidance_panel(guide, pipeline, lang)
@@ -169,7 +187,7 @@ with tab["details"]:
                 **saving,
             )
 
-        moved, target, reason, slots = parts.stage_form(detail, pipeline, lang)
+        moved, target, given, slots = parts.stage_form(detail, reasons, pipeline, lang)
         if moved:
             forms.save(
                 slots,
@@ -179,7 +197,10 @@ with tab["details"]:
                     to_stage=target,
                     actor=actor,
                     expected_version=seen_version,
-                    lost_reason=reason,
+                    lost_reason=given.get("lost_reason"),
+                    lost_note=given.get("lost_note"),
+                    reopen_reason=given.get("reopen_reason"),
+                    reopen_note=given.get("reopen_note"),
                 ),
                 notice=tr("cust.moved", customer_no=number, stage=pipeline.name(target, lang)),
                 then=lambda _: parts.forget_edit_form(),  # the form's version is behind now: load it again
@@ -241,4 +262,4 @@ with tab["details"]:
             )
 
 with tab["history"]:
-    parts.history(detail, audit, pipeline, lang)
+    parts.history(detail, audit, pipeline, lang, reasons)

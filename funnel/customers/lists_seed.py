@@ -75,6 +75,31 @@ SEED: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("no_response", "No response", "无回应"),
         ("other", "Other", "其他"),
     ),
+    # Why a lost customer is worked again: a managed list (not free text) so that reopenings can be
+    # counted by reason like losses; "other" takes a note (funnel.customers.stages.NOTE_REQUIRED).
+    "reopen_reason": (
+        ("budget_approved", "Budget approved", "预算已批"),
+        ("came_back", "Customer came back", "客户主动回来"),
+        ("competitor_failed", "Competitor did not work out", "竞品不合适"),
+        ("timing_right", "The timing is right now", "时机成熟"),
+        ("lost_by_mistake", "Marked lost by mistake", "误标为输单"),
+        ("other", "Other", "其他"),
+    ),
+    # Qualification (funnel.working.qualification): codes equal to what the demo's rows store.
+    "budget_band": (
+        ("10万以下", "Under 100k", "10万以下"),
+        ("10-30万", "100k–300k", "10-30万"),
+        ("30-100万", "300k–1M", "30-100万"),
+        ("100万以上", "Over 1M", "100万以上"),
+    ),
+    "competitor": (
+        ("销售易", "Neocrm", "销售易"),
+        ("纷享销客", "Fxiaoke", "纷享销客"),
+        ("Salesforce", "Salesforce", "Salesforce"),
+        ("用友", "Yonyou", "用友"),
+        ("金蝶", "Kingdee", "金蝶"),
+        ("HubSpot", "HubSpot", "HubSpot"),
+    ),
 }
 
 _LIST_ITEM = sa.table(
@@ -112,7 +137,10 @@ def seed_lists(session: Session) -> int:
 
 # --- editing a whole list from the settings page ---------------------------------------------------------
 
-EDITABLE_LISTS = ("channel", "campaign", "tag", "region", "industry", "lost_reason")
+EDITABLE_LISTS = (
+    "channel", "campaign", "tag", "region", "industry", "lost_reason", "reopen_reason", "budget_band",
+    "competitor",
+)  # fmt: skip
 
 
 def save_list(session: Session, *, actor: Actor, list_name: str, rows: Sequence[dict[str, object]]) -> int:

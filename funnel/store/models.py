@@ -112,6 +112,8 @@ class Customer(Base):
     stage: Mapped[str] = mapped_column(String(32), default="lead")
     status: Mapped[str] = mapped_column(String(8), default="open")
     lost_reason: Mapped[str | None] = mapped_column(String(500))
+    # The note beside a lost reason (required for "other"); lost_reason holds the list's code.
+    lost_note: Mapped[str | None] = mapped_column(String(500))
     budget_range: Mapped[str | None] = mapped_column(String(64))
     purchase_timeline: Mapped[str | None] = mapped_column(String(64))
     use_case: Mapped[str | None] = mapped_column(Text)

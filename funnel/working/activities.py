@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, require_customer
+from funnel.access.permissions import Actor, allowed, require_customer
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
@@ -24,7 +24,8 @@ from funnel.core.errors import FieldError, ValidationError
 from funnel.customers.read import get_customer
 from funnel.customers.stages import move_stage
 from funnel.pipeline.stages import get_pipeline
-from funnel.store.models import Activity, Customer, Task, User
+from funnel.store.models import Activity, Customer, User
+from funnel.working.tasks import create_task
 
 KINDS = ("call", "wechat", "sms", "email", "visit", "meeting", "note")
 # A note is written down, not said to the customer: it is no contact.
@@ -144,9 +145,8 @@ def log_activity(
     first = _first_contact(session, customer, actor=actor, kind=kind, at=at, duration_s=duration_s)
     task_id = None
     if values["next_step"] and next_step_due is not None:
-        owner_id = customer.owner_id or actor.user_id
         task_id = _add_follow_up(
-            session, customer=customer, owner_id=owner_id, title=values["next_step"], due_at=next_step_due,
+            session, actor=actor, customer=customer, title=values["next_step"], due_at=next_step_due,
             activity_id=activity.id,
         )  # fmt: skip
     return Logged(activity.id, task_id, first)
@@ -174,26 +174,20 @@ def _first_contact(
 
 
 def _add_follow_up(
-    session: Session,
-    *,
-    customer: Customer,
-    owner_id: int | None,
-    title: str,
-    due_at: datetime,
-    activity_id: int,
+    session: Session, *, actor: Actor, customer: Customer, title: str, due_at: datetime, activity_id: int
 ) -> int:
-    """The next step as a follow-up task. (At merge: funnel.working.tasks.create_task.)"""
-    task = Task(
-        customer_id=customer.id,
-        owner_id=owner_id,
-        kind="follow_up",
-        title=title[:300],
-        due_at=due_at,
-        rule="activity",
-        rule_key=str(activity_id),
-    )
-    session.add(task)
-    session.flush()
+    """The next step as a follow-up task, through the one task write path (funnel.working.tasks).
+
+    It goes to the customer's owner when the actor may give it to them (the owner, a manager, the
+    system), else to the actor (a colleague the customer is shared with plans their own follow-up).
+    """
+    owner_id = customer.owner_id
+    if owner_id is None or (owner_id != actor.user_id and not allowed(actor, "customer.assign")):
+        owner_id = actor.user_id
+    task = create_task(
+        session, actor=actor, title=title, due_at=due_at, customer_id=customer.id, kind="follow_up",
+        owner_id=owner_id, rule="activity", rule_key=str(activity_id),
+    )  # fmt: skip
     return task.id
 
 

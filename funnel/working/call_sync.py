@@ -19,7 +19,7 @@ from funnel.capture.import_parsing import ImportFileError, fold, parse_date, rea
 from funnel.core.errors import FieldError, UserError, ValidationError
 from funnel.core.validation import clean, normalize_phone, normalize_wechat
 from funnel.store.models import Activity, Contact, Customer
-from funnel.working.activities import KINDS, log_activity
+from funnel.working.activities import KINDS, TEXT_LIMITS, log_activity
 
 HEADERS = {
     "time": ("time", "at", "call time", "start", "start time",
@@ -49,7 +49,8 @@ class SyncResult:
     created: int = 0
     already: int = 0  # the same call was synced before
     unmatched: list[Unmatched] = field(default_factory=list)
-    activity_ids: list[int] = field(default_factory=list)
+    activity_ids: list[int] = field(default_factory=list)  # the new ones
+    already_ids: list[int] = field(default_factory=list)  # the ones synced before (a replay)
 
 
 def _header_map(headers: list[str]) -> dict[str, str]:
@@ -94,8 +95,10 @@ def _sync_one(
         result.unmatched.append(Unmatched(row, raw_number, "sync.unmatched.bad_number"))
         return
     sync_key = f"{key or value}|{at.isoformat()}|{direction or ''}"[:200] if not key else key[:200]
-    if session.scalar(select(Activity.id).where(Activity.sync_key == sync_key)) is not None:
+    existing = session.scalar(select(Activity.id).where(Activity.sync_key == sync_key))
+    if existing is not None:
         result.already += 1
+        result.already_ids.append(existing)
         return
     customer = match_customer(session, phone=None if wechat else value, wechat=value if wechat else None)
     if customer is None:
@@ -165,17 +168,35 @@ def import_calls(
 
 
 API_FIELDS = ("external_id", "at", "phone", "wechat", "direction", "duration_s", "kind", "summary")
+# The spellings a phone system or bot more often sends (POST /api/activities documents these).
+API_ALIASES = {"time": "at", "duration": "duration_s", "note": "summary"}
+
+
+def _canonical(payload: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """The body with aliases renamed, and canonical name -> the name the sender used (for messages)."""
+    body: dict[str, object] = {}
+    sent: dict[str, str] = {}
+    for name, value in payload.items():
+        canonical = API_ALIASES.get(name, name)
+        if canonical in body and name in API_ALIASES:
+            continue  # both spellings given: the canonical one wins
+        body[canonical] = value
+        if canonical != name:
+            sent[canonical] = name
+    return body, sent
 
 
 def sync_activity(session: Session, payload: dict[str, object], *, actor: Actor) -> SyncResult:
     """One activity sent by a phone system or WeCom bot (POST /api/activities), validated and matched.
 
+    Fields: API_FIELDS, or their API_ALIASES (`time`, `duration`, `note`); errors name the field as sent.
     ValidationError names each bad field of the body; a body that is valid but matches no customer comes
     back in `unmatched`.
     """
     require(actor, "customer.import")
     if not isinstance(payload, dict):
         raise ValidationError([FieldError("body", "sync.error.body")])
+    payload, sent = _canonical(payload)
     errors: list[FieldError] = []
     unknown = sorted(set(payload) - set(API_FIELDS))
     if unknown:
@@ -213,8 +234,11 @@ def sync_activity(session: Session, payload: dict[str, object], *, actor: Actor)
             FieldError("external_id", "error.too_long", {"max": "150", "length": str(len(external_id))})
         )
     summary = clean(payload.get("summary"))
+    if summary and len(summary) > TEXT_LIMITS["note"]:
+        limit = str(TEXT_LIMITS["note"])
+        errors.append(FieldError("summary", "error.too_long", {"max": limit, "length": str(len(summary))}))
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError([FieldError(sent.get(e.field, e.field), e.code, e.params) for e in errors])
     assert at is not None
     result = SyncResult()
     number = phone or wechat or ""

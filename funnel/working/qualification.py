@@ -18,9 +18,9 @@ from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core import events
 from funnel.core.db import take_write_lock
-from funnel.core.errors import FieldError, StaleEdit, ValidationError
+from funnel.core.errors import FieldError, ValidationError
 from funnel.customers.lists import find_value
-from funnel.customers.read import flush_edit, get_customer
+from funnel.customers.read import flush_edit, get_customer, stale_edit
 from funnel.store.models import Customer
 
 BUDGET_BAND, COMPETITOR = "budget_band", "competitor"
@@ -117,7 +117,7 @@ def save_qualification(
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
     if customer.version != expected_version:
-        raise StaleEdit(customer.customer_no)
+        raise stale_edit(session, customer)  # names who saved first
     errors: list[FieldError] = []
     band = (budget_band or "").strip() or None
     if band is not None:

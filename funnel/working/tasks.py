@@ -179,8 +179,13 @@ def create_task(
     customer_id: int | None = None,
     kind: str = "follow_up",
     owner_id: int | None = None,
+    rule: str | None = None,
+    rule_key: str | None = None,
 ) -> Task:
-    """Plan a follow-up; its owner is the actor unless a manager gives it to someone in their team."""
+    """Plan a follow-up; its owner is the actor unless a manager gives it to someone in their team.
+
+    `rule` and `rule_key` name what made it (an activity's next step: "activity" and the activity's id).
+    """
     require(actor, "task.work")
     take_write_lock(session)
     customer = _customer_for(session, actor, customer_id, "task.work") if customer_id is not None else None
@@ -207,6 +212,8 @@ def create_task(
         kind=kind,
         title=clean_title,
         due_at=due,
+        rule=rule,
+        rule_key=rule_key,
         created_at=utcnow(),
     )
     session.add(task)

@@ -6,6 +6,7 @@ page kit's one guarded write, pages/_shared/forms.py:save.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,8 +22,11 @@ from funnel.customers.edit import UserChoice
 from funnel.customers.fields import EDITABLE_FIELDS, GRADES
 from funnel.customers.guidance import StageGuide, TimelineEntry
 from funnel.customers.read import CustomerDetail
+from funnel.customers.tags import split_tags
 from funnel.pipeline.stages import LOST, WON, Pipeline
 from funnel.working.contacts import CONTACT_FIELDS, CONTACT_ROLES, ContactRow
+from funnel.working.header import CustomerHeader
+from funnel.working.qualification import QUALIFICATION_FIELDS
 from pages._shared.common import browser_zone, local_time, md, tr
 from pages._shared.forms import Slots
 
@@ -106,7 +110,7 @@ def back_to_leads() -> None:
     st.page_link(LEADS_PAGE, label=tr("cust.back"), icon=":material/arrow_back:")
 
 
-def header(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> None:
+def header(detail: CustomerDetail, facts: CustomerHeader, pipeline: Pipeline, lang: str) -> None:
     fields = detail.fields
     st.subheader(f"{md(detail.customer_no)} · {md(detail.name)}")
     if fields["company"]:
@@ -116,9 +120,24 @@ def header(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> None:
             "cust.summary",
             stage=pipeline.name(detail.stage, lang),
             status=tr(f"leads.status.{detail.status}"),
-            owner=detail.owner or tr("cust.unowned"),
+            owner=md(detail.owner) if detail.owner else tr("cust.unowned"),
             grade=text(fields["grade"]),
         )
+    )
+    score, learned = st.columns(2)
+    with score:
+        st.markdown(tr("head.score", score=text(facts.score)))
+        if facts.score_reasons:
+            st.caption(md(facts.score_reasons))
+    with learned:
+        if facts.win_probability is not None:
+            st.markdown(tr("head.win_probability", percent=f"{facts.win_probability:.0%}"))
+            if facts.win_reasons:
+                st.caption(md(facts.win_reasons))
+    if facts.assignment_reason:
+        st.caption(tr("head.assigned_because", reason=md(facts.assignment_reason)))
+    st.caption(
+        tr("head.tags", tags=" · ".join(md(name) for name in facts.tag_names) if facts.tag_names else "—")
     )
     dates = (detail.created_at, detail.first_contacted_at, detail.closed_at)
     st.caption(
@@ -128,10 +147,32 @@ def header(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> None:
         st.error(
             tr("cust.overdue", hours=get_settings().first_contact_sla_hours), icon=":material/timer_off:"
         )
-    if detail.status == LOST and detail.lost_reason:
-        st.warning(tr("cust.lost_because", reason=detail.lost_reason))
+    if detail.status == LOST and facts.lost_reason:
+        st.warning(tr("cust.lost_because", reason=md(facts.lost_reason)))
     if detail.shared_with:
         st.caption(tr("cust.shared_with", names=", ".join(detail.shared_with)))
+
+
+def tag_form(facts: CustomerHeader) -> tuple[bool, list[str], Slots]:
+    """The customer's tags: the library's as a choice, free ones typed when allowed; (submitted, names)."""
+    options = facts.tag_options
+    slots: Slots = {}
+    with st.form("cust_tags_form", enter_to_submit=False):
+        chosen = st.multiselect(
+            tr("head.tags.choose"),
+            list(options),
+            default=[code for code in facts.tag_codes if code in options],
+            format_func=lambda code: options.get(code, code),
+            key="cust_tags",
+        )
+        typed = ""
+        if facts.free_tags:
+            typed = st.text_input(tr("head.tags.free"), key="cust_tags_free", placeholder="高意向, VIP")
+        slots["tags"] = st.empty()
+        slots["form"] = st.empty()
+        submitted = st.form_submit_button(tr("head.tags.save"), key="cust_tags_submit")
+    names = [*chosen, *(part for part in split_tags(typed))]
+    return submitted, names, slots
 
 
 def table(frame: pd.DataFrame, prefix: str, key: str) -> None:
@@ -141,17 +182,26 @@ def table(frame: pd.DataFrame, prefix: str, key: str) -> None:
     st.dataframe(spreadsheet_safe(shown), hide_index=True, width="stretch", key=key)
 
 
+# The edit form's fields: the editable ones less the qualification (its own structured form,
+# pages/_shared/qualify_parts.py) and the tags (the header's tag form, linked to the tag library).
+FORM_FIELDS = tuple(
+    name for name in EDITABLE_FIELDS if name not in (*QUALIFICATION_FIELDS, "tags")
+)  # fmt: skip
+
+
 def details(detail: CustomerDetail) -> None:
     """The editable fields, read-only (for roles that may not edit)."""
     st.subheader(tr("cust.details"))
     left, right = st.columns(2)
-    for i, name in enumerate(EDITABLE_FIELDS):
+    for i, name in enumerate(FORM_FIELDS):
         (left if i < 6 else right).markdown(
             f"**{tr(f'cust.field.{name}').rstrip(' *')}:** {md(text(detail.fields[name]))}"
         )
 
 
-def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> None:
+def history(
+    detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lang: str, reasons: Reasons | None = None
+) -> None:
     st.subheader(tr("cust.history"))
     events = pd.DataFrame(
         {
@@ -171,17 +221,22 @@ def history(detail: CustomerDetail, audit: pd.DataFrame, pipeline: Pipeline, lan
         st.caption(tr("cust.no_audit"))
     else:
         st.dataframe(
-            spreadsheet_safe(audit_view(audit, pipeline, lang)),
+            spreadsheet_safe(audit_view(audit, pipeline, lang, reasons)),
             hide_index=True,
             width="stretch",
             key="cust_audit",
         )
 
 
-def audit_view(audit: pd.DataFrame, pipeline: Pipeline, lang: str) -> pd.DataFrame:
+def audit_view(
+    audit: pd.DataFrame, pipeline: Pipeline, lang: str, reasons: Reasons | None = None
+) -> pd.DataFrame:
     """The audit rows as sentences a rep can read: when, who, what, field: old → new."""
+    names = {"lost_reason": reasons.lost, "reopen_reason": reasons.reopen} if reasons else {}
 
     def value(field: str, raw: object) -> str:
+        if field in names and isinstance(raw, str):
+            return names[field].get(raw, raw)  # a list's code by its name; old free text as typed
         if field == "stage" and isinstance(raw, str):
             return pipeline.name(raw, lang)
         if field == "status" and isinstance(raw, str):
@@ -213,9 +268,9 @@ def forget_edit_form() -> None:
 def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slots]:
     """The edit form, holding the values (and version) it was loaded with until saved or discarded."""
     if st.session_state.get(EDIT_FOR_KEY) != detail.id or any(
-        EDIT(name) not in st.session_state for name in EDITABLE_FIELDS
+        EDIT(name) not in st.session_state for name in FORM_FIELDS
     ):
-        for name in EDITABLE_FIELDS:
+        for name in FORM_FIELDS:
             st.session_state[EDIT(name)] = detail.fields[name] or ""
         st.session_state[VERSION(detail.id)] = detail.version
         st.session_state[EDIT_FOR_KEY] = detail.id
@@ -223,28 +278,41 @@ def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slo
     st.subheader(tr("cust.details"))
     with st.form("cust_edit_form", enter_to_submit=False):
         left, right = st.columns(2)
-        for i, name in enumerate(EDITABLE_FIELDS):
-            column = left if i < 6 else right
+        for i, name in enumerate(FORM_FIELDS):
+            column = left if i < 3 else right
             label = tr(f"cust.field.{name}")
             if name == "grade":
                 column.selectbox(label, ["", *GRADES], format_func=lambda g: g or "—", key=EDIT(name))
-            elif name == "use_case":
-                column.text_area(label, key=EDIT(name), height=100)
             else:
                 column.text_input(label, key=EDIT(name))
             slots[name] = column.empty()
         slots["form"] = st.empty()
         submitted = st.form_submit_button(tr("cust.save"), key="cust_edit_submit", type="primary")
     st.button(tr("cust.discard"), key="cust_edit_discard", type="tertiary", on_click=forget_edit_form)
-    values = {name: st.session_state.get(EDIT(name)) for name in EDITABLE_FIELDS}
+    values = {name: st.session_state.get(EDIT(name)) for name in FORM_FIELDS}
     return submitted, values, st.session_state[VERSION(detail.id)], slots
 
 
-def stage_form(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> tuple[bool, str, str, Slots]:
-    """Move to a stage or an outcome; returns (submitted, target, lost reason, slots)."""
+@dataclass(frozen=True)
+class Reasons:
+    """The managed lists a stage move picks its reason from: code -> name in the reader's language."""
+
+    lost: dict[str, str]
+    reopen: dict[str, str]
+
+
+def stage_form(
+    detail: CustomerDetail, reasons: Reasons, pipeline: Pipeline, lang: str
+) -> tuple[bool, str, dict[str, str | None], Slots]:
+    """Move to a stage or an outcome; returns (submitted, target, the reasons and notes, slots).
+
+    Losing it takes a reason of the list (and a note for "other"); a lost customer moved back to a
+    stage takes a reopen reason: those fields show only for a customer that is lost.
+    """
     options = [*pipeline.keys, WON, LOST]
     current = detail.current_stage
     slots: Slots = {}
+    given: dict[str, str | None] = {}
     st.subheader(tr("cust.move"))
     with st.form("cust_move_form", enter_to_submit=False):
         left, right = st.columns(2)
@@ -256,13 +324,35 @@ def stage_form(detail: CustomerDetail, pipeline: Pipeline, lang: str) -> tuple[b
             key="cust_move_to",
         )
         slots["stage"] = left.empty()
-        reason = right.text_input(
-            tr("cust.lost_reason"), key="cust_lost_reason", placeholder=tr("cust.lost_reason.placeholder")
-        )
-        slots["lost_reason"] = right.empty()
+        if detail.status == LOST:
+            given["reopen_reason"] = right.selectbox(
+                tr("cust.reopen_reason"),
+                list(reasons.reopen),
+                index=None,
+                placeholder=tr("cust.reason.choose"),
+                format_func=lambda code: reasons.reopen.get(code, code),
+                key="cust_reopen_reason",
+            )
+            slots["reopen_reason"] = right.empty()
+            given["reopen_note"] = right.text_input(tr("cust.reopen_note"), key="cust_reopen_note")
+            slots["reopen_note"] = right.empty()
+        else:
+            given["lost_reason"] = right.selectbox(
+                tr("cust.lost_reason"),
+                list(reasons.lost),
+                index=None,
+                placeholder=tr("cust.reason.choose"),
+                format_func=lambda code: reasons.lost.get(code, code),
+                key="cust_lost_reason",
+            )
+            slots["lost_reason"] = right.empty()
+            given["lost_note"] = right.text_input(
+                tr("cust.lost_note"), key="cust_lost_note", placeholder=tr("cust.lost_reason.placeholder")
+            )
+            slots["lost_note"] = right.empty()
         slots["form"] = st.empty()
         submitted = st.form_submit_button(tr("cust.move_submit"), key="cust_move_submit")
-    return submitted, str(target), reason, slots
+    return submitted, str(target), given, slots
 
 
 USER_CHOICES = {

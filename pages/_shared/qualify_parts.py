@@ -57,6 +57,7 @@ def qualification_section(actor: Actor, customer_id: int) -> None:
         submitted = st.form_submit_button(
             tr("qual.save"), key="qual_save", disabled=not allowed(actor, "customer.edit")
         )
+    st.button(tr("cust.discard"), key="qual_discard", type="tertiary", on_click=_forget)
     if submitted:
         s = st.session_state
         competitors = [*s[KEY("known")], *(s[KEY("other")].replace(",", "、").split("、"))]
@@ -75,6 +76,11 @@ def qualification_section(actor: Actor, customer_id: int) -> None:
                 decision_process=s[KEY("process")],
             ),
             notice=tr("qual.saved", customer_no=q.customer_no),
-            then=lambda _: st.session_state.pop(FOR_KEY, None),
+            then=lambda _: _forget(),
             stale_record=q.customer_no,
         )
+
+
+def _forget() -> None:
+    """Load the stored qualification into the form again on the next run (after a save, or to discard)."""
+    st.session_state.pop(FOR_KEY, None)

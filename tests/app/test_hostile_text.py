@@ -41,8 +41,9 @@ def hostile(app_engine: Engine, accounts: dict[str, int]) -> int:
         )
         move_stage(session, customer_id=customer.id, to_stage="contact", actor=SYSTEM)
         move_stage(
-            session, customer_id=customer.id, to_stage="lost", lost_reason=f"{HTML} {LINK}", actor=SYSTEM
-        )
+            session, customer_id=customer.id, to_stage="lost", lost_reason="other", lost_note=f"{HTML} {LINK}",
+            actor=SYSTEM,
+        )  # fmt: skip
         session.add(Objection(customer_id=customer.id, category="price", stage="contact", detail=LINK))
         return customer.id
 

@@ -213,14 +213,36 @@ def test_moving_to_lost_needs_a_reason_shown_on_the_reason_field(
     assert (below_reason.type, below_reason.value) == ("error", "This field is required.")
     assert app.selectbox(key="cust_move_to").value == "lost"
 
-    app.text_input(key="cust_lost_reason").input("went with a competitor")
+    app.selectbox(key="cust_lost_reason").set_value("other")  # "other" needs a note
+    app.button(key="cust_move_submit").click().run()
+    below_note = element_after(app, "cust_lost_note")
+    assert below_note.type == "error" and "Other" in below_note.value
+    assert app.selectbox(key="cust_lost_reason").value == "other"
+
+    app.text_input(key="cust_lost_note").input("went with a local vendor")
     app.button(key="cust_move_submit").click().run()
     assert not app.error
     assert "moved to Lost" in app.success[0].value
-    assert "Lost because: went with a competitor" in app.warning[0].value
+    assert "Lost because: Other: went with a local vendor" in app.warning[0].value
     with session_scope(app_engine) as session:
         stored = get_customer(session, actor=SYSTEM, customer_id=book["Acme"])
-        assert (stored.status, stored.lost_reason) == ("lost", "went with a competitor")
+        assert (stored.status, stored.lost_reason, stored.lost_note) == (
+            "lost",
+            "other",
+            "went with a local vendor",
+        )
+
+    # Reopening it takes a reason too.
+    app.selectbox(key="cust_move_to").set_value("contact")
+    app.button(key="cust_move_submit").click().run()
+    below_reopen = element_after(app, "cust_reopen_reason")
+    assert (below_reopen.type, below_reopen.value) == ("error", "This field is required.")
+    app.selectbox(key="cust_reopen_reason").set_value("came_back")
+    app.button(key="cust_move_submit").click().run()
+    assert not app.error and "moved to" in app.success[0].value
+    with session_scope(app_engine) as session:
+        stored = get_customer(session, actor=SYSTEM, customer_id=book["Acme"])
+        assert (stored.status, stored.stage) == ("open", "contact")
 
 
 def test_a_stage_move_on_a_customer_changed_since_the_page_was_drawn_is_refused(
@@ -232,10 +254,12 @@ def test_a_stage_move_on_a_customer_changed_since_the_page_was_drawn_is_refused(
             session, actor=actor_of(app_engine, accounts["manager"]), customer_id=book["Acme"], to_stage="won"
         )
     app.selectbox(key="cust_move_to").set_value("lost")
-    app.text_input(key="cust_lost_reason").input("no budget")
+    app.selectbox(key="cust_lost_reason").set_value("no_budget")
+    app.text_input(key="cust_lost_note").input("their budget went to IT")
     app.button(key="cust_move_submit").click().run()
     assert "manager saved" in app.error[0].value and "first" in app.error[0].value
-    assert app.text_input(key="cust_lost_reason").value == "no budget"
+    assert app.selectbox(key="cust_lost_reason").value == "no_budget"
+    assert app.text_input(key="cust_lost_note").value == "their budget went to IT"
     with session_scope(app_engine) as session:
         assert get_customer(session, actor=SYSTEM, customer_id=book["Acme"]).status == "won"
 

@@ -83,7 +83,8 @@ def _work(engine: Engine, rep: Actor, seed: int, until: float, tally: Tally) -> 
                             to = rng.choice(stages)
                             reason = "价格" if to == "lost" else None
                             move_stage(session, customer_id=customer.id, to_stage=to, actor=SYSTEM,
-                                       expected_version=version, lost_reason=reason)  # fmt: skip
+                                       expected_version=version, lost_reason=reason,
+                                       reopen_reason="came_back")  # fmt: skip
                         else:
                             update_customer(session, actor=SYSTEM, customer_id=customer.id,
                                             changes={"company": f"公司{rng.randrange(99)}"},

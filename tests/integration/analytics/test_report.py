@@ -69,7 +69,7 @@ def test_the_loss_point_carries_lost_reasons_and_objections_recorded_at_that_sta
         lead = create_lead(
             session, LeadInput(name=f"L{n}", email=f"l{n}@x.cn", stage="contact"), actor=SYSTEM
         )
-        move_stage(session, customer_id=lead.id, to_stage="lost", lost_reason="价格太高", actor=SYSTEM)
+        move_stage(session, customer_id=lead.id, to_stage="lost", lost_reason="price", actor=SYSTEM)
         session.add(Objection(customer_id=lead.id, category="price", stage="contact"))
     session.commit()
 
@@ -77,7 +77,7 @@ def test_the_loss_point_carries_lost_reasons_and_objections_recorded_at_that_sta
     loss = report.overall.loss_point(report.details)
 
     assert (loss.at_stage, loss.to_stage) == ("contact", "qualify")
-    assert loss.lost_reasons == {"价格太高": 3}
+    assert loss.lost_reasons == {"price": 3}
     assert loss.objections == {"price": 3}
 
 

@@ -30,10 +30,14 @@ def _differences(session: Session) -> list[str]:
 def test_every_move_keeps_the_stored_state_equal_to_a_recount(session):
     customer = create_lead(session, LeadInput(name="Acme", email="a@x.cn", stage="qualify"), actor=SYSTEM)
     assert (customer.furthest_stage, customer.won_at, customer.lost_at) == ("qualify", None, None)
-    moves = [("contact", None), ("lost", "价格太高"), ("proposal", None), ("closing", None), ("won", None)]
+    moves = [("contact", None), ("lost", "price"), ("proposal", None), ("closing", None), ("won", None)]
     for n, (to, reason) in enumerate(moves):
         at = datetime(2026, 3, 1 + n)
-        move_stage(session, customer_id=customer.id, to_stage=to, actor=SYSTEM, lost_reason=reason, at=at)
+        reopen = "came_back" if to == "proposal" else None  # moving a lost customer back reopens it
+        move_stage(
+            session, customer_id=customer.id, to_stage=to, actor=SYSTEM, lost_reason=reason, at=at,
+            reopen_reason=reopen,
+        )  # fmt: skip
         assert _differences(session) == [], to
     # Moving back to contact kept qualify as the furthest stage; the win is final and dated.
     assert (customer.furthest_stage, customer.won_at, customer.lost_at) == ("won", datetime(2026, 3, 5), None)
@@ -42,9 +46,9 @@ def test_every_move_keeps_the_stored_state_equal_to_a_recount(session):
 
 def test_a_reopened_lost_customer_is_no_longer_lost(session):
     customer = create_lead(session, LeadInput(name="Acme", email="a@x.cn"), actor=SYSTEM)
-    move_stage(session, customer_id=customer.id, to_stage="lost", lost_reason="无预算", actor=SYSTEM)
-    assert customer.lost_at is not None
-    move_stage(session, customer_id=customer.id, to_stage="contact", actor=SYSTEM)
+    move_stage(session, customer_id=customer.id, to_stage="lost", lost_reason="没有预算", actor=SYSTEM)
+    assert customer.lost_at is not None and customer.lost_reason == "no_budget"  # a name finds its code
+    move_stage(session, customer_id=customer.id, to_stage="contact", actor=SYSTEM, reopen_reason="预算已批")
     assert (customer.status, customer.lost_at, customer.closed_at, customer.furthest_stage) == (
         "open", None, None, "contact",
     )  # fmt: skip

@@ -104,13 +104,13 @@ def test_moving_stages_records_events_first_contact_outcome_and_audit(session):
         session,
         customer_id=customer.id,
         to_stage="lost",
-        lost_reason="价格太高",
+        lost_reason="price",
         at=datetime(2026, 1, 5),
         actor=SYSTEM,
     )
     session.commit()
 
-    assert (customer.stage, customer.status, customer.lost_reason) == ("contact", "lost", "价格太高")
+    assert (customer.stage, customer.status, customer.lost_reason) == ("contact", "lost", "price")
     assert customer.first_contacted_at == datetime(2026, 1, 2)
     assert customer.closed_at == datetime(2026, 1, 5)
     moves = session.scalars(

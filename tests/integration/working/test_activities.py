@@ -11,7 +11,6 @@ from funnel.access.permissions import SYSTEM, Actor
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.clock import utcnow
 from funnel.core.errors import PermissionDenied, StaleEdit, ValidationError
-from funnel.customers.lists import save_value
 from funnel.store.models import Activity, AuditLog, Customer, StageEvent, Task
 from funnel.working.activities import log_activity
 from funnel.working.call_sync import import_calls, sync_activity
@@ -122,8 +121,7 @@ def test_sync_activity_validates_the_body_and_matches_by_phone(session, lead):
 
 
 def test_qualification_is_validated_and_a_stale_edit_is_refused(session, rep, lead):
-    save_value(session, "budget_band", code="10-30w", name_en="100-300k", name_zh="10-30万")
-    save_value(session, "competitor", code="salesforce", name_en="Salesforce", name_zh="Salesforce")
+    # The seeded lists (funnel.customers.lists_seed): a band or competitor is found by code or either name.
     with pytest.raises(ValidationError) as caught:
         save_qualification(
             session, actor=rep, customer_id=lead.id, expected_version=lead.version, budget_band="huge",
@@ -132,15 +130,15 @@ def test_qualification_is_validated_and_a_stale_edit_is_refused(session, rep, le
     assert set(caught.value.by_field()) == {"budget_range", "budget_amount", "purchase_timeline"}
     version = lead.version
     save_qualification(
-        session, actor=rep, customer_id=lead.id, expected_version=version, budget_band="10-30万",
+        session, actor=rep, customer_id=lead.id, expected_version=version, budget_band="100k–300k",
         budget_amount="150,000", purchase_month="2027-3", use_case="lead tracking",
-        competitors="salesforce、纷享销客", decision_process="CEO signs",
+        competitors="fxiaoke、本地小厂", decision_process="CEO signs",
     )  # fmt: skip
     session.refresh(lead)
     assert (lead.budget_range, lead.purchase_timeline, lead.competitors) == (
-        "10-30w",
+        "10-30万",
         "2027-03",
-        "salesforce、纷享销客",
+        "纷享销客、本地小厂",  # a competitor not on the list is kept as typed
     )
     with pytest.raises(StaleEdit):
         save_qualification(

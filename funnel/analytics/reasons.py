@@ -1,0 +1,107 @@
+"""Why customers were lost, counted by the managed list's reason (for the dashboard); and the
+qualification's budget bands and competitors, counted the same way.
+
+A lost customer stores the code of its `lost_reason` list value (funnel.customers.stages.move_stage).
+Customers lost before the list existed (or imported) carry free text: they are counted under that text
+as typed, marked `listed=False`, so an old value stays readable instead of disappearing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import Session
+
+from funnel.access.permissions import Actor
+from funnel.analytics.filters import CustomerFilter
+from funnel.analytics.rollups import _scoped, readers_filter
+from funnel.core.i18n import t
+from funnel.customers.fields import OPEN
+from funnel.customers.lists import list_values
+from funnel.customers.stages import LOST_REASON_LIST
+from funnel.pipeline.stages import LOST
+from funnel.store.models import Customer
+from funnel.working.qualification import BUDGET_BAND as BUDGET_BAND_LIST
+from funnel.working.qualification import COMPETITOR as COMPETITOR_LIST
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """How many customers were lost for one reason, with the reason's name in both languages."""
+
+    code: str  # the list's code; free text as typed for a reason not on the list; "" for none recorded
+    name_en: str
+    name_zh: str
+    count: int
+    listed: bool  # a value of the managed list (False: old free text, or none)
+
+    def label(self, lang: str) -> str:
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+def lost_by_reason(
+    session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
+) -> list[ReasonCount]:
+    """Lost customers the actor may read (analytics.read), counted by lost reason, most first.
+
+    Every active reason of the list is present (0 when none was lost for it), so the dashboard's chart
+    keeps its categories; free-text and missing reasons follow when they occur.
+    """
+    filters = readers_filter(session, actor, customer_filter)
+    stmt = select(Customer.lost_reason, func.count()).select_from(Customer)
+    stmt = _scoped(stmt, filters).where(Customer.status == LOST).group_by(Customer.lost_reason)
+    counts = {reason or "": int(n) for reason, n in session.execute(stmt)}
+    return _listed_counts(counts, LOST_REASON_LIST, session)
+
+
+def _listed_counts(
+    counts: dict[str, int], list_name: str, session: Session, *, none_key: str = "reasons.none"
+) -> list[ReasonCount]:
+    """Counts by code as ReasonCount rows: every active value of the list, then unlisted values as typed."""
+    listed = {v.code: v for v in list_values(session, list_name, include_inactive=True)}
+    rows = [
+        ReasonCount(code, value.name_en, value.name_zh, counts.pop(code, 0), True)
+        for code, value in listed.items()
+        if value.active or code in counts
+    ]
+    none = counts.pop("", 0)
+    rows += [ReasonCount(text, text, text, n, False) for text, n in counts.items()]
+    if none:
+        rows.append(ReasonCount("", t(none_key, "en"), t(none_key, "zh"), none, False))
+    return sorted(rows, key=lambda row: (-row.count, not row.listed, row.code))
+
+
+def open_by_budget_band(
+    session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
+) -> list[ReasonCount]:
+    """Open customers the actor may read, counted by qualified budget band (list `budget_band`)."""
+    filters = readers_filter(session, actor, customer_filter)
+    stmt = select(Customer.budget_range, func.count()).select_from(Customer)
+    stmt = _scoped(stmt, filters).where(Customer.status == OPEN).group_by(Customer.budget_range)
+    counts = {band or "": int(n) for band, n in session.execute(stmt)}
+    return _listed_counts(counts, BUDGET_BAND_LIST, session, none_key="reasons.no_band")
+
+
+def competitor_mentions(
+    session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
+) -> list[ReasonCount]:
+    """How many customers the actor may read name each competitor of the list `competitor`.
+
+    Qualification stores the competitors as codes joined by "、" (funnel.working.qualification); one
+    query counts every listed competitor with a CASE per code. Free-text rivals are not counted here.
+    """
+    filters = readers_filter(session, actor, customer_filter)
+    values = list_values(session, COMPETITOR_LIST)
+    if not values:
+        return []
+    padded = literal("、") + func.coalesce(Customer.competitors, "") + literal("、")
+    columns = [
+        func.sum(case((padded.contains(f"、{v.code}、"), 1), else_=0)).label(f"c{i}")
+        for i, v in enumerate(values)
+    ]
+    row = session.execute(_scoped(select(*columns).select_from(Customer), filters)).one()
+    rows = [
+        ReasonCount(v.code, v.name_en, v.name_zh, int(n or 0), True) for v, n in zip(values, row, strict=True)
+    ]
+    return sorted(rows, key=lambda r: (-r.count, r.code))
