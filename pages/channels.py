@@ -3,11 +3,20 @@
 import pandas as pd
 import streamlit as st
 
-from funnel.capture.intake import add_source, list_sources, qr_png, revoke_token, rotate_token, set_active
+from funnel.capture.intake import (
+    add_source,
+    list_sources,
+    qr_png,
+    revoke_token,
+    rotate_token,
+    set_active,
+    set_source_tags,
+)
 from funnel.core.db import session_scope
 from funnel.core.export import spreadsheet_safe
 from funnel.core.settings import get_settings
 from funnel.customers.lists import labels
+from funnel.customers.tags import tag_choices
 from funnel.integrations.public_routes import API_LEADS_PATH
 from pages._shared import admin_parts as parts
 from pages._shared import forms
@@ -36,6 +45,7 @@ if issued := st.session_state.pop(TOKEN_KEY, None):
 with forms.guarded_read(), session_scope(get_engine()) as session:
     sources = list_sources(session, actor=actor)
     channel_names = labels(session, "channel", lang)
+    tag_names = tag_choices(session, lang)
 
 
 def source_name(source_id: int) -> str:
@@ -116,6 +126,26 @@ if sources:
             slots,
             lambda s: set_active(s, picked.id, active, actor=actor),
             notice=tr("channels.switched_on" if active else "channels.switched_off", name=name),
+            areas=(),
+            failed="channels.save_failed",
+        )
+    with st.form(f"channels_tags_form_{picked.id}", enter_to_submit=False):
+        options = list(dict.fromkeys([*tag_names, *picked.tags]))
+        chosen_tags = st.multiselect(
+            tr("channels.tags"),
+            options,
+            default=list(picked.tags),
+            format_func=lambda code: tag_names.get(code, code),
+            help=tr("channels.tags.help"),
+            key=f"channels_tags_{picked.id}",
+        )
+        slots["tags"] = st.empty()
+        tags_clicked = st.form_submit_button(tr("channels.tags_save"), key="channels_tags_save")
+    if tags_clicked:
+        forms.save(
+            slots,
+            lambda s: set_source_tags(s, picked.id, chosen_tags, actor=actor),
+            notice=tr("channels.tags_saved", name=name),
             areas=(),
             failed="channels.save_failed",
         )

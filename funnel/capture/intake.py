@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from funnel.core.settings import get_settings
 from funnel.core.validation import clean
 from funnel.customers.duplicates import duplicate_match, lock_intake
 from funnel.customers.lists import find_value, save_value
+from funnel.customers.tags import resolve_tags
 from funnel.pipeline.stages import get_pipeline
 from funnel.store.models import Activity, Customer, IntakeLead, IntakeSource
 
@@ -70,6 +72,7 @@ class SourceInfo:
     revoked_at: datetime | None
     created_at: datetime
     leads: int
+    tags: tuple[str, ...] = ()  # the tag codes its leads get
 
     @property
     def form_url(self) -> str:
@@ -104,6 +107,7 @@ class PublicLead:
     campaign: str | None = None
     external_id: str | None = None
     message: str | None = None
+    tags: str | None = None  # tags from the library, comma-separated (the API also takes a JSON list)
 
 
 # The fields a sender may post to POST /api/leads: the import's names, and the prospect's message.
@@ -147,6 +151,7 @@ def _info(session: Session, source: IntakeSource, leads: int | None = None) -> S
         revoked_at=source.revoked_at,
         created_at=source.created_at,
         leads=int(leads),
+        tags=split_tags(source.tags),
     )
 
 
@@ -179,8 +184,17 @@ def _issue_token(source: IntakeSource) -> str:
     return token
 
 
-def add_source(session: Session, *, channel: str, campaign: str | None = None, actor: Actor) -> IssuedToken:
-    """A new source for `channel` (a new name joins the channel list) and its API token, shown once."""
+def add_source(
+    session: Session,
+    *,
+    channel: str,
+    campaign: str | None = None,
+    tags: Iterable[str] = (),
+    actor: Actor,
+) -> IssuedToken:
+    """A new source for `channel` (a new name joins the channel list) and its API token, shown once.
+
+    `tags` (codes or names; a new one joins the tag library, unmanaged) go on every lead it brings."""
     require(actor, MANAGE)
     name, campaign = " ".join((channel or "").split()), clean(campaign)
     errors = []
@@ -202,14 +216,37 @@ def add_source(session: Session, *, channel: str, campaign: str | None = None, a
         raise ValidationError(
             [FieldError("channel", "intake.source_exists", {"name": _name(code, campaign)})]
         )
+    codes = [item.code for item in resolve_tags(session, tags, allow_free=True)]
     source = IntakeSource(
-        channel=code, campaign=campaign, slug=_unused_slug(session), active=True, created_by=actor.user_id
+        channel=code,
+        campaign=campaign,
+        tags=", ".join(codes) or None,
+        slug=_unused_slug(session),
+        active=True,
+        created_by=actor.user_id,
     )
     token = _issue_token(source)
     session.add(source)
     session.flush()
     _audit(session, actor, AuditAction.CHANNEL_ADD, source, channel=code, campaign=campaign, slug=source.slug)
     return IssuedToken(_info(session, source), token)
+
+
+def split_tags(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def set_source_tags(session: Session, source_id: int, tags: Iterable[str], *, actor: Actor) -> SourceInfo:
+    """The tags every new lead from this source gets (codes or names; new ones join the library)."""
+    require(actor, MANAGE)
+    source = _source(session, source_id)
+    codes = [item.code for item in resolve_tags(session, tags, allow_free=True)]
+    before = split_tags(source.tags)
+    source.tags = ", ".join(codes) or None
+    if tuple(codes) != before:
+        _audit(session, actor, AuditAction.CHANNEL_SWITCH, source, tags=source.tags)
+    session.flush()
+    return _info(session, source)
 
 
 def _name(channel: str, campaign: str | None) -> str:
@@ -304,13 +341,25 @@ def check_token(session: Session, token: str | None) -> IntakeSource:
     return source
 
 
-def _lead_input(source: IntakeSource, lead: PublicLead) -> LeadInput:
+def _lead_input(source: IntakeSource, lead: PublicLead, tags: Iterable[str] = ()) -> LeadInput:
     return LeadInput(
         name=lead.name, company=lead.company, contact_name=lead.contact_name, phone=lead.phone,
         email=lead.email, wechat=lead.wechat, region=lead.region, industry=lead.industry,
         channel=source.channel, campaign=clean(lead.campaign) or source.campaign,
-        external_id=clean(lead.external_id),
+        external_id=clean(lead.external_id), tags=", ".join(dict.fromkeys(tags)) or None,
     )  # fmt: skip
+
+
+def _lead_tags(
+    session: Session, source: IntakeSource, lead: PublicLead, errors: list[FieldError]
+) -> list[str]:
+    """The source's tags and those the sender named; a sender may only name tags of the library."""
+    try:
+        named = [item.code for item in resolve_tags(session, split_tags(lead.tags), allow_free=False)]
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+        named = []
+    return [*split_tags(source.tags), *named]
 
 
 def _own_errors(lead: PublicLead) -> list[FieldError]:
@@ -346,7 +395,7 @@ def create_public_lead(
     whether a phone number is known.
     """
     errors = _own_errors(lead)
-    lead_input = _lead_input(source, lead)
+    lead_input = _lead_input(source, lead, _lead_tags(session, source, lead, errors))
     if errors:  # report them together with the lead's own problems, if any
         try:
             validate_lead(lead_input, pipeline=get_pipeline())

@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     add = actions.add_parser("add", help="add a source (a new channel joins the list); prints its token once")
     add.add_argument("name", metavar="NAME", help="the channel (a code or name of the channel list, or new)")
     add.add_argument("--campaign", help="the campaign its leads belong to")
+    add.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="a tag every lead from it gets (repeatable)"
+    )
     add.set_defaults(handler=_add)
 
     listing = actions.add_parser("list", help="every source: channel, campaign, on/off, token, form link")
@@ -65,7 +68,9 @@ def _fail(exc: ValidationError) -> int:
 def _add(args: argparse.Namespace) -> int:
     try:
         with session_scope(_engine()) as session:
-            issued = add_source(session, channel=args.name, campaign=args.campaign, actor=SYSTEM)
+            issued = add_source(
+                session, channel=args.name, campaign=args.campaign, tags=args.tag, actor=SYSTEM
+            )
     except ValidationError as exc:
         return _fail(exc)
     print(f"added {issued.source.name}: form {issued.source.form_url}")

@@ -479,6 +479,8 @@ def payload_lead(payload: Mapping[str, object]) -> PublicLead:
             and name in ("phone", "external_id")
         ):
             value = str(value)  # a number where text is meant: a phone or an id sent as a JSON number
+        if name == "tags" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)  # tags may come as a JSON list of names
         if value is not None and not isinstance(value, str):
             errors.append(FieldError(name, "intake.api.not_text", {"field": name}))
             continue

@@ -588,6 +588,8 @@ class IntakeSource(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(64))  # a code of the managed list `channel`
     campaign: Mapped[str | None] = mapped_column(String(64))
+    # Tag codes (comma-separated) every lead from this source gets, e.g. "展会线索, 高意向".
+    tags: Mapped[str | None] = mapped_column(String(500))
     slug: Mapped[str] = mapped_column(String(32))
     token_hash: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

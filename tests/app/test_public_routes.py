@@ -207,3 +207,29 @@ def test_the_api_is_rate_limited_with_429(client, source, app_engine):
     assert answers == [401] * 5 + [429]
     with session_scope(app_engine) as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_leads_get_their_sources_tags_and_a_sender_may_add_tags_of_the_library_only(
+    client, source, app_engine
+):
+    from funnel.capture.intake import set_source_tags
+    from funnel.customers.lists import save_value
+    from funnel.customers.tags import tags_of
+
+    with session_scope(app_engine) as session:
+        save_value(session, "tag", code="高意向")
+        info = set_source_tags(session, int(source["id"]), ["展会线索"], actor=SYSTEM)
+    assert info.tags == ("展会线索",)
+    unknown = api(client, source["token"], {"name": "A", "phone": "13500135000", "tags": ["made up"]})
+    assert unknown.status_code == 422
+    assert [e["field"] for e in unknown.json()["errors"]] == ["tags"]
+    created = api(client, source["token"], {"name": "B", "phone": "13500135001", "tags": ["高意向"]})
+    assert created.status_code == 201, created.text
+    csrf = open_form(client, source["slug"])
+    assert post_form(client, source["slug"], csrf, phone="13500135002").status_code in (200, 303)
+    with session_scope(app_engine) as session:
+        by_name = {c.name: c.id for c in session.scalars(select(Customer))}
+        tags = tags_of(session, by_name.values(), "en")
+    assert sorted(tags[by_name["B"]]) == sorted(["展会线索", "高意向"])
+    assert tags[by_name["王芳"]] == ["展会线索"]
+    assert "A" not in by_name
