@@ -14,7 +14,16 @@ from funnel.access.permissions import Actor, customer_scope, require
 from funnel.analytics.filters import ATTRIBUTE_FIELDS, PERIOD_FIELDS, SEGMENT_FIELDS, CustomerFilter
 from funnel.core.clock import team_zone
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
-from funnel.store.models import Contract, Customer, Objection, Opportunity, Payment, User
+from funnel.store.models import (
+    Contract,
+    Customer,
+    CustomerTag,
+    ListItem,
+    Objection,
+    Opportunity,
+    Payment,
+    User,
+)
 
 _S = TypeVar("_S", bound=Select)
 __all__ = ["ATTRIBUTE_FIELDS", "PERIOD_FIELDS", "SEGMENT_FIELDS", "CustomerFilter"]
@@ -206,6 +215,14 @@ def segment_values(session: Session, field_name: str, *, actor: Actor) -> list[s
     scope = customer_scope(session, actor)
     if field_name == "owner":
         stmt = select(User.username).join(Customer, Customer.owner_id == User.id).distinct()
+    elif field_name == "tag":
+        stmt = (
+            select(ListItem.code)
+            .join(CustomerTag, CustomerTag.tag_id == ListItem.id)
+            .join(Customer, Customer.id == CustomerTag.customer_id)
+            .where(ListItem.list_name == "tag")
+            .distinct()
+        )
     elif field_name in ATTRIBUTE_FIELDS:
         column = getattr(Customer, field_name)
         stmt = select(column).where(column.is_not(None)).distinct()

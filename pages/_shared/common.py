@@ -24,6 +24,7 @@ from funnel.audit.format import reader_zone
 from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
+from funnel.customers.lists import labels
 from funnel.demo.generate import demo_logins
 from funnel.integrations.handlers import install_handlers
 
@@ -206,3 +207,24 @@ def cached_demo_logins(url: str) -> list[str]:
     """The sign-in page's demo hint (an argon2 check, so not on every run of the sign-in page)."""
     with session_scope(_engine(url)) as session:
         return demo_logins(session)
+
+
+@cached(CUSTOMERS)
+def cached_list_labels(url: str, list_name: str, lang: str) -> dict[str, str]:
+    """A managed list's code -> name in `lang` (the filter bar's option labels)."""
+    with session_scope(_engine(url)) as session:
+        return labels(session, list_name, lang)
+
+
+# The same queries for the filter bar's CustomerFilter (pages/_shared/filter_bar.py): the filter object
+# itself is part of the cache key, so that one filter drives every query of a page.
+@cached(CUSTOMERS)
+def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, actor: Actor) -> FunnelReport:
+    with session_scope(_engine(url)) as session:
+        return build_report(session, actor=actor, by=by, filters=filters)
+
+
+@cached(CUSTOMERS)
+def cached_filtered_entity_funnel(url: str, filters: CustomerFilter, actor: Actor) -> pd.DataFrame:
+    with session_scope(_engine(url)) as session:
+        return entity_funnel(session, actor=actor, filters=filters)
