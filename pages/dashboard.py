@@ -1,12 +1,15 @@
-"""Dashboard: where leads are lost, overall and by channel, for the customers the filter bar selects."""
+"""Dashboard: KPI tiles, the funnel and where leads are lost, by channel, and the customers behind each
+figure, all for the customers the filter bar selects (one CustomerFilter drives every query)."""
 
 import streamlit as st
 
+from funnel.core.clock import team_today
 from pages._shared import dashboard_parts as parts
 from pages._shared.common import (
     cached_customer_count,
     cached_filtered_entity_funnel,
     cached_filtered_report,
+    cached_kpis,
     database_url,
     tr,
 )
@@ -25,16 +28,21 @@ if empty:
 
 filters = filter_bar(actor, key_prefix="dash")  # the one filter object every query below takes
 with guarded_read():
+    tiles = cached_kpis(url, filters, team_today(), actor)
     report = cached_filtered_report(url, filters, "channel", actor)
-    entities = cached_filtered_entity_funnel(url, filters, actor)
+parts.kpi_section(tiles, bounded=filters.since is not None)
 
 if report.overall.total == 0:
     st.info(tr("dash.no_match"))
     st.stop()
 
+with guarded_read():
+    entities = cached_filtered_entity_funnel(url, filters, actor)
 parts.metrics(report.overall)
 loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
+parts.loss_section(report.overall, url, filters, actor)
+parts.drill_section(report, url, filters, actor)
 parts.channel_section(report.segments)
 parts.entity_section(entities)
