@@ -4,7 +4,7 @@
     A         06-03 09:00  官网     06-03 11:00 (2h)  won 06-13 09:00  opp 1000, contract 1200  500 on 06-20
     B         06-10 09:00  官网     06-11 09:00 (24h) lost 06-15       -                        -
     C         06-20 09:00  官网     -                 open             opp 3000 (06-21)         -
-    D         05-10 09:00  官网     05-10 10:00 (1h)  won 05-30 09:00  opp 800                  300 on 05-31, 200 on 06-02
+    D         05-10 09:00  官网     05-10 10:00 (1h)  won 05-30 09:00  opp 800, rejected 9999   300 on 05-31, 200 on 06-02
     E         05-15 09:00  官网     -                 lost 06-05       opp 400 (05-16)          -
     F         06-25 09:00  直播     -                 open             -                        -
     G         03-01 09:00  官网     -                 open             opp 50 (07-02, after)    -
@@ -68,6 +68,8 @@ def fixture(session: Session, role_users: dict[str, User]) -> dict[str, int]:
     session.add(
         Contract(customer_id=ids["A"], amount=Decimal(1200), signed_on=date(2026, 6, 12), status="signed")
     )
+    # A rejected contract is no signed business: D's won amount stays its opportunity's 800.
+    session.add(Contract(customer_id=ids["D"], amount=Decimal(9999), status="rejected"))
     for name, amount, day in [
         ("A", 500, date(2026, 6, 20)),
         ("D", 300, date(2026, 5, 31)),
