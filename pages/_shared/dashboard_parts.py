@@ -13,6 +13,7 @@ from streamlit.elements.lib.column_types import ColumnConfig
 
 from funnel.access.permissions import Actor, allowed
 from funnel.analytics.charts import (
+    STAGE_PICK,
     channel_chart,
     channel_frame,
     chart_png,
@@ -132,7 +133,11 @@ def funnel_section(report: FunnelReport, loss: LossPoint | None) -> None:
     table = report_table(replace(report, segments=[]), lang=current_language())
     st.subheader(tr("dash.funnel"))
     chart = funnel_chart(table, current_language(), loss_stage=loss.to_stage if loss else None)
-    st.altair_chart(chart, width="stretch")
+    event = st.altair_chart(
+        chart, width="stretch", on_select="rerun", selection_mode=STAGE_PICK, key="dash_funnel_chart"
+    )
+    # The event is a dict (attribute access too in a live session): {"selection": {STAGE_PICK: [...]}}.
+    _drill_to_clicked_bar(dict(event or {}).get("selection", {}).get(STAGE_PICK) or [])
     st.caption(tr("dash.funnel_caption"))
     shown = table[["stage_name", "reached", "current", "step_conversion", "overall_conversion", "drop_off"]]
     _table(st, shown)
@@ -384,6 +389,17 @@ def customer_table(frame: pd.DataFrame, *, key: str, extra: tuple[str, ...] | li
 
 
 DRILL_KINDS = ("reached", "current", "won", "lost", "open")
+_PICK_APPLIED = "dash_funnel_pick_applied"
+
+
+def _drill_to_clicked_bar(picked: list[dict[str, Any]]) -> None:
+    """A newly clicked bar sets the drill-down (drawn further down) to the customers who reached it;
+    the drill-down's own choices stay free until another bar is clicked."""
+    stages = [p.get("stage") for p in picked if p.get("stage") in get_pipeline().funnel_keys]
+    if stages and stages != st.session_state.get(_PICK_APPLIED):
+        st.session_state["dash_drill_kind"] = "reached"
+        st.session_state["dash_drill_stage"] = stages[0]
+    st.session_state[_PICK_APPLIED] = stages
 
 
 def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor: Actor) -> None:
