@@ -24,10 +24,10 @@ from funnel.analytics.charts import (
 )
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
-from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi
+from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi, windows
 from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.report import FunnelReport, report_table
-from funnel.core.clock import utcnow
+from funnel.core.clock import team_today, utcnow
 from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import catalogue, t
 from funnel.pipeline.stages import WON, get_pipeline
@@ -388,7 +388,9 @@ def customer_table(frame: pd.DataFrame, *, key: str, extra: tuple[str, ...] | li
         open_customer(int(frame.iloc[event.selection.rows[0]]["id"]))
 
 
-DRILL_KINDS = ("reached", "current", "won", "lost", "open")
+DRILL_KINDS = ("reached", "current", "won", "lost", "open", "kpi_new", "kpi_won", "kpi_lost")
+# The KPI tiles one can drill into: the event each counts, by its own date in the tiles' period.
+KPI_EVENTS = {"kpi_new": "created", "kpi_won": "won", "kpi_lost": "lost"}
 _PICK_APPLIED = "dash_funnel_pick_applied"
 
 
@@ -426,8 +428,14 @@ def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor
     reached = stage if kind == "reached" else None
     current = stage if kind == "current" else None
     status = kind if kind in ("won", "lost", "open") else None
+    event = None
+    if kind in KPI_EVENTS:
+        # As the tiles count: by the event's own date in the period, the attribute filters only.
+        window, _ = windows(filters.since, filters.until, today=team_today())
+        event = (KPI_EVENTS[kind], window.start, window.end)
+        filters = replace(filters, since=None, until=None)
     with guarded_read():
-        frame, total = cached_drill(url, filters, reached, current, status, actor)
+        frame, total = cached_drill(url, filters, reached, current, status, actor, event)
     st.caption(tr("dash.drill_count", shown=f"{len(frame):,}", total=f"{total:,}"))
     if not frame.empty:
         customer_table(frame, key="dash_drill_table")

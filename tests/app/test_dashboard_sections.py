@@ -43,6 +43,11 @@ def test_kpi_tiles_compare_the_period_with_the_one_before(app: AppTest, app_engi
     won = _metric(app, "Deals won")
     assert (won.value, won.proto.delta) == ("1", "+1")
     assert _metric(app, "Win rate (closed)").value == "100.0%"
+    # Each tile drills down to the customers it counts.
+    app.selectbox(key="dash_drill_kind").set_value("kpi_new").run()
+    assert len(_table_keyed(app, "dash_drill_table")) == 4
+    app.selectbox(key="dash_drill_kind").set_value("kpi_won").run()
+    assert _table_keyed(app, "dash_drill_table")["status"].tolist() == ["Won"]
     # All time has no previous period to compare with: no deltas.
     app.selectbox(key="dash_period").set_value("all").run()
     assert _metric(app, "New leads").value == "5"

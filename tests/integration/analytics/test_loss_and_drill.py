@@ -78,6 +78,10 @@ def test_the_longest_stuck_come_first_by_when_they_entered_the_stage(session, bo
         ({"current": "contact"}, 3),
         ({"status": "lost"}, 4),
         ({"status": "won"}, 1),
+        ({"event": ("created", datetime(2026, 3, 1), datetime(2026, 6, 21))}, 2),  # old and new
+        ({"event": ("created", None, datetime(2026, 3, 1))}, 1),  # moved
+        ({"event": ("lost", None, datetime(2099, 1, 1))}, 4),
+        ({"event": ("won", datetime(2099, 1, 1), datetime(2099, 2, 1))}, 0),
     ],
 )
 def test_drill_down_lists_the_customers_behind_a_figure(session, book, kwargs, expected):
