@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -11,8 +14,12 @@ from funnel.pipeline.stages import Pipeline, get_pipeline
 
 BAR_COLOR = "#4C78A8"
 LOSS_COLOR = "#E45756"
-# Room to the right of the longest bar for its label ("1,000 · step 20% · overall 20%").
-_LABEL_ROOM = 1.45
+# Room to the right of the longest bar for its label ("200 · step 20% · overall 20% · −800").
+_LABEL_ROOM = 1.75
+# The funnel chart's selection parameter: the stage of a clicked bar.
+STAGE_PICK = "stage_pick"
+# A chart saved as an image (PNG, SVG) has no container to stretch to: this wide.
+EXPORT_WIDTH = 720
 
 
 def _percent(value: float | None) -> str:
@@ -24,11 +31,12 @@ def _stage_label(row: pd.Series, lang: str) -> str:
     if pd.isna(row["step_conversion"]):
         return count
     return t(
-        "chart.stage_label",
+        "chart.stage_label_drop",
         lang,
         count=count,
         step=_percent(row["step_conversion"]),
         overall=_percent(row["overall_conversion"]),
+        dropped=f"{int(row['drop_off']):,}",
     )
 
 
@@ -56,16 +64,22 @@ def funnel_chart(
         axis=alt.Axis(format="~s", tickCount=5),
     )
     base = alt.Chart(frame).encode(y=y)
-    bars = base.mark_bar(cornerRadiusEnd=3, height={"band": 0.75}).encode(
-        x=x,
-        color=alt.condition(alt.datum.is_loss, alt.value(LOSS_COLOR), alt.value(BAR_COLOR)),
-        tooltip=[
-            alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
-            alt.Tooltip("reached:Q", title=t("table.reached", lang), format=","),
-            alt.Tooltip("step_conversion:Q", title=t("table.step_conversion", lang), format=".1%"),
-            alt.Tooltip("overall_conversion:Q", title=t("table.overall_conversion", lang), format=".1%"),
-            alt.Tooltip("drop_off:Q", title=t("table.drop_off", lang), format=","),
-        ],
+    # Clicking a bar selects its stage (the dashboard drills down to the customers who reached it).
+    pick = alt.selection_point(name=STAGE_PICK, fields=["stage"], on="click")
+    bars = (
+        base.mark_bar(cornerRadiusEnd=3, height={"band": 0.75}, cursor="pointer")
+        .add_params(pick)
+        .encode(
+            x=x,
+            color=alt.condition(alt.datum.is_loss, alt.value(LOSS_COLOR), alt.value(BAR_COLOR)),
+            tooltip=[
+                alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
+                alt.Tooltip("reached:Q", title=t("table.reached", lang), format=","),
+                alt.Tooltip("step_conversion:Q", title=t("table.step_conversion", lang), format=".1%"),
+                alt.Tooltip("overall_conversion:Q", title=t("table.overall_conversion", lang), format=".1%"),
+                alt.Tooltip("drop_off:Q", title=t("table.drop_off", lang), format=","),
+            ],
+        )
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12).encode(
         x="reached:Q",
@@ -123,3 +137,41 @@ def channel_chart(frame: pd.DataFrame, lang: str) -> alt.LayerChart:
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12).encode(x="conversion_to_won:Q", text="label:N")
     return (bars + labels).properties(height=max(32 * len(data), 120))
+
+
+def _export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    spec: dict[str, Any] = chart.to_dict()
+    spec.setdefault("width", EXPORT_WIDTH)
+    spec.setdefault("background", "white")
+    return spec
+
+
+def chart_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
+    """The chart as a PNG image, rendered offline (vl-convert: no browser, no network)."""
+    import vl_convert
+
+    return bytes(vl_convert.vegalite_to_png(_export_spec(chart), scale=scale))
+
+
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as an SVG document, rendered offline (vl-convert)."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(_export_spec(chart)))
+
+
+def table_xlsx(frame: pd.DataFrame, *, sheet: str = "funnel") -> bytes:
+    """A table as an Excel workbook (openpyxl); cells a spreadsheet would run as formulas are neutralised."""
+    from funnel.core.export import spreadsheet_safe
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        spreadsheet_safe(frame).to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    """A table as CSV in UTF-8 with a byte-order mark (so that Excel reads Chinese correctly)."""
+    from funnel.core.export import spreadsheet_safe
+
+    return spreadsheet_safe(frame).to_csv(index=False).encode("utf-8-sig")
