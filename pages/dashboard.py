@@ -5,11 +5,14 @@ import streamlit as st
 
 from funnel.core.clock import team_today
 from pages._shared import dashboard_parts as parts
+from pages._shared.closing_parts import survey_section
 from pages._shared.common import (
     cached_customer_count,
     cached_filtered_entity_funnel,
     cached_filtered_report,
     cached_kpis,
+    cached_survey_summary,
+    current_language,
     database_url,
     tr,
 )
@@ -46,3 +49,6 @@ parts.loss_section(report.overall, url, filters, actor)
 parts.drill_section(report, url, filters, actor)
 parts.channel_section(report.segments)
 parts.entity_section(entities)
+with guarded_read():
+    surveys = cached_survey_summary(url, filters, actor)
+survey_section(surveys, current_language())

@@ -32,6 +32,7 @@ from funnel.analytics.rollups import (
     stuck_at,
 )
 from funnel.audit.format import reader_zone
+from funnel.closing.surveys import SurveySummary, survey_summary
 from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
@@ -328,3 +329,10 @@ def cached_drill(
             status=status,
             event=event,
         )
+
+
+@cached(CUSTOMERS)
+def cached_survey_summary(url: str, filters: CustomerFilter, actor: Actor) -> SurveySummary:
+    """Answered satisfaction surveys of the filter's customers: count, average rating, NPS."""
+    with session_scope(_engine(url)) as session:
+        return survey_summary(session, actor=actor, customer_filter=filters)

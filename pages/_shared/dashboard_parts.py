@@ -27,6 +27,7 @@ from funnel.analytics.funnel_math import FunnelSegment, LossPoint
 from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi, windows
 from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.report import FunnelReport, report_table
+from funnel.closing.objections import LIST_NAME as OBJECTION_LIST
 from funnel.core.clock import team_today, utcnow
 from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import catalogue, t
@@ -35,9 +36,11 @@ from pages._shared.common import (
     CUSTOMERS,
     USERS,
     cached_drill,
+    cached_list_labels,
     cached_loss_detail,
     clear_area,
     current_language,
+    database_url,
     get_engine,
     keep_translated_choices,
     tr,
@@ -53,10 +56,22 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+# Stored codes whose names come from a managed list (funnel.customers.lists), by the callers' prefix.
+_LISTS = {"lost_reason": "lost_reason", "objection": OBJECTION_LIST}
+
+
 def _known(prefix: str, value: str) -> str:
-    """A translated label for a stored value when the catalogue has one, else the value itself."""
+    """The name of a stored code in the reader's language: from its managed list, else from the message
+    catalogue, else the value as stored (old free text stays readable)."""
+    lang = current_language()
+    names: dict[str, str] = {}
+    if prefix in _LISTS:
+        with guarded_read():
+            names = cached_list_labels(database_url(), _LISTS[prefix], lang)
+    if value in names:
+        return names[value]
     key = f"{prefix}.{value}"
-    return tr(key) if key in catalogue(current_language()) else value
+    return tr(key) if key in catalogue(lang) else value
 
 
 def welcome(actor: Actor) -> None:
@@ -326,7 +341,8 @@ def loss_section(overall: FunnelSegment, url: str, filters: CustomerFilter, acto
         if reasons.empty:
             reasons_col.write(tr("dash.nothing_recorded"))
         else:
-            shown = reasons.assign(reason=[r or tr("table.none") for r in reasons["reason"]])
+            named = [_known("lost_reason", r) if r else tr("table.none") for r in reasons["reason"]]
+            shown = reasons.assign(reason=named)
             reasons_col.dataframe(
                 shown,
                 hide_index=True,
