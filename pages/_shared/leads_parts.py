@@ -106,8 +106,13 @@ def _keep_known(key: str, options: Sequence[Any], *, multi: bool) -> None:
         del st.session_state[key]
 
 
-def filter_bar(session: Session, prefix: str, *, actor: Actor, pipeline: Pipeline, lang: str) -> Chosen:
-    """Draw the search, filters and sort (keys "<prefix>_..."), write them to the URL, return the choice."""
+def filter_bar(
+    session: Session, prefix: str, *, actor: Actor, pipeline: Pipeline, lang: str, with_status: bool = True
+) -> Chosen:
+    """Draw the search, filters and sort (keys "<prefix>_..."), write them to the URL, return the choice.
+
+    The board shows open customers only, so it draws no status filter (`with_status` False).
+    """
     read_url(prefix)
     key = f"{prefix}_{{}}".format
     keep_translated_choices(key("status"), key("sort"), key("sla"))
@@ -134,11 +139,15 @@ def filter_bar(session: Session, prefix: str, *, actor: Actor, pipeline: Pipelin
     search = search_col.text_input(
         tr("leads.search"), key=key("search"), placeholder=tr("leads.search.placeholder")
     )
-    status = status_col.selectbox(
-        tr("leads.status"),
-        ["all", *STATUSES],
-        format_func=lambda k: t(f"leads.status.{k}", lang),
-        key=key("status"),
+    status = (
+        status_col.selectbox(
+            tr("leads.status"),
+            ["all", *STATUSES],
+            format_func=lambda k: t(f"leads.status.{k}", lang),
+            key=key("status"),
+        )
+        if with_status
+        else "all"
     )
     sort = sort_col.selectbox(
         tr("leads.sort"), SORT_KEYS, format_func=lambda k: t(f"leads.sort.{k}", lang), key=key("sort")
