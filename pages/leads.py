@@ -78,22 +78,28 @@ event = st.dataframe(
     selection_mode="multi-row" if bulk_mode else "single-row",
     key="leads_table",
 )
-rows = [row for row in event.selection.rows if row < len(frame)]
+# A selection was made on the table as last drawn: its rows (and the versions the reader saw) are read
+# from that drawing, so a row that moved or changed since is not mistaken for another, and is refused as
+# stale by a bulk action rather than overwritten.
+drawn = [
+    (int(cid), str(number), int(version))
+    for cid, number, version in frame[["id", "customer_no", "version"]].itertuples(index=False)
+]
+shown_before = st.session_state.get("leads_drawn") or drawn
+st.session_state["leads_drawn"] = drawn
+rows = [shown_before[row] for row in event.selection.rows if row < len(shown_before)]
 if not bulk_mode:
     if rows:
-        parts.open_customer(int(frame.iloc[rows[0]]["id"]))
+        parts.open_customer(rows[0][0])
     st.stop()
 
 st.subheader(tr("leads.bulk.title"))
 if not rows:
     st.info(tr("leads.bulk.none"), icon=":material/check_box:")
     st.stop()
-selected = frame.iloc[rows]
-st.caption(tr("leads.bulk.selected", count=len(selected)))
-if len(selected) == 1 and st.button(
-    tr("leads.bulk.open", customer_no=selected.iloc[0]["customer_no"]), key="leads_bulk_open"
-):
-    parts.open_customer(int(selected.iloc[0]["id"]))
+st.caption(tr("leads.bulk.selected", count=len(rows)))
+if len(rows) == 1 and st.button(tr("leads.bulk.open", customer_no=rows[0][1]), key="leads_bulk_open"):
+    parts.open_customer(rows[0][0])
 keep_translated_choices("leads_bulk_action")
 with guarded_read(), session_scope(get_engine()) as session:
     users = {user.id: user.display_name for user in assignable_users(session, actor=actor)}
@@ -122,11 +128,8 @@ else:
         key="leads_bulk_grade",
     )
 slot = st.empty()
-if st.button(tr("leads.bulk.apply", count=len(selected)), key="leads_bulk_apply", type="primary"):
-    targets = [
-        (int(cid), str(number), int(version))
-        for cid, number, version in selected[["id", "customer_no", "version"]].itertuples(index=False)
-    ]
+if st.button(tr("leads.bulk.apply", count=len(rows)), key="leads_bulk_apply", type="primary"):
+    targets = list(rows)
     write = leads.bulk_write(action, value, actor=actor)
     save(
         {FORM: slot},
