@@ -65,6 +65,8 @@ if overdue := int(frame["first_contact_overdue"].sum()):
     counts.append(tr("leads.overdue_count", count=overdue, hours=get_settings().first_contact_sla_hours))
 st.markdown(" · ".join(counts))
 page_col, bulk_col = st.columns([1, 3])
+if st.session_state.get("leads_page", 1) != page:  # a link's page past the end: the last one
+    st.session_state["leads_page"] = page
 page_col.number_input(tr("leads.page"), min_value=1, max_value=pages, step=1, key="leads_page")
 
 bulk_mode = leads.may_bulk(actor) and bulk_col.toggle(tr("leads.bulk.toggle"), key="leads_bulk_mode")

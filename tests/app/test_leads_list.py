@@ -263,3 +263,13 @@ def test_a_card_opens_the_customer_page(app_as: AppAs, book: dict[str, int]) -> 
     assert not app.exception
     assert app.title[0].value == "Customer"
     assert app.session_state["customer_id"] == book["Alpha"]
+
+
+def test_a_link_to_a_page_past_the_end_shows_the_last_page(app_as: AppAs, book: dict[str, int]) -> None:
+    app = app_as("manager")
+    app.query_params["page"] = "9"
+    app.run()
+    app = app.switch_page("pages/leads.py").run()
+    assert not app.exception
+    assert app.number_input(key="leads_page").value == 1
+    assert listed_names(app) == ["Alpha", "Beta", "Delta", "Gamma"]
