@@ -85,6 +85,8 @@ class Customer(Base):
         # The leads list sorted by score or learned win probability: a page read off the index.
         Index("ix_customer_score", "score"),
         Index("ix_customer_win_probability", "win_probability"),
+        # The board's counts per stage under the usual filters (owner, grade, team) read off the index alone.
+        Index("ix_customer_board", "status", "stage", "owner_id", "grade", "team"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""leads list sorts: indexes on customer.score and customer.win_probability (a page without sorting all rows)
+"""leads list and board: indexes on customer.score and win_probability (sorted pages), and the board's counts
 
 Revision ID: 0024
 Revises: 0019
@@ -19,9 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table("customer") as batch:
         batch.create_index("ix_customer_score", ["score"])
         batch.create_index("ix_customer_win_probability", ["win_probability"])
+        batch.create_index("ix_customer_board", ["status", "stage", "owner_id", "grade", "team"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("customer") as batch:
+        batch.drop_index("ix_customer_board")
         batch.drop_index("ix_customer_win_probability")
         batch.drop_index("ix_customer_score")
