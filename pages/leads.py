@@ -5,6 +5,7 @@ Managers select rows for bulk actions (reassign, tag, grade); each row goes thro
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from funnel.core.db import session_scope
@@ -37,24 +38,35 @@ if chosen.problems:
         st.error(problem, icon=":material/error:")
     st.stop()
 
-# Read fresh on every run: a worklist must show a colleague's change at once; the page is one indexed
-# SELECT of PAGE_SIZE rows and the total one COUNT over the same conditions.
+# Read fresh on every run: a worklist must show a colleague's change at once. The page is one indexed
+# SELECT of PAGE_SIZE rows; the total a COUNT over the same conditions, skipped when the first page is
+# not full (a substring search reads every row, so it is not read twice).
 with guarded_read(), session_scope(get_engine()) as session:
-    total = count_customers(
-        session, actor=actor, search=chosen.search, status=chosen.status, filters=chosen.filters
-    )
+
+    def read_page(number: int) -> pd.DataFrame:
+        return list_customers(
+            session,
+            actor=actor,
+            search=chosen.search,
+            status=chosen.status,
+            limit=PAGE_SIZE,
+            offset=(number - 1) * PAGE_SIZE,
+            filters=chosen.filters,
+            sort=chosen.sort,
+        )
+
+    page = chosen.page
+    frame = read_page(page)
+    if page == 1 and len(frame) < PAGE_SIZE:
+        total = len(frame)
+    else:
+        total = count_customers(
+            session, actor=actor, search=chosen.search, status=chosen.status, filters=chosen.filters
+        )
     pages = max(math.ceil(total / PAGE_SIZE), 1)
-    page = min(chosen.page, pages)
-    frame = list_customers(
-        session,
-        actor=actor,
-        search=chosen.search,
-        status=chosen.status,
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-        filters=chosen.filters,
-        sort=chosen.sort,
-    )
+    if page > pages:  # a link's page past the end: the last one
+        page = pages
+        frame = read_page(page)
 
 if frame.empty:
     st.info(tr("leads.empty"))
@@ -65,7 +77,7 @@ if overdue := int(frame["first_contact_overdue"].sum()):
     counts.append(tr("leads.overdue_count", count=overdue, hours=get_settings().first_contact_sla_hours))
 st.markdown(" · ".join(counts))
 page_col, bulk_col = st.columns([1, 3])
-if st.session_state.get("leads_page", 1) != page:  # a link's page past the end: the last one
+if st.session_state.get("leads_page", 1) != page:
     st.session_state["leads_page"] = page
 page_col.number_input(tr("leads.page"), min_value=1, max_value=pages, step=1, key="leads_page")
 
