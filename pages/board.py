@@ -4,11 +4,14 @@ Counts and amounts cover everything the filter matches; each column shows its fi
 more there are. A card moves one stage on or back through the one stage move (exit criteria included).
 """
 
+from dataclasses import replace
+
 import streamlit as st
 from sqlalchemy.orm import Session
 
 from funnel.core.db import session_scope
-from funnel.core.errors import FORM
+from funnel.core.errors import FORM, FieldError, ValidationError
+from funnel.core.i18n import t
 from funnel.customers.read import board, get_customer
 from funnel.customers.stages import customer_values, move_stage
 from funnel.pipeline.rules import exit_warnings
@@ -51,6 +54,13 @@ with guarded_read(), session_scope(get_engine()) as session:
 slot = st.empty()  # where a refused move says why
 
 
+def labelled(error: FieldError) -> FieldError:
+    """`error` with the field it names (an exit field) given by its label in the reader's language."""
+    if "field" not in error.params:
+        return error
+    return replace(error, params={**error.params, "field": t(f"field.{error.params['field']}", lang)})
+
+
 def move(customer_id: int, number: str, version: int, stage: str, to: str) -> None:
     """Move one card through the stage move use case; warn of exit fields a warn-mode stage leaves empty."""
 
@@ -59,7 +69,10 @@ def move(customer_id: int, number: str, version: int, stage: str, to: str) -> No
         missing = exit_warnings(
             pipeline, stage=customer.stage, status=customer.status, to=to, values=customer_values(customer)
         )
-        move_stage(session, customer_id=customer_id, to_stage=to, actor=actor, expected_version=version)
+        try:
+            move_stage(session, customer_id=customer_id, to_stage=to, actor=actor, expected_version=version)
+        except ValidationError as exc:  # a card has no field to show it under: name the field by its label
+            raise ValidationError([labelled(error) for error in exc.errors]) from exc
         return missing
 
     def notice(missing: list[str]) -> str:

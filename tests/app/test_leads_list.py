@@ -273,3 +273,31 @@ def test_a_link_to_a_page_past_the_end_shows_the_last_page(app_as: AppAs, book: 
     assert not app.exception
     assert app.number_input(key="leads_page").value == 1
     assert listed_names(app) == ["Alpha", "Beta", "Delta", "Gamma"]
+
+
+def test_a_board_move_past_a_blocking_stage_is_refused_and_a_warning_stage_warns(
+    app_as: AppAs, app_engine: Engine, book: dict[str, int], accounts: dict[str, int]
+) -> None:
+    app = app_as("manager").run()
+    app = app.switch_page(BOARD).run()
+    app.button(key=f"board_next_{book['Delta']}").click().run()  # qualify blocks without its exit fields
+    assert not app.exception
+    assert not app.success
+    assert "Budget range" in app.error[0].value
+    with session_scope(app_engine) as session:
+        delta = session.get(Customer, book["Delta"])
+        assert delta is not None and delta.stage == "qualify"
+
+    app.button(key=f"board_next_{book['Alpha']}").click().run()  # lead -> contact
+    app.button(key=f"board_next_{book['Alpha']}").click().run()  # contact warns: use case is empty
+    assert "moved to Needs qualified" in app.success[0].value
+    assert "exit fields empty: Use case" in app.success[0].value
+
+
+def test_the_board_speaks_chinese(app_as: AppAs, book: dict[str, int]) -> None:
+    app = app_as("manager").run()
+    app.radio(key="lang").set_value("zh").run()
+    app = app.switch_page(BOARD).run()
+    assert not app.exception
+    assert app.title[0].value == "阶段看板"
+    assert any("线索获取" in m.value for m in app.markdown)
