@@ -30,6 +30,7 @@ pipeline, lang = get_pipeline(), current_language()
 st.title(tr("leads.title"))
 st.caption(tr("leads.intro"))
 show_notice()
+leads.show_refused()
 
 with guarded_read(), session_scope(get_engine()) as session:
     chosen = leads.filter_bar(session, "leads", actor=actor, pipeline=pipeline, lang=lang)
@@ -142,6 +143,14 @@ else:
         key="leads_bulk_grade",
     )
 slot = st.empty()
+
+
+def after_bulk(result: leads.BulkResult) -> None:
+    """After the commit: name the refused rows on the next run and clear the selection."""
+    leads.keep_refused(result)
+    st.session_state.pop("leads_table", None)
+
+
 if st.button(tr("leads.bulk.apply", count=len(rows)), key="leads_bulk_apply", type="primary"):
     targets = list(rows)
     write = leads.bulk_write(action, value, actor=actor)
@@ -149,5 +158,5 @@ if st.button(tr("leads.bulk.apply", count=len(rows)), key="leads_bulk_apply", ty
         {FORM: slot},
         lambda s: leads.apply_each(s, actor=actor, rows=targets, write=write),
         notice=lambda result: leads.bulk_message(action, result),
-        then=lambda _: st.session_state.pop("leads_table", None),
+        then=after_bulk,
     )

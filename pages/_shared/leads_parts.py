@@ -360,19 +360,30 @@ def bulk_write(action: str, value: Any, *, actor: Actor) -> Callable[[Session, i
     return {"reassign": reassign, "tag_add": retag, "tag_remove": retag, "grade": grade}[action]
 
 
+REFUSED_KEY = "leads_bulk_refused"  # the refused rows of the last bulk action, shown once as a warning
+
+
 def bulk_message(action: str, result: BulkResult) -> str:
-    """The result line (how many changed, unchanged, refused) and one line per refused customer."""
-    lines = [
-        tr(
-            "leads.bulk.result",
-            action=tr(f"leads.bulk.action.{action}"),
-            changed=len(result.changed),
-            unchanged=len(result.unchanged),
-            refused=len(result.refused),
-        )
-    ]
-    lines += [tr("leads.bulk.refused", customer_no=number, reason=why) for number, why in result.refused]
-    return "  \n".join(lines)
+    """The result line: how many changed, were already so, and were refused."""
+    return tr(
+        "leads.bulk.result",
+        action=tr(f"leads.bulk.action.{action}"),
+        changed=len(result.changed),
+        unchanged=len(result.unchanged),
+        refused=len(result.refused),
+    )
+
+
+def keep_refused(result: BulkResult) -> None:
+    """Remember the refused rows for the next run (after the commit), one line each naming why."""
+    lines = [tr("leads.bulk.refused", customer_no=number, reason=why) for number, why in result.refused]
+    if lines:
+        st.session_state[REFUSED_KEY] = "  \n".join(lines)
+
+
+def show_refused() -> None:
+    if refused := st.session_state.pop(REFUSED_KEY, None):
+        st.warning(refused, icon=":material/block:")
 
 
 def may_bulk(actor: Actor) -> bool:
