@@ -30,6 +30,8 @@ show_notice()
 
 with guarded_read(), session_scope(get_engine()) as session:
     chosen = leads.filter_bar(session, "board", actor=actor, pipeline=pipeline, lang=lang, with_status=False)
+if st.button(tr("board.list"), key="board_to_list", icon=":material/table_rows:"):
+    leads.switch_view("pages/leads.py", "leads", chosen)
 if chosen.problems:
     for problem in chosen.problems:
         st.error(problem, icon=":material/error:")

@@ -34,6 +34,8 @@ leads.show_refused()
 
 with guarded_read(), session_scope(get_engine()) as session:
     chosen = leads.filter_bar(session, "leads", actor=actor, pipeline=pipeline, lang=lang)
+if st.button(tr("leads.view.board"), key="leads_to_board", icon=":material/view_kanban:"):
+    leads.switch_view("pages/board.py", "board", chosen)
 if chosen.problems:
     for problem in chosen.problems:
         st.error(problem, icon=":material/error:")

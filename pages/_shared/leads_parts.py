@@ -60,6 +60,7 @@ class Chosen:
     sort: str
     page: int
     problems: tuple[str, ...] = ()  # messages about contradicting filters (shown; the list stays empty)
+    url: dict[str, Any] = field(default_factory=dict)  # the query string that holds this choice
 
 
 def _parse(name: str, raw: list[str]) -> Any:
@@ -245,8 +246,16 @@ def filter_bar(
         "to": created_to.isoformat() if isinstance(created_to, date) else "",
         "page": str(page) if page > 1 else "",
     }
-    st.query_params.from_dict({name: value for name, value in url.items() if value})
-    return Chosen(search, None if status == "all" else status, filters, sort, page, tuple(problems))
+    shown = {name: value for name, value in url.items() if value}
+    st.query_params.from_dict(shown)
+    return Chosen(search, None if status == "all" else status, filters, sort, page, tuple(problems), shown)
+
+
+def switch_view(page: str, prefix: str, chosen: Chosen) -> None:
+    """Open the other view (list or board) with the same filters: it reads them from the link anew."""
+    st.session_state.pop(f"{prefix}_from_url", None)
+    params = {name: value for name, value in chosen.url.items() if name != "page"}
+    st.switch_page(page, query_params=params)
 
 
 # ---- the table

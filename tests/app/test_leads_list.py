@@ -310,3 +310,22 @@ def book_number(engine: Engine, customer_id: int) -> str:
         customer = session.get(Customer, customer_id)
         assert customer is not None
         return customer.customer_no
+
+
+def test_the_list_and_the_board_open_each_other_with_the_same_filters(
+    app_as: AppAs, book: dict[str, int]
+) -> None:
+    app = open_leads(app_as("manager"))
+    app.multiselect(key="leads_grade").set_value(["A"]).run()
+    app.button(key="leads_to_board").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Board"
+    assert app.multiselect(key="board_grade").value == ["A"]
+    assert f"board_open_{book['Alpha']}" in [b.key for b in app.button]
+    assert f"board_open_{book['Beta']}" not in [b.key for b in app.button]
+    # AppTest keeps running the page it was switched to by hand, not the one the script switched to.
+    app = app.switch_page(BOARD).run()
+    app.multiselect(key="board_grade").set_value(["B"]).run()
+    app.button(key="board_to_list").click().run()
+    assert app.title[0].value == "Leads"
+    assert listed_names(app) == ["Beta"]
