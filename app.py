@@ -10,6 +10,7 @@ import streamlit as st
 PAGES = [
     ("sell", "pages/my_day.py", "nav.my_day", ":material/today:", "customer.read"),
     ("sell", "pages/leads.py", "nav.leads", ":material/groups:", "customer.read"),
+    ("sell", "pages/board.py", "nav.board", ":material/view_kanban:", "customer.read"),
     ("sell", "pages/lead_entry.py", "nav.lead_entry", ":material/person_add:", "customer.create"),
     ("sell", "pages/import_leads.py", "nav.import_leads", ":material/upload_file:", "customer.assign"),
     ("sell", "pages/customer.py", "nav.customer", ":material/person:", "customer.read"),

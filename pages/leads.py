@@ -1,115 +1,164 @@
-"""Leads: the customers a user may see, searched, filtered (also in the URL), paged in SQL."""
+"""Leads: the customers a user may see, searched, filtered and sorted (also in the URL), paged in SQL.
 
+Managers select rows for bulk actions (reassign, tag, grade); each row goes through its use case.
+"""
+
+import math
+
+import pandas as pd
 import streamlit as st
 
 from funnel.core.db import session_scope
+from funnel.core.errors import FORM
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
-from funnel.customers.fields import GRADES, STATUSES
-from funnel.customers.read import LeadFilters, list_customers
+from funnel.customers.edit import assignable_users
+from funnel.customers.fields import GRADES
+from funnel.customers.read import count_customers, list_customers
+from funnel.customers.tags import tag_choices
 from funnel.pipeline.stages import get_pipeline
 from pages._shared import customer_parts as parts
+from pages._shared import leads_parts as leads
 from pages._shared.common import current_language, get_engine, keep_translated_choices, tr
-from pages._shared.forms import guarded_read, show_notice
+from pages._shared.forms import guarded_read, save, show_notice
 from pages._shared.shell import page_setup
 
-LIMIT = 500
+PAGE_SIZE = 100
 
 actor = page_setup("customer.read")
 pipeline, lang = get_pipeline(), current_language()
 st.title(tr("leads.title"))
 st.caption(tr("leads.intro"))
 show_notice()
-keep_translated_choices("leads_status")
+leads.show_refused()
 
-# The filters live in the address bar too (?stage=qualify&grade=A&page=2), so a filtered list is a link.
-URL_KEYS = {"q": "leads_search", "stage": "leads_stage", "grade": "leads_grade", "channel": "leads_channel"}
-URL_KEYS |= {"overdue": "leads_overdue", "page": "leads_page"}
-if "leads_from_url" not in st.session_state:
-    st.session_state["leads_from_url"] = True
-    params = st.query_params
-    for name, key in URL_KEYS.items():
-        if name in params:
-            if name in ("stage", "grade"):
-                st.session_state[key] = [v for v in params.get_all(name) if v]
-            elif name == "overdue":
-                st.session_state[key] = params[name] == "1"
-            elif name == "page":
-                st.session_state[key] = max(1, int(params[name])) if params[name].isdigit() else 1
-            else:
-                st.session_state[key] = params[name]
-
-search_col, status_col = st.columns([3, 1])
-search = search_col.text_input(
-    tr("leads.search"), key="leads_search", placeholder=tr("leads.search.placeholder")
-)
-status = status_col.selectbox(
-    tr("leads.status"),
-    ["all", *STATUSES],
-    format_func=lambda key: t(f"leads.status.{key}", lang),
-    key="leads_status",
-)
-stage_col, grade_col, channel_col, overdue_col, page_col = st.columns([3, 2, 2, 2, 1])
-stages = stage_col.multiselect(
-    tr("leads.filter.stage"), pipeline.keys, format_func=lambda k: pipeline.name(k, lang), key="leads_stage"
-)
-grades = grade_col.multiselect(tr("leads.filter.grade"), list(GRADES), key="leads_grade")
-channel = channel_col.text_input(tr("leads.filter.channel"), key="leads_channel")
-overdue_only = overdue_col.checkbox(tr("leads.filter.overdue"), key="leads_overdue")
-page = int(page_col.number_input(tr("leads.page"), min_value=1, step=1, key="leads_page"))
-filters = LeadFilters(
-    stages=tuple(stages),
-    grades=tuple(grades),
-    channels=(channel.strip(),) if channel.strip() else (),
-    first_contact_overdue=overdue_only,
-)
-st.query_params.from_dict(
-    {
-        k: v
-        for k, v in {
-            "q": search,
-            "stage": stages,
-            "grade": grades,
-            "channel": channel.strip(),
-            "overdue": "1" if overdue_only else "",
-            "page": str(page) if page > 1 else "",
-        }.items()
-        if v
-    }
-)
-# Read fresh on every run: a worklist must show a colleague's change at once, and the query is one
-# indexed SELECT limited to LIMIT rows.
 with guarded_read(), session_scope(get_engine()) as session:
-    frame = list_customers(
-        session,
-        actor=actor,
-        search=search,
-        status=None if status == "all" else status,
-        limit=LIMIT,
-        offset=(page - 1) * LIMIT,
-        filters=filters,
-    )
+    chosen = leads.filter_bar(session, "leads", actor=actor, pipeline=pipeline, lang=lang)
+if st.button(tr("leads.view.board"), key="leads_to_board", icon=":material/view_kanban:"):
+    leads.switch_view("pages/board.py", "board", chosen)
+if chosen.problems:
+    for problem in chosen.problems:
+        st.error(problem, icon=":material/error:")
+    st.stop()
+
+# Read fresh on every run: a worklist must show a colleague's change at once. The page is one indexed
+# SELECT of PAGE_SIZE rows; the total a COUNT over the same conditions, skipped when the first page is
+# not full (a substring search reads every row, so it is not read twice).
+with guarded_read(), session_scope(get_engine()) as session:
+
+    def read_page(number: int) -> pd.DataFrame:
+        return list_customers(
+            session,
+            actor=actor,
+            search=chosen.search,
+            status=chosen.status,
+            limit=PAGE_SIZE,
+            offset=(number - 1) * PAGE_SIZE,
+            filters=chosen.filters,
+            sort=chosen.sort,
+        )
+
+    page = chosen.page
+    frame = read_page(page)
+    if page == 1 and len(frame) < PAGE_SIZE:
+        total = len(frame)
+    else:
+        total = count_customers(
+            session, actor=actor, search=chosen.search, status=chosen.status, filters=chosen.filters
+        )
+    pages = max(math.ceil(total / PAGE_SIZE), 1)
+    if page > pages:  # a link's page past the end: the last one
+        page = pages
+        frame = read_page(page)
 
 if frame.empty:
     st.info(tr("leads.empty"))
     st.stop()
 
-counts = [tr("leads.count", count=len(frame))]
+counts = [tr("leads.count", count=total), tr("leads.page_of", page=page, pages=pages)]
 if overdue := int(frame["first_contact_overdue"].sum()):
     counts.append(tr("leads.overdue_count", count=overdue, hours=get_settings().first_contact_sla_hours))
 st.markdown(" · ".join(counts))
-if len(frame) >= LIMIT:
-    st.caption(tr("leads.count_limited", count=LIMIT))
+page_col, bulk_col = st.columns([1, 3])
+if st.session_state.get("leads_page", 1) != page:
+    st.session_state["leads_page"] = page
+page_col.number_input(tr("leads.page"), min_value=1, max_value=pages, step=1, key="leads_page")
 
-shown, columns = parts.leads_table(frame, pipeline, lang)
+bulk_mode = leads.may_bulk(actor) and bulk_col.toggle(tr("leads.bulk.toggle"), key="leads_bulk_mode")
+shown, columns = leads.leads_table(frame, pipeline, lang)
 event = st.dataframe(
     shown,
     column_config=columns,
     hide_index=True,
     width="stretch",
     on_select="rerun",
-    selection_mode="single-row",
+    selection_mode="multi-row" if bulk_mode else "single-row",
     key="leads_table",
 )
-if event.selection.rows:
-    parts.open_customer(int(frame.iloc[event.selection.rows[0]]["id"]))
+# A selection was made on the table as last drawn: its rows (and the versions the reader saw) are read
+# from that drawing, so a row that moved or changed since is not mistaken for another, and is refused as
+# stale by a bulk action rather than overwritten.
+drawn = [
+    (int(cid), str(number), int(version))
+    for cid, number, version in frame[["id", "customer_no", "version"]].itertuples(index=False)
+]
+shown_before = st.session_state.get("leads_drawn") or drawn
+st.session_state["leads_drawn"] = drawn
+rows = [shown_before[row] for row in event.selection.rows if row < len(shown_before)]
+if not bulk_mode:
+    if rows:
+        parts.open_customer(rows[0][0])
+    st.stop()
+
+st.subheader(tr("leads.bulk.title"))
+if not rows:
+    st.info(tr("leads.bulk.none"), icon=":material/check_box:")
+    st.stop()
+st.caption(tr("leads.bulk.selected", count=len(rows)))
+if len(rows) == 1 and st.button(tr("leads.bulk.open", customer_no=rows[0][1]), key="leads_bulk_open"):
+    parts.open_customer(rows[0][0])
+keep_translated_choices("leads_bulk_action")
+with guarded_read(), session_scope(get_engine()) as session:
+    users = {user.id: user.display_name for user in assignable_users(session, actor=actor)}
+    tags = tag_choices(session, lang)
+action_col, value_col = st.columns(2)
+action = action_col.selectbox(
+    tr("leads.bulk.action"),
+    leads.BULK_ACTIONS,
+    format_func=lambda a: t(f"leads.bulk.action.{a}", lang),
+    key="leads_bulk_action",
+)
+value: object
+if action == "reassign":
+    value = value_col.selectbox(
+        tr("leads.bulk.owner"), list(users), format_func=lambda u: users[u], key="leads_bulk_owner"
+    )
+elif action in ("tag_add", "tag_remove"):
+    value = value_col.selectbox(
+        tr("leads.bulk.tag"), list(tags), format_func=lambda c: tags[c], key="leads_bulk_tag"
+    )
+else:
+    value = value_col.selectbox(
+        tr("leads.bulk.grade"),
+        [*GRADES, None],
+        format_func=lambda g: t("leads.bulk.grade_none", lang) if g is None else g,
+        key="leads_bulk_grade",
+    )
+slot = st.empty()
+
+
+def after_bulk(result: leads.BulkResult) -> None:
+    """After the commit: name the refused rows on the next run and clear the selection."""
+    leads.keep_refused(result)
+    st.session_state.pop("leads_table", None)
+
+
+if st.button(tr("leads.bulk.apply", count=len(rows)), key="leads_bulk_apply", type="primary"):
+    targets = list(rows)
+    write = leads.bulk_write(action, value, actor=actor)
+    save(
+        {FORM: slot},
+        lambda s: leads.apply_each(s, actor=actor, rows=targets, write=write),
+        notice=lambda result: leads.bulk_message(action, result),
+        then=after_bulk,
+    )

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from funnel.access.permissions import Actor, customer_scope, require, require_customer
+from funnel.access.permissions import (
+    ROLE_PERMISSIONS,
+    Actor,
+    customer_scope,
+    managed_team,
+    require,
+    require_customer,
+)
 from funnel.core.clock import utcnow
 from funnel.core.db import get_by_id
 from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
-from funnel.core.settings import get_settings
 from funnel.core.validation import clean
+from funnel.customers.deadline import SLA_STATES, first_contact_overdue_sql, first_contact_state_sql
 from funnel.customers.fields import EDITABLE_FIELDS
 from funnel.pipeline.rules import current_stage
 from funnel.store.models import (
+    Activity,
     AuditLog,
     Contact,
     Contract,
@@ -31,6 +40,7 @@ from funnel.store.models import (
     Opportunity,
     Payment,
     StageEvent,
+    Task,
     User,
 )
 
@@ -96,8 +106,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _exact_hits(session: Session, stmt: Any, text: str) -> Any:
-    """`stmt` narrowed to an exact customer number, phone or e-mail match, if any customer has one.
+def _exact_hits(session: Session, conds: list[ColumnElement[bool]], text: str) -> ColumnElement[bool] | None:
+    """The condition "an exact customer number, phone or e-mail match", if any customer in `conds` has one.
 
     These are indexed lookups; a substring search (`%text%`) reads every row, ~10 s at a million
     customers, so a rep pasting a number or phone gets the indexed answer first.
@@ -107,9 +117,9 @@ def _exact_hits(session: Session, stmt: Any, text: str) -> Any:
     contact = select(Contact.customer_id).where(
         or_(Contact.email == text.lower(), *([Contact.phone.in_({phone, f"+{phone}"})] if phone else []))
     )
-    narrowed = stmt.where(or_(Customer.customer_no.in_({text, text.upper()}), Customer.id.in_(contact)))
-    found = session.execute(select(narrowed.subquery().c.id).limit(1)).first()
-    return narrowed if found is not None else None
+    exact = or_(Customer.customer_no.in_({text, text.upper()}), Customer.id.in_(contact))
+    found = session.execute(select(Customer.id).where(*conds, exact).limit(1)).first()
+    return exact if found is not None else None
 
 
 def _tag_match(text: str) -> Select[int]:
@@ -142,6 +152,7 @@ class LeadFilters:
     score_min: int | None = None
     score_max: int | None = None
     first_contact_overdue: bool = False
+    sla: str | None = None  # a first-contact state: funnel.customers.deadline.SLA_STATES
     created_from: datetime | None = None
     created_to: datetime | None = None  # exclusive
 
@@ -170,11 +181,118 @@ class LeadFilters:
             out.append(Customer.score <= self.score_max)
         if self.first_contact_overdue:
             out.append(first_contact_overdue(now))
+        if self.sla:
+            if self.sla not in SLA_STATES:
+                raise ValidationError([FieldError("sla", "leads.error.choice_invalid", {"value": self.sla})])
+            out.append(first_contact_state_sql(self.sla, now))
         if self.created_from is not None:
             out.append(Customer.created_at >= self.created_from)
         if self.created_to is not None:
             out.append(Customer.created_at < self.created_to)
         return out
+
+
+def deal_amount() -> ColumnElement[Any]:
+    """SQL per customer: the amount of its deals (opportunities), None without any."""
+    return (
+        select(func.sum(Opportunity.amount))
+        .where(Opportunity.customer_id == Customer.id)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def last_activity_at() -> ColumnElement[Any]:
+    """SQL per customer: when its latest activity (call, visit, note ...) happened, None without any."""
+    return (
+        select(func.max(Activity.at))
+        .where(Activity.customer_id == Customer.id)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def stage_since() -> ColumnElement[Any]:
+    """SQL per customer: when it entered its current stage (its latest stage event into that stage)."""
+    return (
+        select(func.max(StageEvent.at))
+        .where(StageEvent.customer_id == Customer.id, StageEvent.to_stage == Customer.stage)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def task_overdue(now: datetime) -> ColumnElement[bool]:
+    """SQL per customer: one of its tasks is open and past its due time at `now`."""
+    return exists().where(Task.customer_id == Customer.id, Task.done_at.is_(None), Task.due_at < now)
+
+
+# How the list can be ordered: each a tuple of ORDER BY terms, the id last so pages never overlap.
+# newest/oldest/score/win_probability are served by an index; last activity and amount are computed per row
+# of the filter (fine for a team's list, slow over a million unfiltered rows: see the README's figures).
+SORTS: dict[str, Callable[[], tuple[Any, ...]]] = {
+    "newest": lambda: (Customer.created_at.desc(), Customer.id.desc()),
+    "oldest": lambda: (Customer.created_at.asc(), Customer.id.asc()),
+    "score": lambda: (Customer.score.desc().nulls_last(), Customer.id.desc()),
+    "win_probability": lambda: (Customer.win_probability.desc().nulls_last(), Customer.id.desc()),
+    "last_activity": lambda: (last_activity_at().desc().nulls_last(), Customer.id.desc()),
+    "amount": lambda: (deal_amount().desc().nulls_last(), Customer.id.desc()),
+}
+SORT_KEYS = tuple(SORTS)
+
+
+def _conditions(
+    session: Session,
+    *,
+    actor: Actor,
+    search: str | None,
+    status: str | None,
+    filters: LeadFilters | None,
+    now: datetime,
+) -> list[ColumnElement[bool]]:
+    """The WHERE of the leads list: the actor's scope, the status, the filters and the search text."""
+    require(actor, "customer.read")
+    conds: list[ColumnElement[bool]] = [*customer_scope(session, actor).conditions()]
+    if status:
+        conds.append(Customer.status == status)
+    if filters is not None:
+        conds.extend(filters.conditions(now))
+    text = search_text(search)
+    if not text:
+        return conds
+    exact = _exact_hits(session, conds, text)
+    if exact is not None:
+        return [*conds, exact]
+    like = f"%{_escape_like(text)}%"
+    # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
+    digits = "".join(ch for ch in text if ch.isdigit())
+    looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
+    phone_like = f"%{digits}%" if looks_like_phone else like
+    contact_match = select(Contact.customer_id).where(
+        or_(
+            Contact.phone.like(like, escape="\\"),
+            Contact.phone.like(phone_like, escape="\\"),
+            Contact.email.ilike(like, escape="\\"),
+            Contact.wechat.ilike(like, escape="\\"),
+        )
+    )
+    conds.append(
+        or_(
+            Customer.name.ilike(like, escape="\\"),
+            Customer.company.ilike(like, escape="\\"),
+            Customer.customer_no.ilike(like, escape="\\"),
+            Customer.id.in_(contact_match),
+            Customer.id.in_(_tag_match(text)),
+        )
+    )
+    return conds
+
+
+LEAD_COLUMNS = (
+    "id", "customer_no", "name", "company", "channel", "region", "industry", "owner", "grade", "stage",
+    "status", "score", "win_probability", "amount", "tags", "created_at", "first_contacted_at",
+    "last_activity", "stage_since", "version", "first_contact_overdue", "task_overdue",
+)  # fmt: skip
 
 
 def list_customers(
@@ -187,13 +305,18 @@ def list_customers(
     now: datetime | None = None,
     filters: LeadFilters | None = None,
     offset: int = 0,
+    sort: str = "newest",
 ) -> pd.DataFrame:
-    """The customers the actor may see, newest first, optionally matching a search text and filters.
+    """The customers the actor may see, in `sort` order (newest first), matching a search text and filters.
 
-    `first_contact_overdue` flags open leads nobody has contacted within the first-contact SLA. Pages
-    come by `limit` and `offset` (in SQL: the newest-first index serves a page without sorting all rows).
+    `first_contact_overdue` flags open leads past their first-contact deadline (the timers' deadline,
+    business hours included). Pages come by `limit` and `offset` in SQL: the newest-first index (or the
+    score / win-probability index) serves a page without sorting all rows.
     """
-    require(actor, "customer.read")
+    if sort not in SORTS:
+        raise ValidationError([FieldError("sort", "leads.error.choice_invalid", {"value": sort})])
+    now = now or utcnow()
+    conds = _conditions(session, actor=actor, search=search, status=status, filters=filters, now=now)
     stmt = (
         select(
             Customer.id,
@@ -207,62 +330,139 @@ def list_customers(
             Customer.grade,
             Customer.stage,
             Customer.status,
+            Customer.score,
+            Customer.win_probability,
+            deal_amount().label("amount"),
+            Customer.tags,
             Customer.created_at,
             Customer.first_contacted_at,
-            first_contact_overdue(now or utcnow()).label("first_contact_overdue"),
+            last_activity_at().label("last_activity"),
+            stage_since().label("stage_since"),
+            Customer.version,
+            first_contact_overdue(now).label("first_contact_overdue"),
+            task_overdue(now).label("task_overdue"),
         )
         .outerjoin(User, User.id == Customer.owner_id)
-        .where(*customer_scope(session, actor).conditions())
-        .order_by(Customer.created_at.desc(), Customer.id.desc())
+        .where(*conds)
+        .order_by(*SORTS[sort]())
         .limit(limit)
+        .offset(max(offset, 0))
     )
-    if status:
-        stmt = stmt.where(Customer.status == status)
-    if filters is not None:
-        stmt = stmt.where(*filters.conditions(now or utcnow()))
-    stmt = stmt.offset(max(offset, 0))
-    text = search_text(search)
-    exact = _exact_hits(session, stmt, text) if text else None
-    if exact is not None:
-        stmt = exact
-    elif text:
-        like = f"%{_escape_like(text)}%"
-        # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
-        digits = "".join(ch for ch in text if ch.isdigit())
-        looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
-        phone_like = f"%{digits}%" if looks_like_phone else like
-        contact_match = select(Contact.customer_id).where(
-            or_(
-                Contact.phone.like(like, escape="\\"),
-                Contact.phone.like(phone_like, escape="\\"),
-                Contact.email.ilike(like, escape="\\"),
-                Contact.wechat.ilike(like, escape="\\"),
-            )
-        )
-        stmt = stmt.where(
-            or_(
-                Customer.name.ilike(like, escape="\\"),
-                Customer.company.ilike(like, escape="\\"),
-                Customer.customer_no.ilike(like, escape="\\"),
-                Customer.id.in_(contact_match),
-                Customer.id.in_(_tag_match(text)),
-            )
-        )
     rows = session.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
+    frame = pd.DataFrame(rows, columns=list(LEAD_COLUMNS))
     # SQLite answers the flag as 0/1, PostgreSQL as a boolean.
     frame["first_contact_overdue"] = frame["first_contact_overdue"].astype(bool)
+    frame["task_overdue"] = frame["task_overdue"].astype(bool)
+    frame["amount"] = pd.to_numeric(frame["amount"]).astype("float64")
     return frame
 
 
-def first_contact_overdue(now: datetime, sla_hours: int | None = None) -> ColumnElement[bool]:
-    """SQL: an open customer without a first contact, created longer than the SLA before `now`."""
-    hours = get_settings().first_contact_sla_hours if sla_hours is None else sla_hours
-    return and_(
-        Customer.status == "open",
-        Customer.first_contacted_at.is_(None),
-        Customer.created_at < now - timedelta(hours=hours),
+def count_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    search: str | None = None,
+    status: str | None = None,
+    filters: LeadFilters | None = None,
+    now: datetime | None = None,
+) -> int:
+    """How many customers the leads list holds over all its pages (same scope, search and filters)."""
+    conds = _conditions(
+        session, actor=actor, search=search, status=status, filters=filters, now=now or utcnow()
     )
+    return int(session.scalar(select(func.count()).select_from(Customer).where(*conds)) or 0)
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    """One stage of the board: its open customers in the filter (count, amount) and the first cards."""
+
+    stage: str
+    count: int
+    amount: float
+    cards: pd.DataFrame  # list_customers' columns, at most the board's cards per column
+
+    @property
+    def more(self) -> int:
+        return max(self.count - len(self.cards), 0)
+
+
+def board(
+    session: Session,
+    *,
+    actor: Actor,
+    stages: Sequence[str],
+    search: str | None = None,
+    filters: LeadFilters | None = None,
+    per_column: int = 10,
+    sort: str = "newest",
+    now: datetime | None = None,
+) -> list[BoardColumn]:
+    """The open customers by stage: counts and amounts over the whole filter, the first cards per stage."""
+    now = now or utcnow()
+    conds = _conditions(session, actor=actor, search=search, status="open", filters=filters, now=now)
+    # One pass over the filter (the board index covers the usual filters): each stage's count and the sum
+    # of its customers' deal amounts (a covering index probe per customer).
+    totals = {
+        stage: (count, amount)
+        for stage, count, amount in session.execute(
+            select(Customer.stage, func.count(), func.sum(deal_amount()))
+            .where(*conds, Customer.stage.in_(stages))
+            .group_by(Customer.stage)
+        )
+    }
+    base = filters or LeadFilters()
+    columns = []
+    for stage in stages:
+        count, amount = totals.get(stage, (0, 0))
+        cards = (
+            list_customers(
+                session,
+                actor=actor,
+                search=search,
+                status="open",
+                limit=per_column,
+                now=now,
+                filters=replace(base, stages=(stage,)),
+                sort=sort,
+            )
+            if count
+            else pd.DataFrame(columns=list(LEAD_COLUMNS))
+        )
+        columns.append(BoardColumn(stage, int(count), float(amount or 0), cards))
+    return columns
+
+
+def owner_choices(session: Session, *, actor: Actor) -> list[UserChoice]:
+    """The users the leads list can filter by owner: those whose customers the actor may see."""
+    require(actor, "customer.read")
+    scope = customer_scope(session, actor)
+    stmt = select(User.id, User.display_name, User.role).order_by(User.display_name, User.id)
+    if scope.owner_ids is not None:
+        stmt = stmt.where(User.id.in_(scope.owner_ids))
+    else:
+        workers = [role for role, actions in ROLE_PERMISSIONS.items() if "customer.edit" in actions]
+        stmt = stmt.where(User.role.in_(workers))
+    return [UserChoice(uid, name, role) for uid, name, role in session.execute(stmt)]
+
+
+def team_choices(session: Session, *, actor: Actor) -> list[str]:
+    """The teams the leads list can filter by (the manager of a team: that team only)."""
+    require(actor, "customer.read")
+    team = managed_team(actor)
+    if team is not None:
+        return [team]
+    return list(
+        session.scalars(select(User.team).where(User.team.is_not(None)).distinct().order_by(User.team))
+    )
+
+
+def first_contact_overdue(now: datetime) -> ColumnElement[bool]:
+    """SQL: an open customer without a first contact whose first-contact deadline has passed at `now`.
+
+    The same deadline as the timers (funnel.customers.deadline: the SLA, in business hours if so set).
+    """
+    return first_contact_overdue_sql(now)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,11 @@ class Customer(Base):
         Index("ix_customer_first_contact_due", "status", "first_contacted_at", "created_at"),
         # The daily A list: open customers by grade and owner.
         Index("ix_customer_grade_owner", "status", "grade", "owner_id"),
+        # The leads list sorted by score or learned win probability: a page read off the index.
+        Index("ix_customer_score", "score"),
+        Index("ix_customer_win_probability", "win_probability"),
+        # The board's counts per stage under the usual filters (owner, grade, team) read off the index alone.
+        Index("ix_customer_board", "status", "stage", "owner_id", "grade", "team"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

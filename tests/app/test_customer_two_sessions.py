@@ -46,5 +46,5 @@ def test_the_leads_filters_round_trip_through_the_address_bar(
     assert app.multiselect(key="leads_grade").value == ["A"]
     shown = app.dataframe(key="leads_table").value.to_string()
     assert "Graded" in shown and "Plain" not in shown
-    app.checkbox(key="leads_overdue").check().run()
-    assert app.query_params.get("overdue") in ("1", ["1"])
+    app.selectbox(key="leads_sla").set_value("overdue").run()
+    assert app.query_params.get("sla") in ("overdue", ["overdue"])
