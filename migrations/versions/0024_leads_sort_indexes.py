@@ -1,7 +1,7 @@
 """leads list and board: indexes on customer.score and win_probability (sorted pages), and the board's counts
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0023
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0024"
-down_revision = "0019"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
