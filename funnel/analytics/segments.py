@@ -10,6 +10,7 @@ this one, a Wilson interval on each rate, and cells with fewer trials than `min_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -20,6 +21,7 @@ from funnel.access.permissions import Actor, require
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, funnel_segments, step_matrix
 from funnel.analytics.rollups import _furthest_ranks, _scoped, readers_filter
+from funnel.core.clock import day_start_utc, next_day
 from funnel.pipeline.stages import Pipeline, get_pipeline
 from funnel.store.models import Customer, CustomerTag, ListItem, User
 
@@ -188,3 +190,23 @@ def heatmap_frame(result: SegmentConversion, *, none_label: str = "(none)") -> p
     frame["segment"] = frame["segment"].where(frame["segment"].notna(), none_label)
     frame["step_conversion"] = frame["step_conversion"].astype("float64")
     return frame[frame["stage"] != result.stages[0]]
+
+
+def filtered_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    filters: CustomerFilter | None = None,
+    created_between: tuple[date, date] | None = None,
+    limit: int = DRILL_LIMIT,
+) -> pd.DataFrame:
+    """The customers `filters` selects (and, if given, created within the team's days [first, last])."""
+    require(actor, "customer.read")
+    filters = readers_filter(session, actor, filters)
+    stmt = _scoped(customer_list_select(), filters)
+    if created_between is not None:
+        first, last = created_between
+        stmt = stmt.where(
+            Customer.created_at >= day_start_utc(first), Customer.created_at < day_start_utc(next_day(last))
+        )
+    return customer_frame(session, stmt, limit=limit)
