@@ -13,16 +13,19 @@ percentile are read back; pandas interpolates between them (numpy's "linear" per
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor
+from funnel.access.permissions import Actor, require
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.rollups import _scoped, readers_filter
-from funnel.analytics.segments import with_segment
+from funnel.analytics.segments import DRILL_COLUMNS, DRILL_LIMIT, customer_list_select, with_segment
+from funnel.core.clock import utcnow
+from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import WON, Pipeline, get_pipeline
 from funnel.store.models import Customer, StageEvent
 
@@ -180,3 +183,32 @@ def velocity(
         ).reset_index(drop=True)
         table["segment"] = table["segment"].astype("object").where(table["segment"].notna(), None)
     return Velocity(dimension=dimension, stages=pipeline.keys, table=table)
+
+
+def stalled_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    stage: str,
+    filters: CustomerFilter | None = None,
+    now: datetime | None = None,
+    limit: int = DRILL_LIMIT,
+) -> pd.DataFrame:
+    """Open customers now in `stage`, longest there first, with `days_in_stage` (since last entering it)."""
+    require(actor, "customer.read")
+    filters = readers_filter(session, actor, filters)
+    entered = (
+        select(func.max(StageEvent.at))
+        .where(StageEvent.customer_id == Customer.id, StageEvent.to_stage == stage)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    stmt = _scoped(customer_list_select().add_columns(entered.label("entered")), filters)
+    stmt = stmt.where(Customer.status == OPEN, Customer.stage == stage)
+    stmt = stmt.order_by(entered.asc(), Customer.id).limit(limit)
+    frame = pd.DataFrame(session.execute(stmt).all(), columns=[*DRILL_COLUMNS, "entered"])
+    now = now or utcnow()
+    frame["days_in_stage"] = [
+        None if pd.isna(at) else round((now - at).total_seconds() / 86400, 1) for at in frame["entered"]
+    ]
+    return frame.drop(columns="entered")

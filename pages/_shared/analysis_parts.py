@@ -26,7 +26,7 @@ from funnel.analytics.segments import (
     filtered_customers,
     heatmap_frame,
 )
-from funnel.analytics.velocity import LEAD_TO_WON, Velocity, velocity
+from funnel.analytics.velocity import LEAD_TO_WON, Velocity, stalled_customers, velocity
 from funnel.core.db import session_scope
 from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import CUSTOMERS, _engine, cached, current_language, database_url, tr
@@ -104,6 +104,12 @@ def cached_cohort_customers(url: str, key: FilterKey, start: date, end: date, ac
 def cached_velocity(url: str, key: FilterKey, dimension: str | None, actor: Actor) -> Velocity:
     with session_scope(_engine(url)) as session:
         return velocity(session, actor=actor, dimension=dimension, filters=from_key(key))
+
+
+@cached(CUSTOMERS)
+def cached_stalled(url: str, key: FilterKey, stage: str, actor: Actor) -> pd.DataFrame:
+    with session_scope(_engine(url)) as session:
+        return stalled_customers(session, actor=actor, stage=stage, filters=from_key(key))
 
 
 @cached(CUSTOMERS)
@@ -371,6 +377,13 @@ def velocity_view(actor: Actor, filters: CustomerFilter) -> None:
         table = table.drop(columns="segment")
     table.columns = [tr(f"analysis.col.{c}") for c in table.columns]
     st.dataframe(table, hide_index=True, width="stretch")
+    if stall is None or not allowed(actor, "customer.read"):
+        return
+    # Where they stall: the open customers waiting there now, longest first (whatever the split).
+    st.subheader(tr("analysis.velocity.stalled_title", stage=pipeline.name(stall, lang)))
+    with guarded_read():
+        stalled = cached_stalled(url, key, stall, actor)
+    customer_list(stalled, key="analysis_stalled_list")
 
 
 # ---- 4. through to cash

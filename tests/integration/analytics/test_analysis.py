@@ -15,7 +15,7 @@ from funnel.analytics.cash import cash_funnel, merged_table
 from funnel.analytics.cohorts import cohorts
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.segments import conversion_by_segment, drill_customers
-from funnel.analytics.velocity import LEAD_TO_WON, velocity
+from funnel.analytics.velocity import LEAD_TO_WON, stalled_customers, velocity
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.cli.main import main
 from funnel.closing.merged import merged_rows
@@ -372,3 +372,15 @@ def test_the_merged_table_narrows_by_step_and_filter(session, show, filters, row
     table = merged_table(session, actor=SYSTEM, show=show, filters=CustomerFilter(values=filters))
 
     assert len(table) == rows
+
+
+def test_the_customers_stalled_in_a_stage_longest_first(session):
+    velocity_fixture(session)  # Y entered contact on day 4 and is still there
+    w = lead(session, created_at=D0, channel="B")
+    move_stage(session, customer_id=w.id, to_stage="contact", at=D0 + timedelta(days=9), actor=SYSTEM)
+    session.commit()
+
+    frame = stalled_customers(session, actor=SYSTEM, stage="contact", now=D0 + timedelta(days=10))
+
+    assert list(frame["days_in_stage"]) == [6.0, 1.0]
+    assert list(frame["channel"]) == ["A", "B"]
