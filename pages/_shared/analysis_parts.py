@@ -262,7 +262,9 @@ def _picked_cell(chart_event: Any, table_event: Any, frame: pd.DataFrame) -> tup
     if rows:
         row = frame.iloc[rows[0]]
         return (None if pd.isna(row["value"]) else str(row["value"])), str(row["stage"])
-    picked = (chart_event.selection.get("cell") or []) if chart_event is not None else []
+    # The chart's state reads like a dict (Streamlit's VegaLiteState, or a state set by a test).
+    selection = chart_event.get("selection") or {} if chart_event is not None else {}
+    picked = selection.get("cell") or []
     if picked:
         wanted = picked[0]
         match = frame[

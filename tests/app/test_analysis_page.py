@@ -107,3 +107,55 @@ def test_the_cohort_view_marks_open_cohorts_incomplete(app: AppTest, app_engine:
     assert not app.exception and not app.error
     assert table.iloc[0, 1] == 11
     assert table.iloc[0, -1] == "Incomplete"
+
+
+def test_the_velocity_view_names_the_stall_stage_and_lists_who_waits_there(app: AppTest, app_engine: Engine):
+    from datetime import datetime, timedelta
+
+    from funnel.access.permissions import SYSTEM
+    from funnel.capture.leads import LeadInput, create_lead
+    from funnel.customers.stages import move_stage
+
+    start = datetime(2026, 3, 2, 9)
+    with session_scope(app_engine) as session:
+        for n, (to_contact, to_qualify) in enumerate([(1, 9), (2, 12), (1, None)]):
+            c = create_lead(
+                session, LeadInput(name=f"V{n}", email=f"v{n}@x.cn", created_at=start), actor=SYSTEM
+            )
+            move_stage(
+                session,
+                customer_id=c.id,
+                to_stage="contact",
+                at=start + timedelta(days=to_contact),
+                actor=SYSTEM,
+            )
+            if to_qualify:
+                move_stage(
+                    session,
+                    customer_id=c.id,
+                    to_stage="qualify",
+                    at=start + timedelta(days=to_qualify),
+                    actor=SYSTEM,
+                )
+    open_page(app, PAGE)
+    app.radio(key="analysis_view").set_value("velocity").run()
+
+    assert not app.exception and not app.error
+    assert {m.label: m.value for m in app.metric}["Deals stall in"] == "First contact"
+    assert "Deals stay longest in First contact: 9.0 days at the median." in app.warning[0].value
+    assert [h.value for h in app.subheader] == ["Open customers waiting longest in First contact"]
+    assert list(app.dataframe[1].value["Name"]) == ["V2"]
+
+
+def test_a_heatmap_cell_drills_down_too(app: AppTest, app_engine: Engine):
+    _fixture(app_engine)
+    open_page(app, PAGE)
+
+    app.session_state["analysis_heatmap"] = {
+        "selection": {"cell": [{"segment": "展会", "stage_name": "Needs qualified"}]}
+    }
+    app.run()
+
+    assert not app.exception and not app.error
+    assert "展会 · into Needs qualified" in [h.value for h in app.subheader]
+    assert len(app.dataframe[1].value) == 1  # of the 展会 customers who reached first contact, one went on
