@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -11,8 +14,10 @@ from funnel.pipeline.stages import Pipeline, get_pipeline
 
 BAR_COLOR = "#4C78A8"
 LOSS_COLOR = "#E45756"
-# Room to the right of the longest bar for its label ("1,000 · step 20% · overall 20%").
-_LABEL_ROOM = 1.45
+# Room to the right of the longest bar for its label ("200 · step 20% · overall 20% · −800").
+_LABEL_ROOM = 1.75
+# A chart saved as an image (PNG, SVG) has no container to stretch to: this wide.
+EXPORT_WIDTH = 720
 
 
 def _percent(value: float | None) -> str:
@@ -24,11 +29,12 @@ def _stage_label(row: pd.Series, lang: str) -> str:
     if pd.isna(row["step_conversion"]):
         return count
     return t(
-        "chart.stage_label",
+        "chart.stage_label_drop",
         lang,
         count=count,
         step=_percent(row["step_conversion"]),
         overall=_percent(row["overall_conversion"]),
+        dropped=f"{int(row['drop_off']):,}",
     )
 
 
@@ -278,3 +284,41 @@ def cash_chart(steps: pd.DataFrame, lang: str) -> alt.LayerChart:
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12).encode(x="customers:Q", text="label:N")
     return (bars + labels).properties(height=max(48 * len(steps), 120))
+
+
+def _export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    spec: dict[str, Any] = chart.to_dict()
+    spec.setdefault("width", EXPORT_WIDTH)
+    spec.setdefault("background", "white")
+    return spec
+
+
+def chart_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
+    """The chart as a PNG image, rendered offline (vl-convert: no browser, no network)."""
+    import vl_convert
+
+    return bytes(vl_convert.vegalite_to_png(_export_spec(chart), scale=scale))
+
+
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as an SVG document, rendered offline (vl-convert)."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_svg(_export_spec(chart)))
+
+
+def table_xlsx(frame: pd.DataFrame, *, sheet: str = "funnel") -> bytes:
+    """A table as an Excel workbook (openpyxl); cells a spreadsheet would run as formulas are neutralised."""
+    from funnel.core.export import spreadsheet_safe
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        spreadsheet_safe(frame).to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    """A table as CSV in UTF-8 with a byte-order mark (so that Excel reads Chinese correctly)."""
+    from funnel.core.export import spreadsheet_safe
+
+    return spreadsheet_safe(frame).to_csv(index=False).encode("utf-8-sig")

@@ -2,8 +2,10 @@
 
 Each tile counts what happened in the period, by the date of the event it names: new leads by their
 creation, won and lost by the day they were won or lost, money collected by the day it was received.
-The open pipeline is a state, not an event: the open opportunities at the end of each period, rebuilt
-from the stage history (so the previous period's figure is what was open then, not now).
+The open pipeline is a state, not an event: the open customers' opportunities at the end of each period,
+by the stored won / lost dates (so the previous period's figure is what was open then, not now).
+Durations (days lead -> won, hours to first contact) are computed in SQL; their medians over the
+period's rows in Python (a few floats per lead).
 The attribute filters (channel, owner, ...) and the reader's scope apply to every tile; the creation
 period of the filter object does not (the period here is the tiles' own).
 """
@@ -16,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
-from funnel.analytics.rollups import readers_filter
+from funnel.analytics.rollups import _deal_amount, readers_filter
 from funnel.core.clock import day_start_utc, team_zone
 from funnel.pipeline.stages import LOST, WON
-from funnel.store.models import Contract, Customer, Opportunity, Payment, StageEvent, User
+from funnel.store.models import Customer, Opportunity, Payment, User
 
 KPI_KEYS = (
     "new_leads",
@@ -89,41 +91,45 @@ def _between(column: Any, window: Window) -> ColumnElement[bool]:
     return and_(column >= window.start, column < window.end)
 
 
-def _deal_amount() -> ColumnElement[Any]:
-    signed = select(func.sum(Contract.amount)).where(Contract.customer_id == Customer.id).scalar_subquery()
-    expected = (
-        select(func.sum(Opportunity.amount)).where(Opportunity.customer_id == Customer.id).scalar_subquery()
-    )
-    return func.coalesce(signed, expected, 0)
+def _hours_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]:
+    """later - earlier in hours, computed in SQL (so that only one float per row comes back)."""
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
 def _figures(session: Session, filters: CustomerFilter, window: Window) -> dict[str, float | None]:
-    new_leads = session.scalar(
+    dialect = session.get_bind().dialect.name
+    created_in = _between(Customer.created_at, window)
+    # One pass over the customers for the counts; then the few rows the medians need.
+    counts = session.execute(
         _where(
-            select(func.count()).select_from(Customer).where(_between(Customer.created_at, window)), filters
+            select(
+                func.coalesce(func.sum(case((created_in, 1), else_=0)), 0),
+                func.coalesce(
+                    func.sum(
+                        case((and_(Customer.status == LOST, _between(Customer.lost_at, window)), 1), else_=0)
+                    ),
+                    0,
+                ),
+            ).select_from(Customer),
+            filters,
         )
-    )
-    won_rows = session.execute(
+    ).one()
+    new_leads, lost = int(counts[0]), int(counts[1])
+    created = session.scalars(
         _where(
-            select(Customer.created_at, Customer.won_at, _deal_amount())
+            select(_hours_between(Customer.first_contacted_at, Customer.created_at, dialect))
             .select_from(Customer)
-            .where(Customer.status == WON, _between(Customer.won_at, window)),
+            .where(created_in, Customer.first_contacted_at.is_not(None)),
             filters,
         )
     ).all()
-    lost = session.scalar(
+    won_rows = session.execute(
         _where(
-            select(func.count())
+            select(_hours_between(Customer.won_at, Customer.created_at, dialect), _deal_amount())
             .select_from(Customer)
-            .where(Customer.status == LOST, _between(Customer.lost_at, window)),
-            filters,
-        )
-    )
-    first_contacts = session.execute(
-        _where(
-            select(Customer.created_at, Customer.first_contacted_at)
-            .select_from(Customer)
-            .where(_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None)),
+            .where(Customer.status == WON, _between(Customer.won_at, window)),
             filters,
         )
     ).all()
@@ -137,17 +143,14 @@ def _figures(session: Session, filters: CustomerFilter, window: Window) -> dict[
         )
     )
     won = len(won_rows)
-    days_to_win = [(won_at - created).total_seconds() / 86400 for created, won_at, _ in won_rows if won_at]
-    hours_to_contact = [
-        max(0.0, (contacted - created).total_seconds() / 3600)
-        for created, contacted in first_contacts
-        if contacted is not None
-    ]
+    days_to_win = [float(hours) / 24 for hours, _ in won_rows if hours is not None]
+    # A first contact logged before the lead was entered (a call imported later) counts as immediate.
+    hours_to_contact = [max(0.0, float(hours)) for hours in created if hours is not None]
     return {
-        "new_leads": float(new_leads or 0),
+        "new_leads": float(new_leads),
         "won": float(won),
-        "win_rate": won / (won + int(lost or 0)) if won + int(lost or 0) else None,
-        "won_amount": float(sum(float(amount or 0) for *_, amount in won_rows)),
+        "win_rate": won / (won + lost) if won + lost else None,
+        "won_amount": float(sum(float(amount or 0) for _, amount in won_rows)),
         "median_days_to_win": statistics.median(days_to_win) if days_to_win else None,
         "speed_to_lead_hours": statistics.median(hours_to_contact) if hours_to_contact else None,
         "open_pipeline": open_pipeline_at(session, filters, window.end),
@@ -168,22 +171,24 @@ def _team_day(at: datetime) -> date:
 
 
 def open_pipeline_at(session: Session, filters: CustomerFilter, at: datetime) -> float:
-    """The amount of opportunities created before `at` whose customer was open at `at` (by its history)."""
-    last_stage = (
-        select(StageEvent.to_stage)
-        .where(StageEvent.customer_id == Customer.id, StageEvent.at < at)
-        .order_by(StageEvent.at.desc(), StageEvent.id.desc())
-        .limit(1)
-        .correlate(Customer)
-        .scalar_subquery()
+    """The amount of opportunities created before `at` whose customer was open at `at`.
+
+    Open at `at`: created before it and not won or lost before it, by the stored funnel state (won_at,
+    lost_at, kept with every stage event), so that it is one indexed pass. A customer lost and later
+    reopened has no lost date any more and counts as open back to its creation.
+    """
+    open_then = _where(
+        select(Customer.id).where(
+            Customer.created_at < at,
+            or_(Customer.won_at.is_(None), Customer.won_at >= at),
+            or_(Customer.lost_at.is_(None), Customer.lost_at >= at),
+        ),
+        filters,
     )
-    stmt = (
-        select(func.coalesce(func.sum(Opportunity.amount), 0))
-        .select_from(Opportunity)
-        .join(Customer, Customer.id == Opportunity.customer_id)
-        .where(Opportunity.created_at < at, Customer.created_at < at, last_stage.not_in([WON, LOST]))
+    stmt = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
+        Opportunity.created_at < at, Opportunity.customer_id.in_(open_then)
     )
-    return float(session.scalar(_where(stmt, filters)) or 0)
+    return float(session.scalar(stmt) or 0)
 
 
 def kpi_tiles(

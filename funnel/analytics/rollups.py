@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -13,8 +13,19 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor, customer_scope, require
 from funnel.analytics.filters import ATTRIBUTE_FIELDS, PERIOD_FIELDS, SEGMENT_FIELDS, CustomerFilter
 from funnel.core.clock import team_zone
+from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
-from funnel.store.models import Contract, Customer, Objection, Opportunity, Payment, User
+from funnel.store.models import (
+    Contract,
+    Customer,
+    CustomerTag,
+    ListItem,
+    Objection,
+    Opportunity,
+    Payment,
+    StageEvent,
+    User,
+)
 
 _S = TypeVar("_S", bound=Select)
 __all__ = ["ATTRIBUTE_FIELDS", "PERIOD_FIELDS", "SEGMENT_FIELDS", "CustomerFilter"]
@@ -71,8 +82,13 @@ def _furthest_ranks(stored: pd.Series, pipeline: Pipeline) -> pd.Series:
 
 
 def _deal_amount() -> ColumnElement[Any]:
-    """What a customer is worth: signed contracts if any, else its opportunities."""
-    signed = select(func.sum(Contract.amount)).where(Contract.customer_id == Customer.id).scalar_subquery()
+    """What a customer is worth: signed contracts if any, else its opportunities (a draft, pending or
+    rejected contract is not signed business: funnel.closing.merged counts the same way)."""
+    signed = (
+        select(func.sum(Contract.amount))
+        .where(Contract.customer_id == Customer.id, Contract.status == "signed")
+        .scalar_subquery()
+    )
     expected = (
         select(func.sum(Opportunity.amount)).where(Opportunity.customer_id == Customer.id).scalar_subquery()
     )
@@ -206,6 +222,14 @@ def segment_values(session: Session, field_name: str, *, actor: Actor) -> list[s
     scope = customer_scope(session, actor)
     if field_name == "owner":
         stmt = select(User.username).join(Customer, Customer.owner_id == User.id).distinct()
+    elif field_name == "tag":
+        stmt = (
+            select(ListItem.code)
+            .join(CustomerTag, CustomerTag.tag_id == ListItem.id)
+            .join(Customer, Customer.id == CustomerTag.customer_id)
+            .where(ListItem.list_name == "tag")
+            .distinct()
+        )
     elif field_name in ATTRIBUTE_FIELDS:
         column = getattr(Customer, field_name)
         stmt = select(column).where(column.is_not(None)).distinct()
@@ -220,3 +244,117 @@ def customer_count(session: Session, *, actor: Actor) -> int:
     require(actor, "analytics.read")
     stmt = select(func.count()).select_from(Customer).where(*customer_scope(session, actor).conditions())
     return int(session.scalar(stmt) or 0)
+
+
+# ---- loss points and drill-down: the customers behind a figure (small, limited result sets)
+
+DRILL_COLUMNS = ["id", "customer_no", "name", "channel", "owner", "stage", "status", "created_at"]
+
+
+def lost_reasons_at(
+    session: Session, *, actor: Actor, stage: str, filters: CustomerFilter | None = None
+) -> pd.DataFrame:
+    """The lost reasons (customer.lost_reason as stored) of customers lost at `stage`, most frequent first.
+
+    Columns: reason ("" where none was given), customers.
+    """
+    filters = readers_filter(session, actor, filters)
+    reason = func.coalesce(Customer.lost_reason, "")
+    stmt = select(reason.label("reason"), func.count().label("customers")).select_from(Customer)
+    stmt = _scoped(stmt, filters).where(Customer.status == LOST, Customer.stage == stage)
+    stmt = stmt.group_by(reason).order_by(func.count().desc(), reason)
+    return pd.DataFrame(session.execute(stmt).all(), columns=["reason", "customers"])
+
+
+def objections_at(
+    session: Session, *, actor: Actor, stage: str, filters: CustomerFilter | None = None
+) -> pd.DataFrame:
+    """Objection categories raised at `stage` (the objection's stage, else the customer's), most first.
+
+    Columns: category, objections, customers (distinct customers who raised it).
+    """
+    filters = readers_filter(session, actor, filters)
+    stmt = select(
+        Objection.category.label("category"),
+        func.count().label("objections"),
+        func.count(func.distinct(Objection.customer_id)).label("customers"),
+    ).select_from(Objection)
+    stmt = _scoped(stmt.join(Customer, Customer.id == Objection.customer_id), filters)
+    stmt = stmt.where(func.coalesce(Objection.stage, Customer.stage) == stage).group_by(Objection.category)
+    stmt = stmt.order_by(func.count().desc(), Objection.category)
+    return pd.DataFrame(session.execute(stmt).all(), columns=["category", "objections", "customers"])
+
+
+def stuck_at(
+    session: Session,
+    *,
+    actor: Actor,
+    stage: str,
+    now: datetime,
+    filters: CustomerFilter | None = None,
+    limit: int = 20,
+) -> pd.DataFrame:
+    """The open customers at `stage` that have been there longest (since their last move into it).
+
+    Columns: DRILL_COLUMNS + entered_at, days.
+    """
+    filters = readers_filter(session, actor, filters)
+    entered = (
+        select(func.max(StageEvent.at))
+        .where(StageEvent.customer_id == Customer.id, StageEvent.to_stage == stage)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    since = func.coalesce(entered, Customer.created_at).label("entered_at")
+    stmt = _drill_select(since)
+    stmt = _scoped(stmt, filters, by="owner").where(Customer.status == OPEN, Customer.stage == stage)
+    stmt = stmt.order_by(since, Customer.id).limit(limit)
+    frame = pd.DataFrame(session.execute(stmt).all(), columns=[*DRILL_COLUMNS, "entered_at"])
+    frame["days"] = [max(0, (now - entered_at).days) for entered_at in frame["entered_at"]]
+    return frame
+
+
+def _drill_select(*extra: ColumnElement[Any]) -> Select[Any]:
+    owner = func.coalesce(User.display_name, User.username).label("owner")
+    return select(
+        Customer.id,
+        Customer.customer_no,
+        Customer.name,
+        Customer.channel,
+        owner,
+        Customer.stage,
+        Customer.status,
+        Customer.created_at,
+        *extra,
+    ).select_from(Customer)
+
+
+def drill_customers(
+    session: Session,
+    *,
+    actor: Actor,
+    filters: CustomerFilter | None = None,
+    reached: str | None = None,
+    current: str | None = None,
+    status: str | None = None,
+    pipeline: Pipeline | None = None,
+    limit: int = 500,
+) -> tuple[pd.DataFrame, int]:
+    """The customers behind a figure: those who `reached` a stage (the funnel bar), are `current`ly at one
+    (the table's "there now"), or have a `status`; newest first, at most `limit`, and how many in all."""
+    pipeline = pipeline or get_pipeline()
+    filters = readers_filter(session, actor, filters)
+    conds: list[ColumnElement[bool]] = []
+    if reached is not None:
+        keys = pipeline.funnel_keys
+        if reached not in keys:
+            raise ValueError(f"unknown stage {reached!r}")
+        conds.append(Customer.furthest_stage.in_(keys[keys.index(reached) :]))
+    if current is not None:
+        conds.append(and_(Customer.stage == current, Customer.status == OPEN))
+    if status is not None:
+        conds.append(Customer.status == status)
+    total = session.scalar(_scoped(select(func.count()).select_from(Customer), filters).where(*conds))
+    stmt = _scoped(_drill_select(), filters, by="owner").where(*conds)
+    stmt = stmt.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit)
+    return pd.DataFrame(session.execute(stmt).all(), columns=DRILL_COLUMNS), int(total or 0)

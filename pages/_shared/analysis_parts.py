@@ -286,7 +286,7 @@ def trends_view(actor: Actor, filters: CustomerFilter) -> None:
         PERIODS,
         format_func=lambda p: tr(f"analysis.period.{p}"),
         horizontal=True,
-        key="analysis_period",
+        key="analysis_cohort_period",
     )
     with guarded_read():
         table = cached_cohorts(url, key, period, actor)

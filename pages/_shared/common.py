@@ -18,12 +18,22 @@ from sqlalchemy import Engine
 
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
+from funnel.analytics.kpis import Kpi, kpi_tiles
 from funnel.analytics.report import FunnelReport, build_report
-from funnel.analytics.rollups import customer_count, entity_funnel, segment_values
+from funnel.analytics.rollups import (
+    customer_count,
+    drill_customers,
+    entity_funnel,
+    lost_reasons_at,
+    objections_at,
+    segment_values,
+    stuck_at,
+)
 from funnel.audit.format import reader_zone
 from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
+from funnel.customers.lists import labels
 from funnel.demo.generate import demo_logins
 from funnel.integrations.handlers import install_handlers
 
@@ -206,3 +216,62 @@ def cached_demo_logins(url: str) -> list[str]:
     """The sign-in page's demo hint (an argon2 check, so not on every run of the sign-in page)."""
     with session_scope(_engine(url)) as session:
         return demo_logins(session)
+
+
+@cached(CUSTOMERS)
+def cached_list_labels(url: str, list_name: str, lang: str) -> dict[str, str]:
+    """A managed list's code -> name in `lang` (the filter bar's option labels)."""
+    with session_scope(_engine(url)) as session:
+        return labels(session, list_name, lang)
+
+
+# The same queries for the filter bar's CustomerFilter (pages/_shared/filter_bar.py): the filter object
+# itself is part of the cache key, so that one filter drives every query of a page.
+@cached(CUSTOMERS)
+def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, actor: Actor) -> FunnelReport:
+    with session_scope(_engine(url)) as session:
+        return build_report(session, actor=actor, by=by, filters=filters)
+
+
+@cached(CUSTOMERS)
+def cached_filtered_entity_funnel(url: str, filters: CustomerFilter, actor: Actor) -> pd.DataFrame:
+    with session_scope(_engine(url)) as session:
+        return entity_funnel(session, actor=actor, filters=filters)
+
+
+@cached(CUSTOMERS)
+def cached_kpis(url: str, filters: CustomerFilter, today: date, actor: Actor) -> list[Kpi]:
+    """The KPI tiles for the filter's period (and the one before it), its attribute filters applied."""
+    with session_scope(_engine(url)) as session:
+        return kpi_tiles(
+            session, actor=actor, since=filters.since, until=filters.until, today=today, filters=filters
+        )
+
+
+@cached(CUSTOMERS)
+def cached_loss_detail(
+    url: str, filters: CustomerFilter, stage: str, now: datetime, actor: Actor
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What is recorded at a loss point's stage: lost reasons, objection categories, who is stuck longest."""
+    with session_scope(_engine(url)) as session:
+        return (
+            lost_reasons_at(session, actor=actor, stage=stage, filters=filters),
+            objections_at(session, actor=actor, stage=stage, filters=filters),
+            stuck_at(session, actor=actor, stage=stage, now=now, filters=filters),
+        )
+
+
+@cached(CUSTOMERS)
+def cached_drill(
+    url: str,
+    filters: CustomerFilter,
+    reached: str | None,
+    current: str | None,
+    status: str | None,
+    actor: Actor,
+) -> tuple[pd.DataFrame, int]:
+    """The customers behind a funnel figure (funnel.analytics.rollups.drill_customers)."""
+    with session_scope(_engine(url)) as session:
+        return drill_customers(
+            session, actor=actor, filters=filters, reached=reached, current=current, status=status
+        )

@@ -6,18 +6,43 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
 from funnel.access.permissions import Actor, allowed
-from funnel.analytics.charts import channel_chart, channel_frame, funnel_chart
+from funnel.analytics.charts import (
+    channel_chart,
+    channel_frame,
+    chart_png,
+    chart_svg,
+    funnel_chart,
+    table_csv,
+    table_xlsx,
+)
+from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
+from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi
 from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.report import FunnelReport, report_table
-from funnel.core.i18n import catalogue
-from funnel.pipeline.stages import get_pipeline
-from pages._shared.common import CUSTOMERS, USERS, clear_area, current_language, get_engine, tr
+from funnel.core.clock import utcnow
+from funnel.core.export import spreadsheet_safe
+from funnel.core.i18n import catalogue, t
+from funnel.pipeline.stages import WON, get_pipeline
+from pages._shared.common import (
+    CUSTOMERS,
+    USERS,
+    cached_drill,
+    cached_loss_detail,
+    clear_area,
+    current_language,
+    get_engine,
+    keep_translated_choices,
+    tr,
+)
+from pages._shared.customer_parts import open_customer
+from pages._shared.forms import guarded_read
 
 log = logging.getLogger(__name__)
 DEMO_LEADS = 2000
@@ -111,6 +136,7 @@ def funnel_section(report: FunnelReport, loss: LossPoint | None) -> None:
     st.caption(tr("dash.funnel_caption"))
     shown = table[["stage_name", "reached", "current", "step_conversion", "overall_conversion", "drop_off"]]
     _table(st, shown)
+    funnel_downloads(funnel_export_table(report), chart)
 
 
 _PERCENT_COLUMNS = {"step_conversion", "overall_conversion", "win_rate", "conversion_to_won", "share"}
@@ -158,3 +184,234 @@ def entity_section(entities: pd.DataFrame) -> None:
     table = entity_table(entities)
     table["step"] = [tr(f"entity.{step}") for step in table["step"]]
     _table(st, table)
+
+
+# ---- KPI tiles
+
+
+def _kpi_text(key: str, value: float | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    if key == "win_rate":
+        return f"{value:.1%}"
+    if key in ("won_amount", "open_pipeline", "collected"):
+        return short_money(value, lang)
+    if key == "median_days_to_win":
+        return tr("kpi.days", days=f"{value:.1f}")
+    if key == "speed_to_lead_hours":
+        return tr("kpi.hours", hours=f"{value:.1f}")
+    return f"{value:,.0f}"
+
+
+def _kpi_delta(key: str, change: float | None, lang: str) -> str | None:
+    if change is None:
+        return None
+    if key == "win_rate":
+        return tr("kpi.points", points=f"{change * 100:+.1f}")
+    sign = "+" if change >= 0 else "−"
+    return sign + _kpi_text(key, abs(change), lang)
+
+
+def kpi_section(tiles: list[Kpi], *, bounded: bool) -> None:
+    """The KPI tiles: each with its change against the previous period of the same length."""
+    lang = current_language()
+    st.caption(tr("kpi.caption" if bounded else "kpi.caption_all"))
+    for row in (tiles[:4], tiles[4:]):
+        for column, tile in zip(st.columns(4), row, strict=False):
+            column.metric(
+                tr(f"kpi.{tile.key}"),
+                _kpi_text(tile.key, tile.value, lang),
+                delta=_kpi_delta(tile.key, tile.change, lang),
+                delta_color="inverse" if tile.key in LOWER_IS_BETTER else "normal",
+                help=tr(f"kpi.{tile.key}.help"),
+                border=True,
+            )
+
+
+# ---- downloads of the funnel
+
+
+def funnel_downloads(table: pd.DataFrame, chart: alt.TopLevelMixin) -> None:
+    """The funnel table as CSV and Excel, the chart as PNG and SVG (made when clicked, offline)."""
+    stem = "funnel"
+    with st.container(horizontal=True):
+        st.download_button(
+            tr("dash.download_csv"),
+            data=table_csv(table),
+            file_name=f"{stem}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+            key="dash_dl_csv",
+            on_click="ignore",
+        )
+        st.download_button(
+            tr("dash.download_xlsx"),
+            data=lambda: table_xlsx(table),
+            file_name=f"{stem}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            icon=":material/table:",
+            key="dash_dl_xlsx",
+            on_click="ignore",
+        )
+        st.download_button(
+            tr("dash.download_png"),
+            data=lambda: chart_png(chart),
+            file_name=f"{stem}.png",
+            mime="image/png",
+            icon=":material/image:",
+            key="dash_dl_png",
+            on_click="ignore",
+        )
+        st.download_button(
+            tr("dash.download_svg"),
+            data=lambda: chart_svg(chart),
+            file_name=f"{stem}.svg",
+            mime="image/svg+xml",
+            icon=":material/image:",
+            key="dash_dl_svg",
+            on_click="ignore",
+        )
+
+
+def funnel_export_table(report: FunnelReport) -> pd.DataFrame:
+    """The funnel table as downloaded: one row per stage, stage names in the reader's language."""
+    table = report_table(replace(report, segments=[]), lang=current_language())
+    return table[
+        ["stage", "stage_name", "reached", "current", "step_conversion", "overall_conversion", "drop_off"]
+    ]
+
+
+# ---- loss points
+
+
+def lowest_steps(overall: FunnelSegment) -> list[str]:
+    """The stage(s) into which the step conversion is lowest (ties all count), as FunnelSegment.loss_point
+    judges them: the last step, into won, is left to the win rate."""
+    steps = {s: c for s, c in overall.step_conversion.items() if c is not None and s != WON}
+    if not steps:
+        return []
+    lowest = min(steps.values())
+    return [s for s, c in steps.items() if abs(c - lowest) < 1e-12]
+
+
+def loss_section(overall: FunnelSegment, url: str, filters: CustomerFilter, actor: Actor) -> None:
+    """For each lowest step: the lost reasons and objections recorded at the stage before it, and the
+    customers stuck there longest (a click opens one)."""
+    to_stages = lowest_steps(overall)
+    if not to_stages:
+        return
+    pipeline, lang = get_pipeline(), current_language()
+    now = utcnow().replace(minute=0, second=0, microsecond=0)  # by the hour, so the result stays cached
+    st.subheader(tr("dash.loss_points"))
+    for to_stage in to_stages:
+        at_stage = overall.stages[overall.stages.index(to_stage) - 1]
+        st.markdown(
+            tr(
+                "dash.loss_point_head",
+                from_stage=pipeline.name(at_stage, lang),
+                to_stage=pipeline.name(to_stage, lang),
+                step=overall.step_conversion[to_stage] or 0.0,
+                dropped=f"{overall.drop_off[to_stage]:,}",
+            )
+        )
+        with guarded_read():
+            reasons, objections, stuck = cached_loss_detail(url, filters, at_stage, now, actor)
+        reasons_col, objections_col = st.columns(2)
+        reasons_col.caption(tr("dash.lost_reasons_there"))
+        if reasons.empty:
+            reasons_col.write(tr("dash.nothing_recorded"))
+        else:
+            shown = reasons.assign(reason=[r or tr("table.none") for r in reasons["reason"]])
+            reasons_col.dataframe(
+                shown,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "reason": st.column_config.TextColumn(tr("table.reason")),
+                    "customers": st.column_config.NumberColumn(tr("table.customers"), format="localized"),
+                },
+                key=f"dash_reasons_{at_stage}",
+            )
+        objections_col.caption(tr("dash.objections_there"))
+        if objections.empty:
+            objections_col.write(tr("dash.nothing_recorded"))
+        else:
+            shown = objections.assign(category=[_known("objection", c) for c in objections["category"]])
+            objections_col.dataframe(
+                shown,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "category": st.column_config.TextColumn(tr("table.category")),
+                    "objections": st.column_config.NumberColumn(tr("table.objections"), format="localized"),
+                    "customers": st.column_config.NumberColumn(tr("table.customers"), format="localized"),
+                },
+                key=f"dash_objections_{at_stage}",
+            )
+        st.caption(tr("dash.stuck_there", stage=pipeline.name(at_stage, lang)))
+        if stuck.empty:
+            st.write(tr("dash.nobody_stuck"))
+        else:
+            customer_table(stuck, key=f"dash_stuck_{at_stage}", extra=["days"])
+
+
+# ---- drill-down: the customers behind a figure
+
+
+def customer_table(frame: pd.DataFrame, *, key: str, extra: tuple[str, ...] | list[str] = ()) -> None:
+    """Customers as a table; choosing a row opens that customer's page."""
+    pipeline, lang = get_pipeline(), current_language()
+    shown = frame[["customer_no", "name", "channel", "owner", "stage", "status", "created_at", *extra]].copy()
+    shown["stage"] = [pipeline.name(s, lang) for s in shown["stage"]]
+    shown["status"] = [tr(f"leads.status.{s}") for s in shown["status"]]
+    config: dict[str, Any] = {
+        name: st.column_config.TextColumn(tr(f"drill.{name}"))
+        for name in ("customer_no", "name", "channel", "owner", "stage", "status")
+    }
+    config["created_at"] = st.column_config.DatetimeColumn(tr("drill.created_at"), format="YYYY-MM-DD")
+    config["days"] = st.column_config.NumberColumn(tr("drill.days"), format="localized")
+    event = st.dataframe(
+        spreadsheet_safe(shown),
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+    )
+    if event.selection.rows:
+        open_customer(int(frame.iloc[event.selection.rows[0]]["id"]))
+
+
+DRILL_KINDS = ("reached", "current", "won", "lost", "open")
+
+
+def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor: Actor) -> None:
+    """Pick a figure (a funnel bar, a table cell, an outcome) and see the customers behind it."""
+    pipeline, lang = get_pipeline(), current_language()
+    st.subheader(tr("dash.drill"))
+    keep_translated_choices("dash_drill_kind", "dash_drill_stage")
+    kind_col, stage_col = st.columns(2)
+    kind = kind_col.selectbox(
+        tr("dash.drill_kind"),
+        options=list(DRILL_KINDS),
+        format_func=lambda k: t(f"drill.kind.{k}", lang),
+        key="dash_drill_kind",
+    )
+    stage = None
+    if kind in ("reached", "current"):
+        stages = report.stages if kind == "reached" else [s for s in report.stages if s != WON]
+        stage = stage_col.selectbox(
+            tr("dash.drill_stage"),
+            options=stages,
+            format_func=lambda s: pipeline.name(s, lang),
+            key="dash_drill_stage",
+        )
+    reached = stage if kind == "reached" else None
+    current = stage if kind == "current" else None
+    status = kind if kind in ("won", "lost", "open") else None
+    with guarded_read():
+        frame, total = cached_drill(url, filters, reached, current, status, actor)
+    st.caption(tr("dash.drill_count", shown=f"{len(frame):,}", total=f"{total:,}"))
+    if not frame.empty:
+        customer_table(frame, key="dash_drill_table")

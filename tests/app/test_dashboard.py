@@ -3,6 +3,7 @@
 import json
 from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
@@ -10,6 +11,11 @@ from streamlit.testing.v1 import AppTest
 from funnel.pipeline.stages import get_pipeline
 from tests.app.helpers import metric_values, seed, shown
 from tests.factories import SEED_STAGES
+
+
+def table_with(app: AppTest, column: str) -> pd.DataFrame:
+    """The first table on the page that has `column` (the page draws several)."""
+    return next(df.value for df in app.dataframe if column in df.value.columns)
 
 
 def chart_specs(app: AppTest) -> list[dict]:
@@ -83,10 +89,11 @@ def test_the_channel_filter_narrows_every_figure(app: AppTest, app_engine: Engin
     seed(app_engine, {"lead": 3}, channel="直播")
     app.run()
     assert metric_values(app)["Leads"] == "9"
-    assert app.multiselect(key="dash_channels").options == ["展会", "直播"]
+    # Stored codes, offered by their managed-list names in the reader's language.
+    assert app.multiselect(key="dash_channels").options == ["Trade show", "Live stream"]
     app.multiselect(key="dash_channels").select("直播").run()
     assert metric_values(app)["Leads"] == "3"
-    by_channel = app.dataframe[1].value
+    by_channel = table_with(app, "conversion_to_won")
     assert by_channel["channel"].tolist() == ["直播"]
 
 
@@ -119,5 +126,5 @@ def test_switching_to_chinese_translates_labels_and_stage_names_and_keeps_the_fi
 def test_the_entity_funnel_counts_customers_with_opportunities(app: AppTest, app_engine: Engine) -> None:
     seed(app_engine, {"lead": 3})
     app.run()
-    entities = app.dataframe[2].value
+    entities = table_with(app, "step")
     assert entities["customers"].tolist() == [3, 0, 0, 0]

@@ -37,4 +37,4 @@ def test_a_rep_counts_only_their_own_and_a_manager_counts_all(
     assert metric_values(manager)["Leads"] == "4"
     assert metric_values(rep)["Leads"] == "1"
     assert metric_values(manager_again)["Leads"] == "4"
-    assert rep.multiselect(key="dash_channels").options == ["官网"]  # no other rep's channels either
+    assert rep.multiselect(key="dash_channels").options == ["Website"]  # 官网; no other rep's channels either

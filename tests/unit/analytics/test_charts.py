@@ -59,20 +59,20 @@ def test_funnel_chart_without_a_loss_point_highlights_nothing() -> None:
     assert not any(row["is_loss"] for row in chart_rows(spec))
 
 
-def test_funnel_chart_labels_show_count_step_and_overall_conversion() -> None:
+def test_funnel_chart_labels_show_count_step_overall_conversion_and_drop_off() -> None:
     labels = [row["label"] for row in chart_rows(funnel_chart(seed_table(), "en").to_dict())]
     assert labels[:5] == [
         "1,000",
-        "200 · step 20% · overall 20%",
-        "100 · step 50% · overall 10%",
-        "20 · step 20% · overall 2%",
-        "10 · step 50% · overall 1%",
+        "200 · step 20% · overall 20% · −800",
+        "100 · step 50% · overall 10% · −100",
+        "20 · step 20% · overall 2% · −80",
+        "10 · step 50% · overall 1% · −10",
     ]
 
 
 def test_funnel_chart_labels_are_translated() -> None:
     labels = [row["label"] for row in chart_rows(funnel_chart(seed_table("zh"), "zh").to_dict())]
-    assert labels[1] == "200 · 环比 20% · 总转化 20%"
+    assert labels[1] == "200 · 环比 20% · 总转化 20% · 流失 800"
 
 
 def test_funnel_chart_of_an_empty_funnel_does_not_fail() -> None:
