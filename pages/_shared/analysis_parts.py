@@ -186,6 +186,8 @@ def customer_list(frame: pd.DataFrame, *, key: str, limit: int = DRILL_LIMIT) ->
 def segments_view(actor: Actor, filters: CustomerFilter) -> None:
     url, key, pipeline, lang = database_url(), filter_key(filters), get_pipeline(), current_language()
     left, right = st.columns([2, 1])
+    if "analysis_dimension" not in st.session_state and st.query_params.get("dim") in DIMENSIONS:
+        st.session_state["analysis_dimension"] = st.query_params["dim"]
     dimension = left.selectbox(
         tr("analysis.dimension"),
         DIMENSIONS,
@@ -202,6 +204,7 @@ def segments_view(actor: Actor, filters: CustomerFilter) -> None:
             help=tr("analysis.min_sample.help"),
         )
     )
+    st.query_params["dim"] = dimension
     with guarded_read():
         result = cached_segments(url, key, dimension, min_sample, actor)
     if not result.segments:

@@ -159,3 +159,16 @@ def test_a_heatmap_cell_drills_down_too(app: AppTest, app_engine: Engine):
     assert not app.exception and not app.error
     assert "展会 · into Needs qualified" in [h.value for h in app.subheader]
     assert len(app.dataframe[1].value) == 1  # of the 展会 customers who reached first contact, one went on
+
+
+def test_a_shared_link_opens_the_same_view_dimension_and_filter(app: AppTest, app_engine: Engine):
+    _fixture(app_engine)
+    app.run()
+    app.query_params.update({"view": "segments", "dim": "region", "channel": "展会"})
+    app.switch_page(PAGE).run()
+
+    assert not app.exception and not app.error
+    assert app.selectbox(key="analysis_dimension").value == "region"
+    assert app.multiselect(key="analysis_channels").value == ["展会"]
+    assert set(app.dataframe[0].value.iloc[:, 0]) == {"华北"}
+    assert app.query_params["dim"] == "region"
