@@ -29,8 +29,17 @@ from funnel.analytics.segments import (
 from funnel.analytics.velocity import LEAD_TO_WON, Velocity, stalled_customers, velocity
 from funnel.core.db import session_scope
 from funnel.pipeline.stages import get_pipeline
-from pages._shared.common import CUSTOMERS, _engine, cached, current_language, database_url, tr
+from pages._shared.common import (
+    CUSTOMERS,
+    _engine,
+    cached,
+    cached_list_labels,
+    current_language,
+    database_url,
+    tr,
+)
 from pages._shared.customer_parts import open_customer
+from pages._shared.filter_bar import LISTED
 from pages._shared.forms import guarded_read
 
 VIEWS = ("segments", "trends", "velocity", "cash")
@@ -141,6 +150,14 @@ def _percent(value: object) -> str:
     return "—" if value is None or pd.isna(value) else f"{float(value):.0%}"  # type: ignore[arg-type]
 
 
+def _value_names(dimension: str | None) -> dict[str, str]:
+    """The reader's-language names of a dimension's stored codes, for those kept in a managed list."""
+    if dimension not in LISTED:
+        return {}
+    with guarded_read():
+        return cached_list_labels(database_url(), LISTED[dimension], current_language())
+
+
 def view_picker() -> str:
     """Which view the page shows (also ?view= in the address, so a view can be shared)."""
     if "analysis_view" not in st.session_state:
@@ -211,6 +228,11 @@ def segments_view(actor: Actor, filters: CustomerFilter) -> None:
         st.info(tr("analysis.no_match"))
         return
     frame = heatmap_frame(result, none_label=tr("table.none"))
+    names = _value_names(dimension)
+    frame["segment"] = [
+        names.get(label, label) if pd.notna(v) else label
+        for label, v in zip(frame["segment"], frame["value"], strict=True)
+    ]
     frame["stage_name"] = [pipeline.name(s, lang) for s in frame["stage"]]
     order = [pipeline.name(s, lang) for s in result.stages[1:]]
     st.caption(tr("analysis.segments.caption", min_sample=min_sample))
@@ -243,7 +265,7 @@ def segments_view(actor: Actor, filters: CustomerFilter) -> None:
         st.caption(tr("analysis.drill.hint"))
         return
     value, stage = picked
-    label = tr("table.none") if value is None else value
+    label = tr("table.none") if value is None else names.get(value, value)
     st.subheader(tr("analysis.drill.title", segment=label, stage=pipeline.name(stage, lang)))
     if not allowed(actor, "customer.read"):
         return
@@ -342,12 +364,13 @@ def velocity_view(actor: Actor, filters: CustomerFilter) -> None:
         return
     st.caption(tr("analysis.velocity.caption"))
     segments = list(dict.fromkeys(result.table["segment"]))
+    names = _value_names(dimension)
     segment = segments[0]
     if dimension is not None:
         segment = st.selectbox(
             tr("analysis.segment"),
             segments,
-            format_func=lambda v: tr("table.none") if v is None else str(v),
+            format_func=lambda v: tr("table.none") if v is None else names.get(str(v), str(v)),
             key="analysis_velocity_segment",
         )
     stall = result.stall_stage(segment)
@@ -370,7 +393,7 @@ def velocity_view(actor: Actor, filters: CustomerFilter) -> None:
     if not stage_rows.empty:
         st.altair_chart(velocity_chart(stage_rows, lang, stall=stall), width="stretch")
     table = result.table.assign(
-        segment=[tr("table.none") if v is None else v for v in result.table["segment"]],
+        segment=[tr("table.none") if v is None else names.get(v, v) for v in result.table["segment"]],
         stage=[
             tr("analysis.lead_to_won") if s == LEAD_TO_WON else pipeline.name(s, lang)
             for s in result.table["stage"]

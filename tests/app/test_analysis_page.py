@@ -40,8 +40,8 @@ def test_the_segment_view_shows_each_channels_step_conversion_and_sample(app: Ap
     assert not app.exception and not app.error
     table = app.dataframe[0].value
     rows = {(r[0], r[1]): (r[2], r[4]) for r in table.itertuples(index=False)}
-    assert rows[("官网", "First contact")] == (6, "50%")
-    assert rows[("展会", "First contact")] == (5, "20%")
+    assert rows[("Website", "First contact")] == (6, "50%")
+    assert rows[("Trade show", "First contact")] == (5, "20%")
     assert "small sample" in set(table.iloc[:, 6])  # every cell here is under the default 20
 
 
@@ -51,11 +51,11 @@ def test_switching_the_dimension_and_filtering_a_channel(app: AppTest, app_engin
 
     app.selectbox(key="analysis_dimension").select("region").run()
     assert not app.exception and not app.error
-    assert set(app.dataframe[0].value.iloc[:, 0]) == {"华东", "华北"}
+    assert set(app.dataframe[0].value.iloc[:, 0]) == {"East China", "North China"}
 
     app.multiselect(key="analysis_channels").select("展会").run()
     assert not app.exception and not app.error
-    assert set(app.dataframe[0].value.iloc[:, 0]) == {"华北"}
+    assert set(app.dataframe[0].value.iloc[:, 0]) == {"North China"}
 
 
 def test_a_row_drills_down_to_its_customers_and_one_opens(app: AppTest, app_engine: Engine):
@@ -65,12 +65,12 @@ def test_a_row_drills_down_to_its_customers_and_one_opens(app: AppTest, app_engi
     first_contact_官网 = next(
         i
         for i, r in enumerate(app.dataframe[0].value.itertuples(index=False))
-        if r[:2] == ("官网", "First contact")
+        if r[:2] == ("Website", "First contact")
     )
     app.session_state["analysis_segment_table"] = {"selection": {"rows": [first_contact_官网], "columns": []}}
     app.run()
     assert not app.exception and not app.error
-    assert "官网 · into First contact" in [h.value for h in app.subheader]
+    assert "Website · into First contact" in [h.value for h in app.subheader]
     drilled = app.dataframe[1].value
     assert len(drilled) == 3  # converted: 2 at contact + 1 won
 
@@ -152,12 +152,12 @@ def test_a_heatmap_cell_drills_down_too(app: AppTest, app_engine: Engine):
     open_page(app, PAGE)
 
     app.session_state["analysis_heatmap"] = {
-        "selection": {"cell": [{"segment": "展会", "stage_name": "Needs qualified"}]}
+        "selection": {"cell": [{"segment": "Trade show", "stage_name": "Needs qualified"}]}
     }
     app.run()
 
     assert not app.exception and not app.error
-    assert "展会 · into Needs qualified" in [h.value for h in app.subheader]
+    assert "Trade show · into Needs qualified" in [h.value for h in app.subheader]
     assert len(app.dataframe[1].value) == 1  # of the 展会 customers who reached first contact, one went on
 
 
@@ -170,5 +170,5 @@ def test_a_shared_link_opens_the_same_view_dimension_and_filter(app: AppTest, ap
     assert not app.exception and not app.error
     assert app.selectbox(key="analysis_dimension").value == "region"
     assert app.multiselect(key="analysis_channels").value == ["展会"]
-    assert set(app.dataframe[0].value.iloc[:, 0]) == {"华北"}
+    assert set(app.dataframe[0].value.iloc[:, 0]) == {"North China"}
     assert app.query_params["dim"] == "region"
