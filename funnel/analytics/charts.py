@@ -16,6 +16,8 @@ BAR_COLOR = "#4C78A8"
 LOSS_COLOR = "#E45756"
 # Room to the right of the longest bar for its label ("200 · step 20% · overall 20% · −800").
 _LABEL_ROOM = 1.75
+# The funnel chart's selection parameter: the stage of a clicked bar.
+STAGE_PICK = "stage_pick"
 # A chart saved as an image (PNG, SVG) has no container to stretch to: this wide.
 EXPORT_WIDTH = 720
 
@@ -62,16 +64,22 @@ def funnel_chart(
         axis=alt.Axis(format="~s", tickCount=5),
     )
     base = alt.Chart(frame).encode(y=y)
-    bars = base.mark_bar(cornerRadiusEnd=3, height={"band": 0.75}).encode(
-        x=x,
-        color=alt.condition(alt.datum.is_loss, alt.value(LOSS_COLOR), alt.value(BAR_COLOR)),
-        tooltip=[
-            alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
-            alt.Tooltip("reached:Q", title=t("table.reached", lang), format=","),
-            alt.Tooltip("step_conversion:Q", title=t("table.step_conversion", lang), format=".1%"),
-            alt.Tooltip("overall_conversion:Q", title=t("table.overall_conversion", lang), format=".1%"),
-            alt.Tooltip("drop_off:Q", title=t("table.drop_off", lang), format=","),
-        ],
+    # Clicking a bar selects its stage (the dashboard drills down to the customers who reached it).
+    pick = alt.selection_point(name=STAGE_PICK, fields=["stage"], on="click")
+    bars = (
+        base.mark_bar(cornerRadiusEnd=3, height={"band": 0.75}, cursor="pointer")
+        .add_params(pick)
+        .encode(
+            x=x,
+            color=alt.condition(alt.datum.is_loss, alt.value(LOSS_COLOR), alt.value(BAR_COLOR)),
+            tooltip=[
+                alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
+                alt.Tooltip("reached:Q", title=t("table.reached", lang), format=","),
+                alt.Tooltip("step_conversion:Q", title=t("table.step_conversion", lang), format=".1%"),
+                alt.Tooltip("overall_conversion:Q", title=t("table.overall_conversion", lang), format=".1%"),
+                alt.Tooltip("drop_off:Q", title=t("table.drop_off", lang), format=","),
+            ],
+        )
     )
     labels = base.mark_text(align="left", dx=6, fontSize=12).encode(
         x="reached:Q",

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.rollups import _deal_amount, readers_filter
-from funnel.core.clock import day_start_utc, team_zone
+from funnel.core.clock import day_start_utc, team_zone, utcnow
+from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import LOST, WON
 from funnel.store.models import Customer, Opportunity, Payment, User
 
@@ -177,14 +178,18 @@ def open_pipeline_at(session: Session, filters: CustomerFilter, at: datetime) ->
     lost_at, kept with every stage event), so that it is one indexed pass. A customer lost and later
     reopened has no lost date any more and counts as open back to its creation.
     """
-    open_then = _where(
-        select(Customer.id).where(
-            Customer.created_at < at,
-            or_(Customer.won_at.is_(None), Customer.won_at >= at),
-            or_(Customer.lost_at.is_(None), Customer.lost_at >= at),
-        ),
-        filters,
-    )
+    if at >= utcnow():
+        # A period that ends now: open at its end is open now (the status, read from its index).
+        open_then = _where(select(Customer.id).where(Customer.status == OPEN), filters)
+    else:
+        open_then = _where(
+            select(Customer.id).where(
+                Customer.created_at < at,
+                or_(Customer.won_at.is_(None), Customer.won_at >= at),
+                or_(Customer.lost_at.is_(None), Customer.lost_at >= at),
+            ),
+            filters,
+        )
     stmt = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
         Opportunity.created_at < at, Opportunity.customer_id.in_(open_then)
     )

@@ -337,11 +337,13 @@ def drill_customers(
     reached: str | None = None,
     current: str | None = None,
     status: str | None = None,
+    event: tuple[str, datetime | None, datetime] | None = None,
     pipeline: Pipeline | None = None,
     limit: int = 500,
 ) -> tuple[pd.DataFrame, int]:
     """The customers behind a figure: those who `reached` a stage (the funnel bar), are `current`ly at one
-    (the table's "there now"), or have a `status`; newest first, at most `limit`, and how many in all."""
+    (the table's "there now"), have a `status`, or whose `event` ("created", "won" or "lost", with a
+    [start, end) in naive UTC: a KPI tile) happened then; newest first, at most `limit`, and how many."""
     pipeline = pipeline or get_pipeline()
     filters = readers_filter(session, actor, filters)
     conds: list[ColumnElement[bool]] = []
@@ -354,6 +356,17 @@ def drill_customers(
         conds.append(and_(Customer.stage == current, Customer.status == OPEN))
     if status is not None:
         conds.append(Customer.status == status)
+    if event is not None:
+        name, start, end = event
+        columns = {"created": Customer.created_at, "won": Customer.won_at, "lost": Customer.lost_at}
+        if name not in columns:
+            raise ValueError(f"unknown event {name!r}")
+        column = columns[name]
+        conds.append(column < end)
+        if start is not None:
+            conds.append(column >= start)
+        if name != "created":
+            conds.append(Customer.status == name)
     total = session.scalar(_scoped(select(func.count()).select_from(Customer), filters).where(*conds))
     stmt = _scoped(_drill_select(), filters, by="owner").where(*conds)
     stmt = stmt.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit)

@@ -269,9 +269,16 @@ def cached_drill(
     current: str | None,
     status: str | None,
     actor: Actor,
+    event: tuple[str, datetime | None, datetime] | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """The customers behind a funnel figure (funnel.analytics.rollups.drill_customers)."""
+    """The customers behind a funnel figure or a KPI tile (funnel.analytics.rollups.drill_customers)."""
     with session_scope(_engine(url)) as session:
         return drill_customers(
-            session, actor=actor, filters=filters, reached=reached, current=current, status=status
+            session,
+            actor=actor,
+            filters=filters,
+            reached=reached,
+            current=current,
+            status=status,
+            event=event,
         )

@@ -13,6 +13,7 @@ from streamlit.elements.lib.column_types import ColumnConfig
 
 from funnel.access.permissions import Actor, allowed
 from funnel.analytics.charts import (
+    STAGE_PICK,
     channel_chart,
     channel_frame,
     chart_png,
@@ -23,10 +24,10 @@ from funnel.analytics.charts import (
 )
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
-from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi
+from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi, windows
 from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.report import FunnelReport, report_table
-from funnel.core.clock import utcnow
+from funnel.core.clock import team_today, utcnow
 from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import catalogue, t
 from funnel.pipeline.stages import WON, get_pipeline
@@ -132,7 +133,11 @@ def funnel_section(report: FunnelReport, loss: LossPoint | None) -> None:
     table = report_table(replace(report, segments=[]), lang=current_language())
     st.subheader(tr("dash.funnel"))
     chart = funnel_chart(table, current_language(), loss_stage=loss.to_stage if loss else None)
-    st.altair_chart(chart, width="stretch")
+    event = st.altair_chart(
+        chart, width="stretch", on_select="rerun", selection_mode=STAGE_PICK, key="dash_funnel_chart"
+    )
+    # The event is a dict (attribute access too in a live session): {"selection": {STAGE_PICK: [...]}}.
+    _drill_to_clicked_bar(dict(event or {}).get("selection", {}).get(STAGE_PICK) or [])
     st.caption(tr("dash.funnel_caption"))
     shown = table[["stage_name", "reached", "current", "step_conversion", "overall_conversion", "drop_off"]]
     _table(st, shown)
@@ -383,7 +388,20 @@ def customer_table(frame: pd.DataFrame, *, key: str, extra: tuple[str, ...] | li
         open_customer(int(frame.iloc[event.selection.rows[0]]["id"]))
 
 
-DRILL_KINDS = ("reached", "current", "won", "lost", "open")
+DRILL_KINDS = ("reached", "current", "won", "lost", "open", "kpi_new", "kpi_won", "kpi_lost")
+# The KPI tiles one can drill into: the event each counts, by its own date in the tiles' period.
+KPI_EVENTS = {"kpi_new": "created", "kpi_won": "won", "kpi_lost": "lost"}
+_PICK_APPLIED = "dash_funnel_pick_applied"
+
+
+def _drill_to_clicked_bar(picked: list[dict[str, Any]]) -> None:
+    """A newly clicked bar sets the drill-down (drawn further down) to the customers who reached it;
+    the drill-down's own choices stay free until another bar is clicked."""
+    stages = [p.get("stage") for p in picked if p.get("stage") in get_pipeline().funnel_keys]
+    if stages and stages != st.session_state.get(_PICK_APPLIED):
+        st.session_state["dash_drill_kind"] = "reached"
+        st.session_state["dash_drill_stage"] = stages[0]
+    st.session_state[_PICK_APPLIED] = stages
 
 
 def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor: Actor) -> None:
@@ -410,8 +428,14 @@ def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor
     reached = stage if kind == "reached" else None
     current = stage if kind == "current" else None
     status = kind if kind in ("won", "lost", "open") else None
+    event = None
+    if kind in KPI_EVENTS:
+        # As the tiles count: by the event's own date in the period, the attribute filters only.
+        window, _ = windows(filters.since, filters.until, today=team_today())
+        event = (KPI_EVENTS[kind], window.start, window.end)
+        filters = replace(filters, since=None, until=None)
     with guarded_read():
-        frame, total = cached_drill(url, filters, reached, current, status, actor)
+        frame, total = cached_drill(url, filters, reached, current, status, actor, event)
     st.caption(tr("dash.drill_count", shown=f"{len(frame):,}", total=f"{total:,}"))
     if not frame.empty:
         customer_table(frame, key="dash_drill_table")

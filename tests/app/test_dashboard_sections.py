@@ -43,6 +43,11 @@ def test_kpi_tiles_compare_the_period_with_the_one_before(app: AppTest, app_engi
     won = _metric(app, "Deals won")
     assert (won.value, won.proto.delta) == ("1", "+1")
     assert _metric(app, "Win rate (closed)").value == "100.0%"
+    # Each tile drills down to the customers it counts.
+    app.selectbox(key="dash_drill_kind").set_value("kpi_new").run()
+    assert len(_table_keyed(app, "dash_drill_table")) == 4
+    app.selectbox(key="dash_drill_kind").set_value("kpi_won").run()
+    assert _table_keyed(app, "dash_drill_table")["status"].tolist() == ["Won"]
     # All time has no previous period to compare with: no deltas.
     app.selectbox(key="dash_period").set_value("all").run()
     assert _metric(app, "New leads").value == "5"
@@ -122,3 +127,18 @@ def test_the_funnel_offers_its_downloads(app: AppTest, app_engine: Engine) -> No
     app.run()
     labels = [button.proto.label for button in app.get("download_button")]
     assert labels == ["Table (CSV)", "Table (Excel)", "Chart (PNG)", "Chart (SVG)"]
+
+
+def test_clicking_a_funnel_bar_drills_down_to_who_reached_it(app: AppTest, app_engine: Engine) -> None:
+    seed(app_engine, {"lead": 4, "contact": 2, "proposal": 1})
+    app.run()
+    app.session_state["dash_funnel_chart"] = {"selection": {"stage_pick": [{"stage": "contact"}]}}
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="dash_drill_kind").value == "reached"
+    assert app.selectbox(key="dash_drill_stage").value == "contact"
+    assert len(_table_keyed(app, "dash_drill_table")) == 3
+    # The drill-down stays free to change while that bar stays selected.
+    app.selectbox(key="dash_drill_kind").set_value("open").run()
+    assert app.selectbox(key="dash_drill_kind").value == "open"
+    assert len(_table_keyed(app, "dash_drill_table")) == 7

@@ -148,3 +148,12 @@ def test_no_period_has_no_previous_and_empty_figures_are_none(session, role_user
     assert tiles["new_leads"].value == 0 and tiles["new_leads"].previous is None
     assert tiles["win_rate"].value is None and tiles["median_days_to_win"].value is None
     assert tiles["new_leads"].change is None
+
+
+def test_the_pipeline_open_now_is_read_from_the_status_and_agrees_with_the_history(session, fixture):
+    from funnel.analytics.kpis import open_pipeline_at
+
+    # Open now: C (3000) and G (50); read from the status for a period ending now, from the stored
+    # won / lost dates for one that ended earlier (after every event of the fixture).
+    assert open_pipeline_at(session, CustomerFilter(), datetime(2099, 1, 1)) == 3050
+    assert open_pipeline_at(session, CustomerFilter(), datetime(2026, 12, 1)) == 3050
