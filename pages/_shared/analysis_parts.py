@@ -28,6 +28,7 @@ from funnel.analytics.segments import (
 )
 from funnel.analytics.velocity import LEAD_TO_WON, Velocity, stalled_customers, velocity
 from funnel.core.db import session_scope
+from funnel.core.export import csv_bytes
 from funnel.pipeline.stages import get_pipeline
 from pages._shared.common import (
     CUSTOMERS,
@@ -158,6 +159,19 @@ def _value_names(dimension: str | None) -> dict[str, str]:
         return cached_list_labels(database_url(), LISTED[dimension], current_language())
 
 
+def _download(table: pd.DataFrame, file_name: str, *, key: str) -> None:
+    """The table as shown, as a spreadsheet-safe CSV."""
+    st.download_button(
+        tr("analysis.download_csv"),
+        data=csv_bytes(table),
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+    )
+
+
 def view_picker() -> str:
     """Which view the page shows (also ?view= in the address, so a view can be shared)."""
     if "analysis_view" not in st.session_state:
@@ -260,6 +274,7 @@ def segments_view(actor: Actor, filters: CustomerFilter) -> None:
         selection_mode="single-row",
         key="analysis_segment_table",
     )
+    _download(table, "conversion_by_segment.csv", key="analysis_segments_csv")
     picked = _picked_cell(event, rows, frame)
     if picked is None:
         st.caption(tr("analysis.drill.hint"))
@@ -334,6 +349,7 @@ def trends_view(actor: Actor, filters: CustomerFilter) -> None:
         selection_mode="single-row",
         key="analysis_cohorts",
     )
+    _download(shown, "cohorts.csv", key="analysis_cohorts_csv")
     if not rows.selection.rows:
         st.caption(tr("analysis.drill.cohort_hint"))
         return

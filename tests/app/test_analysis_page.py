@@ -172,3 +172,11 @@ def test_a_shared_link_opens_the_same_view_dimension_and_filter(app: AppTest, ap
     assert app.multiselect(key="analysis_channels").value == ["展会"]
     assert set(app.dataframe[0].value.iloc[:, 0]) == {"North China"}
     assert app.query_params["dim"] == "region"
+
+
+def test_the_segment_table_downloads_as_csv(app: AppTest, app_engine: Engine):
+    _fixture(app_engine)
+    open_page(app, PAGE)
+
+    button = next(b for b in app.get("download_button") if "analysis_segments_csv" in b.proto.id)
+    assert button.proto.label == "Download the table (CSV)"

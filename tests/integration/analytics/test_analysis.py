@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM
-from funnel.analytics.cash import cash_funnel, merged_table
+from funnel.analytics.cash import cash_funnel, merged_csv, merged_table
 from funnel.analytics.cohorts import cohorts
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.segments import conversion_by_segment, drill_customers
@@ -384,3 +384,13 @@ def test_the_customers_stalled_in_a_stage_longest_first(session):
 
     assert list(frame["days_in_stage"]) == [6.0, 1.0]
     assert list(frame["channel"]) == ["A", "B"]
+
+
+def test_the_merged_download_is_the_file_export_merged_writes(session, capsys):
+    cash_fixture(session)
+
+    assert main(["export", "merged"]) == 0
+    exported = capsys.readouterr().out
+
+    downloaded = merged_csv(merged_table(session, actor=SYSTEM)).decode("utf-8-sig").replace("\r\n", "\n")
+    assert downloaded == exported
