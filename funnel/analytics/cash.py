@@ -130,8 +130,6 @@ def merged_table(
     require(actor, "customer.read")
     filters = readers_filter(session, actor, filters)
     stmt, _ = _merged_select(show)
-    if filters.values.get("owner"):
-        stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
     conditions = filters.conditions()
     if conditions:
         stmt = stmt.where(*conditions)
@@ -153,8 +151,6 @@ def merged_count(
     require(actor, "customer.read")
     filters = readers_filter(session, actor, filters)
     stmt, _ = _merged_select(show)
-    if filters.values.get("owner"):
-        stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
     conditions = filters.conditions()
     if conditions:
         stmt = stmt.where(*conditions)

@@ -394,3 +394,13 @@ def test_the_merged_download_is_the_file_export_merged_writes(session, capsys):
 
     downloaded = merged_csv(merged_table(session, actor=SYSTEM)).decode("utf-8-sig").replace("\r\n", "\n")
     assert downloaded == exported
+
+
+def test_the_merged_table_filters_by_owner(session, role_users):
+    lead(session, owner_id=role_users["rep"].id)
+    lead(session, owner_id=role_users["rep2"].id)
+    session.commit()
+
+    table = merged_table(session, actor=SYSTEM, filters=CustomerFilter(values={"owner": ("rep2",)}))
+
+    assert list(table["owner"]) == ["rep2"]
