@@ -19,6 +19,7 @@ PAGES = [
     ("sell", "pages/objections.py", "nav.objections", ":material/forum:", "customer.edit"),
     ("sell", "pages/contracts.py", "nav.contracts", ":material/receipt_long:", "order.read"),
     ("analyse", "pages/dashboard.py", "nav.dashboard", ":material/filter_alt:", "analytics.read"),
+    ("analyse", "pages/analysis.py", "nav.analysis", ":material/insights:", "analytics.read"),
     ("analyse", "pages/forecast.py", "nav.forecast", ":material/trending_up:", "forecast.read"),
     ("admin", "pages/users.py", "nav.users", ":material/manage_accounts:", "users.manage"),
     ("admin", "pages/audit.py", "nav.audit", ":material/history:", "audit.read"),

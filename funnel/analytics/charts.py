@@ -139,6 +139,161 @@ def channel_chart(frame: pd.DataFrame, lang: str) -> alt.LayerChart:
     return (bars + labels).properties(height=max(32 * len(data), 120))
 
 
+# ---- the conversion analysis (pages/analysis.py)
+
+SMALL_COLOR = "#D9D9D9"
+
+
+def segment_heatmap(frame: pd.DataFrame, lang: str, *, stage_order: list[str]) -> alt.LayerChart:
+    """Step conversion per (segment, stage) as coloured cells, each labelled with its rate and sample;
+    a cell with too few trials is grey. Clicking a cell selects it (selection "cell": segment, stage_name).
+
+    `frame` is `segments.heatmap_frame` with a `stage_name` column; `stage_order` the stage names in order.
+    """
+    data = frame.assign(
+        rate_label=[
+            t("analysis.chart.cell", lang, rate=_percent(rate), n=f"{int(n):,}")
+            for rate, n in zip(frame["step_conversion"], frame["trials"], strict=True)
+        ]
+    )
+    cell = alt.selection_point(name="cell", fields=["segment", "stage_name"], on="click")
+    x = alt.X("stage_name:N", sort=stage_order, title=None, axis=alt.Axis(labelAngle=0, orient="top"))
+    y = alt.Y("segment:N", title=None, sort=None, axis=alt.Axis(labelLimit=180))
+    base = alt.Chart(data).encode(x=x, y=y)
+    rects = (
+        base.mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            color=alt.condition(
+                "datum.small || datum.step_conversion == null",
+                alt.value(SMALL_COLOR),
+                alt.Color(
+                    "step_conversion:Q",
+                    title=t("table.step_conversion", lang),
+                    scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                    legend=alt.Legend(format="%"),
+                ),
+            ),
+            opacity=alt.condition(cell, alt.value(1.0), alt.value(0.55)),
+            tooltip=[
+                alt.Tooltip("segment:N", title=t("analysis.segment", lang)),
+                alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
+                alt.Tooltip("trials:Q", title=t("analysis.trials", lang), format=","),
+                alt.Tooltip("reached:Q", title=t("table.reached", lang), format=","),
+                alt.Tooltip("step_conversion:Q", title=t("table.step_conversion", lang), format=".1%"),
+                alt.Tooltip("low:Q", title=t("analysis.ci_low", lang), format=".1%"),
+                alt.Tooltip("high:Q", title=t("analysis.ci_high", lang), format=".1%"),
+            ],
+        )
+        .add_params(cell)
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="rate_label:N",
+        color=alt.condition(
+            "datum.step_conversion > 0.6 && !datum.small", alt.value("white"), alt.value("#31333F")
+        ),
+    )
+    rows = max(int(data["segment"].nunique()), 1)
+    return (rects + text).properties(height=max(36 * rows, 120))
+
+
+def cohort_chart(table: pd.DataFrame, lang: str) -> alt.LayerChart:
+    """Customers per creation cohort (bars) and conversion to won (line); incomplete cohorts paler."""
+    data = table.assign(
+        state=[t(f"analysis.cohort.{'incomplete' if i else 'complete'}", lang) for i in table["incomplete"]],
+        conversion_to_won=table["conversion_to_won"].astype("float64"),
+    )
+    x = alt.X("cohort:N", sort=None, title=None, axis=alt.Axis(labelAngle=-45))
+    bars = (
+        alt.Chart(data)
+        .mark_bar(color=BAR_COLOR)
+        .encode(
+            x=x,
+            y=alt.Y("customers:Q", title=t("analysis.customers", lang), axis=alt.Axis(format="~s")),
+            opacity=alt.Opacity(
+                "state:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=[t("analysis.cohort.complete", lang), t("analysis.cohort.incomplete", lang)],
+                    range=[0.9, 0.35],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("cohort:N", title=t("analysis.cohort", lang)),
+                alt.Tooltip("customers:Q", title=t("analysis.customers", lang), format=","),
+                alt.Tooltip("won:Q", title=t("table.won", lang), format=","),
+                alt.Tooltip("lost:Q", title=t("metric.lost", lang), format=","),
+                alt.Tooltip("open:Q", title=t("metric.open", lang), format=","),
+                alt.Tooltip("conversion_to_won:Q", title=t("table.conversion_to_won", lang), format=".1%"),
+                alt.Tooltip("win_rate:Q", title=t("table.win_rate", lang), format=".1%"),
+                alt.Tooltip("state:N", title=t("analysis.cohort.state", lang)),
+            ],
+        )
+    )
+    line = (
+        alt.Chart(data)
+        .mark_line(color=LOSS_COLOR, point=True)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "conversion_to_won:Q", title=t("table.conversion_to_won", lang), axis=alt.Axis(format="%")
+            ),
+            strokeDash=alt.StrokeDash("state:N", legend=None),
+        )
+    )
+    return alt.layer(bars, line).resolve_scale(y="independent").properties(height=320)
+
+
+def velocity_chart(table: pd.DataFrame, lang: str, *, stall: str | None) -> alt.LayerChart:
+    """Median days in each stage (bars) with the 80th percentile (ticks); the stall stage in red.
+
+    `table` has `stage`, `stage_name`, `customers`, `median_days`, `p80_days` for one segment.
+    """
+    data = table.assign(is_stall=table["stage"] == stall)
+    order = data["stage_name"].tolist()
+    y = alt.Y("stage_name:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
+    base = alt.Chart(data).encode(y=y)
+    tooltip = [
+        alt.Tooltip("stage_name:N", title=t("table.stage", lang)),
+        alt.Tooltip("customers:Q", title=t("analysis.customers", lang), format=","),
+        alt.Tooltip("median_days:Q", title=t("analysis.median_days", lang), format=".1f"),
+        alt.Tooltip("p80_days:Q", title=t("analysis.p80_days", lang), format=".1f"),
+    ]
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(
+        x=alt.X("median_days:Q", title=t("analysis.days", lang)),
+        color=alt.condition(alt.datum.is_stall, alt.value(LOSS_COLOR), alt.value(BAR_COLOR)),
+        tooltip=tooltip,
+    )
+    ticks = base.mark_tick(color="#31333F", thickness=2, size=22).encode(x="p80_days:Q", tooltip=tooltip)
+    return (bars + ticks).properties(height=max(44 * len(data), 120))
+
+
+def cash_chart(steps: pd.DataFrame, lang: str) -> alt.LayerChart:
+    """Customers at each through-to-cash step, labelled with the count and the amount.
+
+    `steps` has `step_name`, `customers`, `amount_label` (already formatted for the reader).
+    """
+    order = steps["step_name"].tolist()
+    top = max(int(steps["customers"].max() or 0), 1)
+    base = alt.Chart(steps).encode(
+        y=alt.Y("step_name:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
+    )
+    bars = base.mark_bar(color=BAR_COLOR, cornerRadiusEnd=3).encode(
+        x=alt.X(
+            "customers:Q",
+            title=t("analysis.customers", lang),
+            scale=alt.Scale(domain=[0, top * _LABEL_ROOM], nice=False),
+            axis=alt.Axis(format="~s"),
+        ),
+        tooltip=[
+            alt.Tooltip("step_name:N", title=t("analysis.step", lang)),
+            alt.Tooltip("customers:Q", title=t("analysis.customers", lang), format=","),
+            alt.Tooltip("amount_label:N", title=t("table.amount", lang)),
+        ],
+    )
+    labels = base.mark_text(align="left", dx=6, fontSize=12).encode(x="customers:Q", text="label:N")
+    return (bars + labels).properties(height=max(48 * len(steps), 120))
+
+
 def _export_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     spec: dict[str, Any] = chart.to_dict()
     spec.setdefault("width", EXPORT_WIDTH)

@@ -42,6 +42,9 @@ def text(value: object, empty: str = "—") -> str:
     """A cell or value as text: "—" for None / NaN, dates without seconds, a tick for True."""
     if isinstance(value, bool | np.bool_):
         return "✓" if value else ""
+    if isinstance(value, list | tuple | set | dict):  # an audit change may hold a list (tags, a plan)
+        items = value.items() if isinstance(value, dict) else value
+        return ", ".join(shown for item in items if (shown := text(item, empty=""))) or empty
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return empty
     if isinstance(value, datetime):
