@@ -19,7 +19,21 @@ from funnel.customers.read import first_contact_overdue, get_customer
 from funnel.customers.stages import customer_values
 from funnel.pipeline.rules import OPEN, missing_exit_fields
 from funnel.pipeline.stages import WON, Guidance, Pipeline, get_pipeline
-from funnel.store.models import Activity, AuditLog, Customer, StageEvent, Task, User
+from funnel.store.models import (
+    Activity,
+    AuditLog,
+    Contract,
+    Customer,
+    Document,
+    Meeting,
+    Objection,
+    Payment,
+    Quote,
+    StageEvent,
+    Survey,
+    Task,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -195,4 +209,72 @@ def customer_timeline(session: Session, *, actor: Actor, customer_id: int) -> li
         .where(AuditLog.customer_id == customer_id, AuditLog.action.in_(TIMELINE_AUDIT))
     ):
         entries.append(TimelineEntry(at, action, who, ", ".join(sorted(changes or {}))))
+    entries.extend(_closing_entries(session, customer_id))
     return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+def _money(amount: object) -> str:
+    return f"{float(str(amount)):,.2f}" if amount is not None else "—"
+
+
+def _closing_entries(session: Session, customer_id: int) -> list[TimelineEntry]:
+    """Meetings, objections, files, quotes, contracts, payments and survey answers of one customer."""
+    who = User.display_name
+    found: list[TimelineEntry] = []
+    for at, kind, name, minutes, feedback in session.execute(
+        select(Meeting.at, Meeting.kind, who, Meeting.minutes, Meeting.feedback)
+        .outerjoin(User, User.id == Meeting.by_user_id)
+        .where(Meeting.customer_id == customer_id)
+    ):
+        text = " · ".join(part for part in (minutes, feedback) if part)
+        found.append(TimelineEntry(at, kind if kind in ("meeting", "demo") else "meeting", name, text))
+    for at, name, category, detail in session.execute(
+        select(Objection.created_at, who, Objection.category, Objection.detail)
+        .outerjoin(User, User.id == Objection.by_user_id)
+        .where(Objection.customer_id == customer_id)
+    ):
+        found.append(TimelineEntry(at, "objection", name, " · ".join(p for p in (category, detail) if p)))
+    for at, name, filename, kind in session.execute(
+        select(Document.uploaded_at, who, Document.filename, Document.kind)
+        .outerjoin(User, User.id == Document.by_user_id)
+        .where(Document.customer_id == customer_id)
+    ):
+        found.append(TimelineEntry(at, "document", name, f"{filename} ({kind})"))
+    for at, name, amount, concessions in session.execute(
+        select(Quote.created_at, who, Quote.amount, Quote.concessions)
+        .outerjoin(User, User.id == Quote.by_user_id)
+        .where(Quote.customer_id == customer_id)
+    ):
+        found.append(
+            TimelineEntry(at, "quote", name, " · ".join(p for p in (_money(amount), concessions) if p))
+        )
+    for at, name, number, amount, status, decided in session.execute(
+        select(
+            Contract.created_at,
+            who,
+            Contract.contract_no,
+            Contract.amount,
+            Contract.status,
+            Contract.decided_at,
+        )
+        .outerjoin(User, User.id == Contract.by_user_id)
+        .where(Contract.customer_id == customer_id)
+    ):
+        label = " · ".join(p for p in (number, _money(amount)) if p)
+        found.append(TimelineEntry(at, "contract", name, label))
+        if decided is not None and status in ("signed", "rejected"):
+            found.append(TimelineEntry(decided, f"contract_{status}", None, label))
+    for at, name, amount, received in session.execute(
+        select(Payment.created_at, who, Payment.amount, Payment.received_on)
+        .outerjoin(User, User.id == Payment.by_user_id)
+        .where(Payment.customer_id == customer_id)
+    ):
+        found.append(TimelineEntry(at, "payment", name, f"{_money(amount)} ({received.isoformat()})"))
+    for answered, rating, score in session.execute(
+        select(Survey.answered_at, Survey.rating, Survey.recommend).where(
+            Survey.customer_id == customer_id, Survey.answered_at.is_not(None)
+        )
+    ):
+        if answered is not None:
+            found.append(TimelineEntry(answered, "survey", None, f"{rating}/5 · {score}/10"))
+    return found

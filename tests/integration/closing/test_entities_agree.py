@@ -126,3 +126,12 @@ def test_a_demo_database_is_counted_alike_by_the_three_views(
     assert report["paid_amount"] <= report["contract_amount"]
     assert merged == report
     assert dashboard == report
+
+
+def test_the_customers_timeline_holds_the_closing_steps(engine: Engine) -> None:
+    from funnel.customers.guidance import customer_timeline
+
+    deal_id = through_to_cash(engine)
+    with session_scope(engine) as session:
+        kinds = [e.kind for e in customer_timeline(session, actor=SYSTEM, customer_id=deal_id)]
+    assert {"contract", "contract_signed", "payment"} <= set(kinds), kinds
