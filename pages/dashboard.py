@@ -11,6 +11,7 @@ from pages._shared.common import (
     cached_filtered_entity_funnel,
     cached_filtered_report,
     cached_kpis,
+    cached_lost_by_reason,
     cached_survey_summary,
     current_language,
     database_url,
@@ -46,6 +47,9 @@ loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
 parts.loss_section(report.overall, url, filters, actor)
+with guarded_read():
+    lost_reasons = cached_lost_by_reason(url, filters, actor)
+parts.lost_reasons_section(lost_reasons)
 parts.drill_section(report, url, filters, actor)
 parts.channel_section(report.segments)
 parts.entity_section(entities)

@@ -21,6 +21,7 @@ from funnel.access.permissions import Actor
 from funnel.accounts.users import save_language, saved_language
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.kpis import Kpi, kpi_tiles
+from funnel.analytics.reasons import ReasonCount, lost_by_reason
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import (
     customer_count,
@@ -336,3 +337,10 @@ def cached_survey_summary(url: str, filters: CustomerFilter, actor: Actor) -> Su
     """Answered satisfaction surveys of the filter's customers: count, average rating, NPS."""
     with session_scope(_engine(url)) as session:
         return survey_summary(session, actor=actor, customer_filter=filters)
+
+
+@cached(CUSTOMERS)
+def cached_lost_by_reason(url: str, filters: CustomerFilter, actor: Actor) -> list[ReasonCount]:
+    """The filter's lost customers counted by lost reason (funnel.analytics.reasons)."""
+    with session_scope(_engine(url)) as session:
+        return lost_by_reason(session, actor=actor, customer_filter=filters)

@@ -26,6 +26,7 @@ from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
 from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi, windows
 from funnel.analytics.presentation import entity_table, short_money
+from funnel.analytics.reasons import ReasonCount
 from funnel.analytics.report import FunnelReport, report_table
 from funnel.closing.objections import LIST_NAME as OBJECTION_LIST
 from funnel.core.clock import team_today, utcnow
@@ -455,3 +456,33 @@ def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor
     st.caption(tr("dash.drill_count", shown=f"{len(frame):,}", total=f"{total:,}"))
     if not frame.empty:
         customer_table(frame, key="dash_drill_table")
+
+
+def lost_reasons_section(reasons: list[ReasonCount]) -> None:
+    """Every lost customer of the filter, counted by its lost reason (names in the reader's language)."""
+    lost = sum(row.count for row in reasons)
+    st.subheader(tr("dash.lost_by_reason"))
+    if not lost:
+        st.caption(tr("dash.no_lost"))
+        return
+    lang = current_language()
+    table = pd.DataFrame(
+        {
+            "reason": [row.label(lang) + ("" if row.listed else " *") for row in reasons],
+            "customers": [row.count for row in reasons],
+            "share": [row.count / lost for row in reasons],
+        }
+    )
+    st.dataframe(
+        table[table["customers"] > 0],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "reason": st.column_config.TextColumn(tr("table.reason")),
+            "customers": st.column_config.NumberColumn(tr("table.customers"), format="localized"),
+            "share": st.column_config.NumberColumn(tr("dash.share"), format="percent"),
+        },
+        key="dash_lost_by_reason",
+    )
+    if any(not row.listed and row.count for row in reasons):
+        st.caption(tr("dash.unlisted_reasons"))

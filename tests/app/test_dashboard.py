@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from funnel.core.db import session_scope
 from funnel.pipeline.stages import get_pipeline
 from tests.app.helpers import metric_values, seed, shown
 from tests.factories import SEED_STAGES
@@ -128,3 +129,19 @@ def test_the_entity_funnel_counts_customers_with_opportunities(app: AppTest, app
     app.run()
     entities = table_with(app, "step")
     assert entities["customers"].tolist() == [3, 0, 0, 0]
+
+
+def test_lost_customers_are_counted_by_their_reasons_name(app: AppTest, app_engine: Engine) -> None:
+    from funnel.access.permissions import SYSTEM
+    from funnel.capture.leads import LeadInput, create_lead
+    from funnel.customers.stages import move_stage
+
+    with session_scope(app_engine) as session:
+        for n, reason in enumerate(("price", "price", "competitor")):
+            lead = create_lead(session, LeadInput(name=f"Lost {n}", phone=f"1390000000{n}"), actor=SYSTEM)
+            move_stage(session, actor=SYSTEM, customer_id=lead.id, to_stage="lost", lost_reason=reason)
+    app.run()
+    assert not app.exception
+    [table] = [df for df in app.dataframe if {"reason", "share"} <= set(df.value.columns)]
+    rows = dict(zip(table.value["reason"], table.value["customers"], strict=True))
+    assert rows["Price"] == 2 and sum(rows.values()) == 3
