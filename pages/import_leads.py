@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from funnel.capture.import_parsing import IGNORE, ImportFileError, describe, names_from
+from funnel.capture.import_parsing import IGNORE, ImportFileError, describe
 from funnel.capture.importer import ImportReport, import_file, summary
 from funnel.capture.routing import load_rules
 from funnel.core.db import session_scope
@@ -172,17 +172,17 @@ if dry_clicked or run_clicked:
     report: ImportReport | None = None
     rejected = b""
     try:
-        with names_from(name_from or None):
-            report = import_file(
-                get_engine(),
-                data,
-                filename=filename,
-                column_map=column_map,
-                stage_map=stage_map,
-                dry_run=dry_run,
-                actor=actor,
-                progress=moved,
-            )
+        report = import_file(
+            get_engine(),
+            data,
+            filename=filename,
+            column_map=column_map,
+            stage_map=stage_map,
+            dry_run=dry_run,
+            actor=actor,
+            progress=moved,
+            name_from=name_from or None,
+        )
         rejected = parts.rejected_file(data, filename, report, lang, name_from=name_from or None)
     except ImportFileError as exc:
         report = None

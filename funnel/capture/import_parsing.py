@@ -8,7 +8,6 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import chain
@@ -37,9 +36,6 @@ _DATE = re.compile(
 _OPEN_STATUSES = {"open", "active", "in progress", "进行中", "進行中", "跟进中", "跟進中"}
 # A column-map target that leaves a column out even when its header names a field (--map 备注=ignore).
 IGNORE = "ignore"
-# The column a file's lead names are copied from, for files that have none (the Olist MQLs have only
-# mql_id): set by `names_from` around an import, read where the file is opened (open_rows).
-_NAME_FROM: ContextVar[str | None] = ContextVar("import_name_from", default=None)
 
 
 class ImportFileError(ValueError):
@@ -174,14 +170,14 @@ def _parse_date(raw: object) -> datetime | None:
 
 
 def read_rows(
-    source: Path | str | bytes, filename: str | None = None
+    source: Path | str | bytes, filename: str | None = None, *, name_from: str | None = None
 ) -> tuple[list[str], list[dict[str, object]]]:
     """Headers and rows of a CSV or .xlsx file (a path, or bytes plus their filename), all in memory.
 
     rows[i] is spreadsheet row i + 2: blank rows stay in the list to keep that true. The importer
     streams with `open_rows` instead; this is for small files and tests.
     """
-    with open_rows(source, filename) as (headers, rows):
+    with open_rows(source, filename, name_from=name_from) as (headers, rows):
         table = list(rows)
     while table and not any(clean(cell) for cell in table[-1].values()):
         table.pop()
@@ -194,16 +190,6 @@ def name_column(source: str) -> str:
 
 
 @contextmanager
-def names_from(column: str | None) -> Iterator[None]:
-    """Imports run inside take each lead's name from `column` (a column the file has); None: no change."""
-    token = _NAME_FROM.set(column)
-    try:
-        yield
-    finally:
-        _NAME_FROM.reset(token)
-
-
-@contextmanager
 def open_rows(
     source: Path | str | bytes, filename: str | None = None, *, name_from: str | None = None
 ) -> Iterator[tuple[list[str], Iterator[dict[str, object]]]]:
@@ -211,9 +197,8 @@ def open_rows(
 
     The n-th row streamed is spreadsheet row n + 1 (blank rows included). File-level problems (missing,
     too large, wrong type, undecodable, no data rows) raise ImportFileError before the first row.
-    `name_from` (default: the one `names_from` set) adds a last column, name_column(it), that copies it.
+    `name_from` adds a last column, name_column(it), that copies that column (a file without names).
     """
-    name_from = name_from or _NAME_FROM.get()
     if isinstance(source, bytes):
         size, name = len(source), filename or ""
     else:

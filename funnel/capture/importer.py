@@ -458,8 +458,11 @@ def import_file(
     pipeline: Pipeline | None = None,
     route: bool = True,
     progress: Callable[[ImportReport], None] | None = None,
+    name_from: str | None = None,
 ) -> ImportReport:
     """Import a CSV or .xlsx file (a path, or bytes plus filename), streamed, one transaction per batch.
+
+    `name_from` names a column each lead's name is copied from, for a file without a name column.
 
     `progress(report)` runs after each batch with the counts so far (report.rows: rows read), e.g. to
     move a progress bar; the CLI passes none.
@@ -470,7 +473,8 @@ def import_file(
     require(actor, "customer.import")
     pipeline = pipeline or get_pipeline()
     pause = _SQLITE_PAUSE if engine.dialect.name == "sqlite" else 0.0
-    with open_rows(source, filename) as (headers, rows), session_factory(engine)() as session:
+    opened = open_rows(source, filename, name_from=name_from)
+    with opened as (headers, rows), session_factory(engine)() as session:
         columns = map_headers(headers, column_map, pipeline=pipeline)
 
         def after_batch() -> None:

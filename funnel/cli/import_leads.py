@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from funnel.access.permissions import SYSTEM
-from funnel.capture.import_parsing import names_from
 from funnel.capture.importer import ImportFileError, ImportReport, describe, import_file, summary
 from funnel.closing.imports import KINDS as CLOSING_KINDS
 from funnel.closing.imports import import_closing_file
@@ -82,16 +81,16 @@ def run_import(args: argparse.Namespace) -> int:
         engine = make_engine()
         try:
             upgrade(engine)
-            with names_from(args.name_from):
-                report = import_file(
-                    engine,
-                    args.path,
-                    column_map=column_map,
-                    stage_map=stage_map,
-                    dry_run=args.dry_run,
-                    actor=SYSTEM,
-                    route=not args.no_route,
-                )
+            report = import_file(
+                engine,
+                args.path,
+                column_map=column_map,
+                stage_map=stage_map,
+                dry_run=args.dry_run,
+                actor=SYSTEM,
+                route=not args.no_route,
+                name_from=args.name_from,
+            )
         finally:
             engine.dispose()
     except ImportFileError as exc:

@@ -50,7 +50,7 @@ class FileScan:
     values: dict[str, list[str]] = field(default_factory=dict)  # header -> distinct values (if few)
 
     def with_name_from(self, column: str | None) -> FileScan:
-        """The file as the import reads it with names taken from `column` (see import_parsing.names_from)."""
+        """The file as the import reads it with names taken from `column` (see import_parsing.open_rows)."""
         if not column:
             return self
         derived = name_column(column)

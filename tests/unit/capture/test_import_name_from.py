@@ -9,7 +9,6 @@ from funnel.capture.import_parsing import (
     ImportFileError,
     map_headers,
     name_column,
-    names_from,
     open_rows,
     read_rows,
 )
@@ -25,12 +24,11 @@ def test_a_column_mapped_to_ignore_is_left_out_even_when_its_header_names_a_fiel
 
 
 def test_names_from_adds_a_last_column_that_copies_the_named_one_and_is_read_as_the_name() -> None:
-    with names_from("mql_id"):
-        headers, rows = read_rows(OLIST_LIKE, "olist.csv")
+    headers, rows = read_rows(OLIST_LIKE, "olist.csv", name_from="mql_id")
     assert headers == ["mql_id", "first_contact_date", "origin", name_column("mql_id")]
     assert [row[name_column("mql_id")] for row in rows] == ["abc123", ""]
     assert map_headers(headers, {"mql_id": "external_id"})[name_column("mql_id")] == "name"
-    # Outside the block the file reads as it is.
+    # Without the option the file reads as it is.
     assert read_rows(OLIST_LIKE, "olist.csv")[0] == ["mql_id", "first_contact_date", "origin"]
 
 
@@ -47,6 +45,5 @@ def test_names_from_a_column_the_file_lacks_names_the_column_and_the_ones_it_has
 
 
 def test_a_ragged_row_keeps_its_extra_cell_out_of_the_name_column() -> None:
-    with names_from("a"):
-        _headers, rows = read_rows(b"a,b\nx,y,z\n", "ragged.csv")
+    _headers, rows = read_rows(b"a,b\nx,y,z\n", "ragged.csv", name_from="a")
     assert rows == [{"a": "x", "b": "y", name_column("a"): "x"}]
