@@ -17,6 +17,7 @@ from funnel.customers.fields import GRADES
 from funnel.customers.read import count_customers, list_customers
 from funnel.customers.tags import tag_choices
 from funnel.pipeline.stages import get_pipeline
+from funnel.working.bulk import BulkResult, apply_each, bulk_write
 from pages._shared import customer_parts as parts
 from pages._shared import leads_parts as leads
 from pages._shared.common import current_language, get_engine, keep_translated_choices, tr
@@ -147,7 +148,7 @@ else:
 slot = st.empty()
 
 
-def after_bulk(result: leads.BulkResult) -> None:
+def after_bulk(result: BulkResult) -> None:
     """After the commit: name the refused rows on the next run and clear the selection."""
     leads.keep_refused(result)
     st.session_state.pop("leads_table", None)
@@ -155,10 +156,10 @@ def after_bulk(result: leads.BulkResult) -> None:
 
 if st.button(tr("leads.bulk.apply", count=len(rows)), key="leads_bulk_apply", type="primary"):
     targets = list(rows)
-    write = leads.bulk_write(action, value, actor=actor)
+    write = bulk_write(action, value, actor=actor)
     save(
         {FORM: slot},
-        lambda s: leads.apply_each(s, actor=actor, rows=targets, write=write),
+        lambda s: apply_each(s, actor=actor, rows=targets, write=write),
         notice=lambda result: leads.bulk_message(action, result),
         then=after_bulk,
     )

@@ -16,7 +16,7 @@ from funnel.accounts.sessions import revoke_user_sessions
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core.clock import utcnow
-from funnel.core.errors import FieldError, NotFound, ValidationError
+from funnel.core.errors import FieldError, NotFound, PermissionDenied, ValidationError
 from funnel.core.i18n import LANGUAGES
 from funnel.core.validation import clean, normalize_email
 from funnel.store.models import User
@@ -293,9 +293,10 @@ def saved_language(session: Session, user_id: int | None) -> str | None:
 
 
 def save_language(session: Session, *, actor: Actor, lang: str) -> None:
-    """Remember the signed-in user's choice of UI language (their own preference: no permission needed)."""
+    """Remember the signed-in user's choice of UI language (their own preference: no permission needed,
+    but a principal without an account, the system or a prospect, has none to keep)."""
     if actor.user_id is None:
-        return
+        raise PermissionDenied("language.save")
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
     session.execute(update(User).where(User.id == actor.user_id).values(language=lang))

@@ -6,7 +6,7 @@ so a filtered list is a link; a link is read into the widgets on the page's firs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,10 +15,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from funnel.access.permissions import Actor, allowed, require
-from funnel.capture.routing import reassign_many, tag_codes
+from funnel.access.permissions import Actor, allowed
 from funnel.core.clock import day_start_utc, next_day, utcnow
-from funnel.core.errors import UserError
 from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import t
 from funnel.core.settings import get_settings
@@ -28,15 +26,13 @@ from funnel.customers.lists import labels
 from funnel.customers.read import (
     SORT_KEYS,
     LeadFilters,
-    get_customer,
     owner_choices,
-    stale_edit,
     team_choices,
 )
-from funnel.customers.tags import set_tags, tag_choices
+from funnel.customers.tags import tag_choices
 from funnel.pipeline.stages import Pipeline
-from funnel.working.grading import set_grade
-from pages._shared.common import browser_zone, current_language, keep_translated_choices, tr
+from funnel.working.bulk import BulkResult
+from pages._shared.common import browser_zone, keep_translated_choices, tr
 from pages._shared.customer_parts import text
 
 MULTI = ("stage", "grade", "channel")  # filters that take several values (?grade=A&grade=B)
@@ -310,65 +306,6 @@ def days_in_stage(since: object, now: datetime | None = None) -> int | None:
 BULK_ACTIONS = ("reassign", "tag_add", "tag_remove", "grade")
 
 
-@dataclass
-class BulkResult:
-    """What a bulk action did: customers changed, already so, and refused (number, why)."""
-
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)
-
-
-Row = tuple[int, str, int]  # (customer id, customer no., the version the list showed)
-
-
-def apply_each(
-    session: Session, *, actor: Actor, rows: Sequence[Row], write: Callable[[Session, int, int], bool]
-) -> BulkResult:
-    """`write` (the one use case) for each selected customer, each in a savepoint: one refused row (stale,
-    not allowed, invalid) is reported and leaves the others done. `write` returns whether it changed it."""
-    require(actor, "customer.assign")  # bulk actions are the managers'
-    result = BulkResult()
-    for customer_id, number, version in rows:
-        try:
-            with session.begin_nested():
-                customer = get_customer(session, actor=actor, customer_id=customer_id)
-                if customer.version != version:
-                    raise stale_edit(session, customer)
-                changed = write(session, customer_id, version)
-            (result.changed if changed else result.unchanged).append(number)
-        except UserError as exc:
-            lang = current_language()
-            result.refused.append((number, "; ".join(t(e.code, lang, **e.params) for e in exc.errors)))
-    return result
-
-
-def bulk_write(action: str, value: Any, *, actor: Actor) -> Callable[[Session, int, int], bool]:
-    """The write of one bulk action for one customer, through the use case that owns the rule."""
-
-    def reassign(session: Session, customer_id: int, _version: int) -> bool:
-        if get_customer(session, actor=actor, customer_id=customer_id).owner_id == value:
-            return False
-        return reassign_many(session, actor=actor, customer_ids=[customer_id], owner_id=int(value)) > 0
-
-    def retag(session: Session, customer_id: int, _version: int) -> bool:
-        have = sorted(tag_codes(session, [customer_id]).get(customer_id, set()))
-        want = [*have, value] if action == "tag_add" else [code for code in have if code != value]
-        if set(want) == set(have):
-            return False
-        set_tags(session, actor=actor, customer_id=customer_id, names=want)
-        return True
-
-    def grade(session: Session, customer_id: int, version: int) -> bool:
-        before = get_customer(session, actor=actor, customer_id=customer_id).grade
-        after = set_grade(
-            session, actor=actor, customer_id=customer_id, grade=value, expected_version=version
-        )
-        return after.grade != before
-
-    return {"reassign": reassign, "tag_add": retag, "tag_remove": retag, "grade": grade}[action]
-
-
 REFUSED_KEY = "leads_bulk_refused"  # the refused rows of the last bulk action, shown once as a warning
 
 
@@ -385,7 +322,14 @@ def bulk_message(action: str, result: BulkResult) -> str:
 
 def keep_refused(result: BulkResult) -> None:
     """Remember the refused rows for the next run (after the commit), one line each naming why."""
-    lines = [tr("leads.bulk.refused", customer_no=number, reason=why) for number, why in result.refused]
+    lines = [
+        tr(
+            "leads.bulk.refused",
+            customer_no=number,
+            reason="; ".join(tr(e.code, **e.params) for e in errors),
+        )
+        for number, errors in result.refused
+    ]
     if lines:
         st.session_state[REFUSED_KEY] = "  \n".join(lines)
 
