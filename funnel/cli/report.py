@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from funnel.analytics.filters import SEGMENT_FIELDS, CustomerFilter
+from funnel.analytics.filters import BASES, CREATED, FILTER_FIELDS, SEGMENT_FIELDS, CustomerFilter
 from funnel.analytics.report import build_report, report_table
 from funnel.cli.arguments import iso_date, reader
 from funnel.core.db import make_engine, session_scope, upgrade
@@ -24,6 +24,21 @@ def register(sub: Any) -> None:
     parser.add_argument("--by", choices=SEGMENT_FIELDS, help="split the funnel by this field")
     parser.add_argument("--since", type=iso_date, help="only customers created on or after this date")
     parser.add_argument("--until", type=iso_date, help="only customers created on or before this date")
+    parser.add_argument(
+        "--basis",
+        choices=BASES,
+        default=CREATED,
+        help="what --since/--until select: customers created in the period (default), or with an activity "
+        "or a stage change in it (the dashboard's period basis)",
+    )
+    for name in FILTER_FIELDS:
+        parser.add_argument(
+            f"--{name}",
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help=f"only customers with this {name} (repeat for any of several; the owner by username)",
+        )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
         "--as", dest="as_user", metavar="USERNAME", help="report exactly what this user may see (e.g. a rep)"
@@ -36,7 +51,8 @@ def report(args: argparse.Namespace) -> int:
     upgrade(engine)
     with session_scope(engine) as session:
         actor = reader(session, args.as_user)
-        filters = CustomerFilter(since=args.since, until=args.until)
+        values = {name: tuple(getattr(args, name)) for name in FILTER_FIELDS if getattr(args, name)}
+        filters = CustomerFilter(since=args.since, until=args.until, values=values, basis=args.basis)
         result = build_report(session, actor=actor, by=args.by, filters=filters)
     if args.format == "json":
         json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)

@@ -142,3 +142,23 @@ def test_clicking_a_funnel_bar_drills_down_to_who_reached_it(app: AppTest, app_e
     app.selectbox(key="dash_drill_kind").set_value("open").run()
     assert app.selectbox(key="dash_drill_kind").value == "open"
     assert len(_table_keyed(app, "dash_drill_table")) == 7
+
+
+def test_the_funnel_equals_the_cli_report_for_the_same_attribute_filters(
+    app: AppTest, app_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(app_engine, {"lead": 4, "contact": 2, "won": 1}, channel="官网", grade="A")
+    seed(app_engine, {"lead": 3, "qualify": 2}, channel="官网", grade="B")
+    seed(app_engine, {"lead": 5, "proposal": 1}, channel="展会", grade="A")
+    app.query_params = {"channel": "官网", "grade": "A"}
+    app.run()
+    assert not app.exception
+
+    assert main(["report", "--format", "json", "--channel", "官网", "--grade", "A"]) == 0
+    cli = json.loads(capsys.readouterr().out)["overall"]
+    assert cli["total"] == 7
+    funnel = next(df.value for df in app.dataframe if "drop_off" in df.value.columns)
+    assert funnel["reached"].tolist() == list(cli["reached"].values())
+    assert metric_values(app)["Leads"] == f"{cli['total']:,}"
+    assert main(["report", "--format", "json", "--channel", "官网", "--channel", "展会", "--grade", "A"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["total"] == 13
