@@ -42,6 +42,7 @@ if report.overall.total == 0:
 
 with guarded_read():
     entities = cached_filtered_entity_funnel(url, filters, actor)
+st.caption(tr("dash.cohort_caption"))
 parts.metrics(report.overall)
 loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)

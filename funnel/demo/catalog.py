@@ -107,6 +107,18 @@ LOST_REASONS = {
     "middle": (("预算取消", 30), ("时机不对", 25), ("需求不匹配", 25), ("选择了竞品", 20)),
     "late": (("价格太高", 40), ("选择了竞品", 35), ("预算取消", 15), ("时机不对", 10)),
 }
+# What the customer said, as the lost reason's code of the managed list `lost_reason`
+# (funnel/customers/lists_seed.py) and, for `other`, the note the list asks for.
+LOST_REASON_CODES: dict[str, tuple[str, str | None]] = {
+    "无回应": ("no_response", None),
+    "时机不对": ("timing", None),
+    "需求不匹配": ("other", "需求不匹配"),
+    "预算取消": ("no_budget", None),
+    "选择了竞品": ("competitor", None),
+    "价格太高": ("price", None),
+    "交付周期太长": ("other", "交付周期太长"),
+    "内部审批未通过": ("no_decision", None),
+}
 # An objection left open at a late stage usually becomes the lost reason.
 LOST_REASON_FOR_OBJECTION = {
     "price": "价格太高",

@@ -18,6 +18,7 @@ from funnel.demo.catalog import (
     CONCERNS,
     INDUSTRIES,
     INTAKE,
+    LOST_REASON_CODES,
     LOST_REASON_FOR_OBJECTION,
     LOST_REASONS,
     PURCHASE_TIMELINES,
@@ -148,6 +149,7 @@ class DemoRows:
             won_at=state.won_at,
             lost_at=state.lost_at,
             lost_reason=None,  # set below, once the objections that often explain it are drawn
+            lost_note=None,
             budget_range=budget_range(amount) if amount else None,
             purchase_timeline=rng.choice(PURCHASE_TIMELINES) if qualified else None,
             use_case=rng.choice(industry.use_cases) if qualified else None,
@@ -176,9 +178,10 @@ class DemoRows:
                 today=self.now.date(),
             )
         objections = self._objections(customer_id, journey, owner_id)
-        if journey.status == LOST:
-            customer["lost_reason"] = self._lost_reason(journey, objections)
-        self._activities(customer, journey, objections)
+        said = self._lost_reason(journey, objections) if journey.status == LOST else None
+        if said is not None:
+            customer["lost_reason"], customer["lost_note"] = LOST_REASON_CODES[said]
+        self._activities(customer, journey, objections, said)
         if journey.status == "open" and journey.furthest >= 1 and owner_id and rng.random() < 0.7:
             self._task(customer_id, owner_id, person.company, journey)
 
@@ -319,7 +322,9 @@ class DemoRows:
             return LOST_REASON_FOR_OBJECTION[objections[-1].category]
         return _weighted(self.rng, LOST_REASONS[stage_phase])
 
-    def _activities(self, customer: Row, journey: Journey, objections: list[RaisedObjection]) -> None:
+    def _activities(
+        self, customer: Row, journey: Journey, objections: list[RaisedObjection], lost_said: str | None
+    ) -> None:
         """A logged call, chat or meeting before most stage moves, with what the rep learned."""
         rng = self.rng
         concerns_at = {o.stage: o.detail for o in objections}
@@ -335,7 +340,7 @@ class DemoRows:
             next_step: str | None = None
             concern: str | None
             if key == LOST:
-                summary, concern = "客户表示暂不推进", str(customer["lost_reason"])
+                summary, concern = "客户表示暂不推进", lost_said
             else:
                 summary, next_step = rng.choice(summaries), rng.choice(next_steps)
                 # What held the lead at the stage it is leaving is what the rep wrote down.
