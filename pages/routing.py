@@ -4,15 +4,12 @@ and reassigning many leads at once."""
 import pandas as pd
 import streamlit as st
 
-from funnel.capture.routing import (
-    LeadFacts,
+from funnel.capture.routing import LeadFacts, describe_reason, load_rules, reassign_many
+from funnel.capture.routing_rules import (
     current_rule_set,
     customer_ids_by_number,
-    describe_reason,
-    load_rules,
     parse_rules_toml,
     preview,
-    reassign_many,
     rep_statuses,
     replace_rules,
     rules_to_toml,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from funnel.access.permissions import SYSTEM
-from funnel.capture.routing import (
+from funnel.capture.routing_rules import (
     current_rule_set,
     describe_error,
     parse_rules_toml,

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import UserInput, add_user
 from funnel.capture.import_parsing import recognise_header
-from funnel.capture.routing import parse_rules_toml, replace_rules
+from funnel.capture.routing_rules import parse_rules_toml, replace_rules
 from funnel.core.db import session_scope
 from funnel.store.models import Customer, User
 from tests.app.helpers import open_page

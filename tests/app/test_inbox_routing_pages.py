@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from funnel.access.permissions import SYSTEM
 from funnel.capture.leads import LeadInput, create_lead
-from funnel.capture.routing import current_rule_set
+from funnel.capture.routing_rules import current_rule_set
 from funnel.core.db import session_scope
 from funnel.inbox.notify import notify, unread_count
 from tests.app.helpers import open_page

@@ -24,7 +24,8 @@ from sqlalchemy import select
 from funnel.access.permissions import SYSTEM
 from funnel.accounts.users import UserInput, add_user
 from funnel.capture.intake import add_source
-from funnel.capture.routing import describe_reason, parse_rules_toml, replace_rules
+from funnel.capture.routing import describe_reason
+from funnel.capture.routing_rules import parse_rules_toml, replace_rules
 from funnel.capture.scoring import reasons_text
 from funnel.core.db import make_engine, session_scope
 from funnel.customers.tags import tags_of

@@ -205,10 +205,10 @@ def _calls(session: Session, cid: int, engine_url: str) -> dict[str, Callable[[A
         "funnel.working.speed.speed_to_lead": lambda a: speed_to_lead(session, actor=a),
         "funnel.demo.generate.generate_demo": lambda a: generate_demo(engine, leads=1, anchor=date(2026, 1, 1), append=True, actor=a),
     }  # fmt: skip
-    from funnel.capture.routing import customer_ids_by_number
+    from funnel.capture.routing_rules import customer_ids_by_number
     from funnel.closing.imports import import_closing_file
 
-    explicit["funnel.capture.routing.customer_ids_by_number"] = lambda a: customer_ids_by_number(
+    explicit["funnel.capture.routing_rules.customer_ids_by_number"] = lambda a: customer_ids_by_number(
         session, actor=a, numbers=["C1"]
     )
     explicit["funnel.closing.imports.import_closing_file"] = lambda a: import_closing_file(

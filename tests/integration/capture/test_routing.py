@@ -11,16 +11,13 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import UserInput, add_user
 from funnel.capture.leads import LeadInput, create_lead
-from funnel.capture.routing import (
-    LeadFacts,
+from funnel.capture.routing import LeadFacts, describe_reason, reassign_many, route_many
+from funnel.capture.routing_rules import (
     RuleInput,
     RuleSet,
     current_rule_set,
-    describe_reason,
     preview,
-    reassign_many,
     replace_rules,
-    route_many,
     set_availability,
 )
 from funnel.core.db import session_scope

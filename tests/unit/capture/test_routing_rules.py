@@ -10,16 +10,13 @@ from funnel.capture.routing import (
     Conditions,
     LeadFacts,
     Member,
-    RuleInput,
-    RuleSet,
     describe_reason,
     matches,
-    parse_rules_toml,
     pick_least_loaded,
     pick_round_robin,
     reason,
-    rules_to_toml,
 )
+from funnel.capture.routing_rules import RuleInput, RuleSet, parse_rules_toml, rules_to_toml
 from funnel.core.errors import ValidationError
 
 LEAD = LeadFacts(region="华东", industry="教育", channel="paid_search", campaign="spring", score=70,
