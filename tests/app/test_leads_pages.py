@@ -380,7 +380,11 @@ def test_the_customer_page_shows_deals_and_objections_by_name(
     assert not app.exception
     assert table_with(app, "Amount")["Amount"].tolist() == ["1,200.00"]
     objection = table_with(app, "Category").iloc[0]
-    assert (objection["Category"], objection["Stage"], objection["Detail"]) == ("Price", "Lead", "too dear")
+    assert (objection["Category"], objection["Stage"], objection["The customer's words"]) == (
+        "Price",
+        "Lead",
+        "too dear",
+    )
 
 
 def test_the_leads_table_a_reader_can_download_neutralises_formulas(

@@ -84,8 +84,9 @@ def test_a_move_to_where_the_customer_is_or_out_of_won_is_refused_and_records_no
     session.commit()
     before = _trail(session, customer)
 
-    if code is None:
-        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price", actor=SYSTEM)
+    if code is None:  # a reopened customer says why (funnel.customers.stages: reopen_reason)
+        move_stage(session, customer_id=customer.id, to_stage=to_stage, lost_reason="price",
+                   reopen_reason="came_back", actor=SYSTEM)  # fmt: skip
         session.commit()
         assert _trail(session, customer) != before
         return
