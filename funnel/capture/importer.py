@@ -40,7 +40,8 @@ from funnel.capture.import_parsing import (
     resolve_stage_map,
 )
 from funnel.capture.leads import CleanLead, NewLead, store_leads
-from funnel.capture.routing import mark_not_routed, route_many
+from funnel.capture.routing import mark_not_routed, route_many, rules_read_scores_or_tags
+from funnel.capture.scoring import score_before_routing
 from funnel.core import events
 from funnel.core.db import session_factory, take_write_lock
 from funnel.core.errors import FORM, FieldError, ValidationError
@@ -124,6 +125,7 @@ class _Importer:
     ):
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
         self.route = route
+        self.routes_on_scores: bool | None = None  # read once, when the first unowned rows are routed
         # The batch checks its new people for duplicates against contacts loaded below: take the lock a
         # lead save takes first, so nobody stores one of them between that load and the batch's commit.
         lock_intake(session)
@@ -302,6 +304,10 @@ class _Importer:
             customer_id for customer_id, new in zip(ids, self.pending, strict=True) if new.owner_id is None
         ]
         if unowned and self.route and self.may_assign:
+            if self.routes_on_scores is None:
+                self.routes_on_scores = rules_read_scores_or_tags(self.session)
+            if self.routes_on_scores:  # a rule on score or tags sees them as the form's leads do
+                score_before_routing(self.session, unowned)
             self.report.routed += len(route_many(self.session, unowned, actor=self.actor))
         elif unowned:
             mark_not_routed(self.session, unowned)

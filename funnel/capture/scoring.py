@@ -339,6 +339,19 @@ def score_new_leads(created: list[events.LeadCreated], engine: Engine) -> None:
             score_customers(session, chunk)
 
 
+def score_before_routing(session: Session, customer_ids: Sequence[int]) -> None:
+    """Link the tags and score these new leads in the caller's transaction (an import routes its rows
+    before the commit; the after-commit handler then finds them already scored)."""
+    for start in range(0, len(customer_ids), 5000):
+        chunk = list(customer_ids[start : start + 5000])
+        tagged = session.scalars(
+            select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id.in_(chunk), _CUSTOMERS.c.tags.is_not(None))
+        )
+        for customer_id in tagged.all():
+            sync_tags_from_text(session, customer_id)
+        score_customers(session, chunk)
+
+
 def score_updated_customer(event: events.CustomerUpdated, engine: Engine) -> None:
     """After an edit: keep the tag links in step with an edited tags string, and score again."""
     with session_scope(engine) as session:

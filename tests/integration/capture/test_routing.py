@@ -350,3 +350,26 @@ def test_import_routes_rows_without_an_owner_unless_told_not_to(
                 describe_reason(stored["A"].assignment_reason, "en")
                 == "imported with --no-route: left unassigned"
             )
+
+
+def test_an_import_routes_on_tags_and_scores_as_the_form_does(engine: Engine, tmp_path) -> None:
+    from funnel.capture.importer import import_file
+
+    with session_scope(engine) as session:
+        save_value(session, "tag", code="vip")
+        (vip_rep,) = reps(session, "key", 1)
+        other = reps(session, "east", 1)[0]
+        rules(
+            session,
+            RuleInput(name="vip", tags=("vip",), owner=vip_rep.username),
+            RuleInput(name="rest", team="east"),
+        )
+    path = tmp_path / "leads.csv"
+    path.write_text("name,email,tags\nA,a@x.com,vip\nB,b@x.com,\n", encoding="utf-8")
+
+    assert import_file(engine, path, actor=SYSTEM).routed == 2
+
+    with session_scope(engine) as session:
+        owners = {c.name: (c.owner_id, c.score) for c in session.scalars(select(Customer))}
+    assert owners["A"][0] == vip_rep.id and owners["B"][0] == other.id
+    assert owners["A"][1] is not None  # scored in the import's transaction, before routing
