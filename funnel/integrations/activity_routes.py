@@ -18,7 +18,6 @@ customer exists); 401 bad token, 403 channel switched off, 413 too large, 422 na
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -34,14 +33,12 @@ from funnel.capture.intake import SourceOff, TokenRefused, check_token
 from funnel.core.db import DatabaseUnavailable, session_scope
 from funnel.core.errors import FORM, FieldError, UserError
 from funnel.core.i18n import t
-from funnel.core.settings import get_settings
 from funnel.integrations.public_routes import (
     RateLimiter,
     _json_errors,
-    _read_body,
-    client_address,
     engine,
     language,
+    read_api_call,
 )
 from funnel.store.models import Activity, Customer
 from funnel.working.call_sync import sync_activity
@@ -84,22 +81,10 @@ def build_routes(limiter: RateLimiter | None = None) -> list[BaseRoute]:
 
     async def api_activities(request: Request) -> Response:
         lang = language(request)
-        wait = limits.hit(client_address(request), get_settings().intake_api_per_minute)
-        if wait:
-            error = FieldError(FORM, "intake.rate_limited", {"seconds": str(round(wait))})
-            return _json_errors([error], lang, 429, headers={"Retry-After": str(round(wait))})
-        body = await _read_body(request)
-        if body is None:
-            limit = str(get_settings().intake_max_body_kb)
-            return _json_errors([FieldError(FORM, "intake.api.too_large", {"kb": limit})], lang, 413)
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = None
-        if not isinstance(payload, dict):
-            return _json_errors([FieldError(FORM, "intake.api.not_an_object")], lang, 400)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
+        call = await read_api_call(request, limits, lang)
+        if isinstance(call, Response):
+            return call
+        payload, token = call
         try:
             answer = await run_in_threadpool(take_activity, token, payload, lang)
         except TokenRefused as exc:

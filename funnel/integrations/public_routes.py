@@ -417,22 +417,10 @@ def build_routes(
 
     async def api_leads(request: Request) -> Response:
         lang = language(request)
-        wait = api_limits.hit(client_address(request), get_settings().intake_api_per_minute)
-        if wait:
-            error = FieldError(FORM, "intake.rate_limited", {"seconds": str(round(wait))})
-            return _json_errors([error], lang, 429, headers={"Retry-After": str(round(wait))})
-        body = await _read_body(request)
-        if body is None:
-            limit = str(get_settings().intake_max_body_kb)
-            return _json_errors([FieldError(FORM, "intake.api.too_large", {"kb": limit})], lang, 413)
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            payload = None
-        if not isinstance(payload, dict):
-            return _json_errors([FieldError(FORM, "intake.api.not_an_object")], lang, 400)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
+        call = await read_api_call(request, api_limits, lang)
+        if isinstance(call, Response):
+            return call
+        payload, token = call
         try:
             result = await run_in_threadpool(_take_api_lead, token, payload)
         except TokenRefused as exc:
@@ -461,6 +449,29 @@ async def thank_you(request: Request) -> Response:
 
 
 # --- the API ------------------------------------------------------------------------------------------
+
+
+async def read_api_call(
+    request: Request, limiter: RateLimiter, lang: str
+) -> tuple[dict[str, object], str] | Response:
+    """The JSON object and bearer token of an API call (leads, activities), or the answer refusing it:
+    429 over the client's rate, 413 over the body limit, 400 when the body is not a JSON object."""
+    wait = limiter.hit(client_address(request), get_settings().intake_api_per_minute)
+    if wait:
+        error = FieldError(FORM, "intake.rate_limited", {"seconds": str(round(wait))})
+        return _json_errors([error], lang, 429, headers={"Retry-After": str(round(wait))})
+    body = await _read_body(request)
+    if body is None:
+        limit = str(get_settings().intake_max_body_kb)
+        return _json_errors([FieldError(FORM, "intake.api.too_large", {"kb": limit})], lang, 413)
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        payload = None
+    if not isinstance(payload, dict):
+        return _json_errors([FieldError(FORM, "intake.api.not_an_object")], lang, 400)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return payload, token.strip() if scheme.lower() == "bearer" else ""
 
 
 def payload_lead(payload: Mapping[str, object]) -> PublicLead:

@@ -7,9 +7,8 @@ page kit's one guarded write, pages/_shared/forms.py:save.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from funnel.pipeline.stages import LOST, WON, Pipeline
 from funnel.working.contacts import CONTACT_FIELDS, CONTACT_ROLES, ContactRow
 from funnel.working.header import CustomerHeader
 from funnel.working.qualification import QUALIFICATION_FIELDS
-from pages._shared.common import browser_zone, local_time, md, tr
+from pages._shared.common import local_time, md, tr
 from pages._shared.forms import Slots
 
 LEADS_PAGE = "pages/leads.py"
@@ -54,42 +53,7 @@ def text(value: object, empty: str = "—") -> str:
     return str(value)
 
 
-# ---- the leads list
-
-
-LEADS_COLUMNS = (
-    "customer_no", "name", "company", "stage", "status", "owner", "grade", "first_contact_overdue",
-    "created_at", "first_contacted_at", "channel", "region", "industry",
-)  # fmt: skip
-
-
-def leads_table(frame: pd.DataFrame, pipeline: Pipeline, lang: str) -> tuple[Any, dict[str, Any]]:
-    """The list as shown (stage and status by name, no empty cells, overdue in red) and its columns."""
-    shown = pd.DataFrame({name: [text(v, "") for v in frame[name]] for name in LEADS_COLUMNS})
-    shown["stage"] = [pipeline.name(key, lang) for key in frame["stage"]]
-    shown["status"] = [t(f"leads.status.{status}", lang) for status in frame["status"]]
-    shown["first_contact_overdue"] = [
-        t("leads.overdue", lang) if v else "" for v in frame["first_contact_overdue"]
-    ]
-    shown["created_at"] = (
-        pd.to_datetime(frame["created_at"]).dt.tz_localize(UTC).dt.tz_convert(browser_zone())
-    )
-    shown["first_contacted_at"] = [text(v) for v in frame["first_contacted_at"]]
-    config: dict[str, Any] = {
-        name: st.column_config.TextColumn(t(f"leads.col.{name}", lang)) for name in LEADS_COLUMNS
-    }
-    config["created_at"] = st.column_config.DatetimeColumn(
-        t("leads.col.created_at", lang), format="YYYY-MM-DD HH:mm"
-    )
-    config["first_contact_overdue"] = st.column_config.TextColumn(
-        t("leads.col.first_contact_overdue", lang),
-        width=110,
-        help=t("leads.col.first_contact_overdue.help", lang, hours=get_settings().first_contact_sla_hours),
-    )
-    red = "color: #d62728; font-weight: 600"
-    # The table's toolbar downloads a CSV: cells a spreadsheet would run as formulas are neutralised.
-    safe = spreadsheet_safe(shown)
-    return safe.style.map(lambda v: red if v else "", subset=["first_contact_overdue"]), config
+# ---- opening a customer (from the leads list, the board, a drill-down)
 
 
 def open_customer(customer_id: int) -> None:
