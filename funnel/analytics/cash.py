@@ -12,7 +12,7 @@ from itertools import pairwise
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
@@ -20,9 +20,9 @@ from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import ratio
 from funnel.analytics.report import entity_totals
 from funnel.analytics.rollups import readers_filter
-from funnel.closing.merged import MERGED_COLUMNS, per_customer
+from funnel.closing.merged import MERGED_COLUMNS, merged_select
 from funnel.core.export import csv_bytes
-from funnel.store.models import Customer, User
+from funnel.store.models import Customer
 
 CASH_STEPS = ("customers", "with_opportunity", "with_contract", "with_payment")
 # Which customers of the merged table to show: all, or those that got as far as a step.
@@ -76,46 +76,12 @@ def cash_funnel(session: Session, *, actor: Actor, filters: CustomerFilter | Non
     )
 
 
-def _merged_select(show: str) -> tuple[Any, ColumnElement[Any]]:
-    """The select of `closing.merged.merged_rows` (same columns, same per-customer subqueries)."""
-    opportunities, contracts, payments = per_customer()
-    contract_amount = func.coalesce(contracts.c.amount, 0)
-    paid = func.coalesce(payments.c.amount, 0)
-    outstanding = contract_amount - paid
-    owner = select(User.username).where(User.id == Customer.owner_id).scalar_subquery()
-    stmt = (
-        select(
-            Customer.id,
-            Customer.customer_no,
-            Customer.external_id,
-            Customer.name,
-            Customer.channel,
-            func.coalesce(owner, "").label("owner"),
-            Customer.stage,
-            Customer.status,
-            func.coalesce(opportunities.c.n, 0),
-            func.coalesce(opportunities.c.amount, 0),
-            func.coalesce(contracts.c.n, 0),
-            contract_amount,
-            paid,
-            outstanding.label("outstanding"),
-        )
-        .select_from(Customer)
-        .outerjoin(opportunities, opportunities.c.customer_id == Customer.id)
-        .outerjoin(contracts, contracts.c.customer_id == Customer.id)
-        .outerjoin(payments, payments.c.customer_id == Customer.id)
-    )
-    narrowing = {
-        "with_opportunity": opportunities.c.n.is_not(None),
-        "with_contract": contracts.c.n.is_not(None),
-        "with_payment": payments.c.amount.is_not(None),
-        "outstanding": outstanding > 0,
-    }
+def _merged_select(show: str) -> Any:
+    """The export's per-customer select (closing.merged.merged_select), narrowed by `show`."""
     if show not in SHOW:
         raise ValueError(f"show must be one of {', '.join(SHOW)}")
-    if show != "all":
-        stmt = stmt.where(narrowing[show])
-    return stmt, outstanding
+    stmt, narrowing = merged_select()
+    return stmt if show == "all" else stmt.where(narrowing[show])
 
 
 def merged_table(
@@ -129,7 +95,7 @@ def merged_table(
     """The merged rows (the customer's `id`, then MERGED_COLUMNS) of the filtered customers, by number."""
     require(actor, "customer.read")
     filters = readers_filter(session, actor, filters)
-    stmt, _ = _merged_select(show)
+    stmt = _merged_select(show)
     conditions = filters.conditions()
     if conditions:
         stmt = stmt.where(*conditions)
@@ -150,7 +116,7 @@ def merged_count(
     """How many rows `merged_table` has without a limit (counted in SQL)."""
     require(actor, "customer.read")
     filters = readers_filter(session, actor, filters)
-    stmt, _ = _merged_select(show)
+    stmt = _merged_select(show)
     conditions = filters.conditions()
     if conditions:
         stmt = stmt.where(*conditions)

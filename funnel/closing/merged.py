@@ -50,19 +50,25 @@ def per_customer() -> tuple[Any, Any, Any]:
     return opportunities, contracts, payments
 
 
-def merged_rows(session: Session, *, actor: Actor, batch: int = 2000) -> Iterator[dict[str, object]]:
-    """The merged rows of every customer `actor` may read, in customer number order, streamed."""
-    require(actor, "customer.read")
+def merged_select() -> tuple[Any, dict[str, Any]]:
+    """One row per customer: Customer.id, then MERGED_COLUMNS (unordered, unfiltered); and the conditions
+    that narrow it to customers with an opportunity / a signed contract / a payment / an outstanding
+    balance. `merged_rows` (the export) and the analytics' through-to-cash table both read this select."""
     opportunities, contracts, payments = per_customer()
     contract_amount = func.coalesce(contracts.c.amount, 0)
     paid = func.coalesce(payments.c.amount, 0)
+    outstanding = contract_amount - paid
+    # The owner as a scalar subquery, not a join: a filter on the owner (a sub-select on user) then
+    # correlates to nothing it should not.
+    owner = select(User.username).where(User.id == Customer.owner_id).scalar_subquery()
     stmt = (
         select(
+            Customer.id,
             Customer.customer_no,
             Customer.external_id,
             Customer.name,
             Customer.channel,
-            func.coalesce(User.username, "").label("owner"),
+            func.coalesce(owner, "").label("owner"),
             Customer.stage,
             Customer.status,
             func.coalesce(opportunities.c.n, 0),
@@ -70,19 +76,34 @@ def merged_rows(session: Session, *, actor: Actor, batch: int = 2000) -> Iterato
             func.coalesce(contracts.c.n, 0),
             contract_amount,
             paid,
-            (contract_amount - paid).label("outstanding"),
+            outstanding.label("outstanding"),
         )
-        .outerjoin(User, User.id == Customer.owner_id)
+        .select_from(Customer)
         .outerjoin(opportunities, opportunities.c.customer_id == Customer.id)
         .outerjoin(contracts, contracts.c.customer_id == Customer.id)
         .outerjoin(payments, payments.c.customer_id == Customer.id)
-        .where(*customer_scope(session, actor).conditions())
+    )
+    narrowing = {
+        "with_opportunity": opportunities.c.n.is_not(None),
+        "with_contract": contracts.c.n.is_not(None),
+        "with_payment": payments.c.amount.is_not(None),
+        "outstanding": outstanding > 0,
+    }
+    return stmt, narrowing
+
+
+def merged_rows(session: Session, *, actor: Actor, batch: int = 2000) -> Iterator[dict[str, object]]:
+    """The merged rows of every customer `actor` may read, in customer number order, streamed."""
+    require(actor, "customer.read")
+    stmt, _ = merged_select()
+    stmt = (
+        stmt.where(*customer_scope(session, actor).conditions())
         .order_by(Customer.customer_no)
         .execution_options(yield_per=batch)
     )
     money = {"opportunity_amount", "contract_amount", "paid_amount", "outstanding"}
     for row in session.execute(stmt):
-        record = dict(zip(MERGED_COLUMNS, row, strict=True))
+        record = dict(zip(MERGED_COLUMNS, row[1:], strict=True))
         for name in money:
             record[name] = round(float(record[name] or 0), 2)
         for name in ("opportunities", "contracts"):

@@ -252,7 +252,7 @@ def velocity_fixture(session: Session) -> None:
     move_stage(session, customer_id=y.id, to_stage="contact", at=day(4), actor=SYSTEM)
     z = lead(session, created_at=day(0), channel="B")
     move_stage(session, customer_id=z.id, to_stage="contact", at=day(1), actor=SYSTEM)
-    move_stage(session, customer_id=z.id, to_stage="lost", at=day(3), lost_reason="x", actor=SYSTEM)
+    move_stage(session, customer_id=z.id, to_stage="lost", at=day(3), lost_reason="price", actor=SYSTEM)
     session.commit()
 
 
