@@ -12,6 +12,7 @@ from pages._shared.common import (
     cached_filtered_report,
     cached_kpis,
     cached_lost_by_reason,
+    cached_qualification,
     cached_survey_summary,
     current_language,
     database_url,
@@ -51,6 +52,9 @@ parts.loss_section(report.overall, url, filters, actor)
 with guarded_read():
     lost_reasons = cached_lost_by_reason(url, filters, actor)
 parts.lost_reasons_section(lost_reasons)
+with guarded_read():
+    bands, competitors = cached_qualification(url, filters, actor)
+parts.qualification_section(bands, competitors)
 parts.drill_section(report, url, filters, actor)
 parts.channel_section(report.segments)
 parts.entity_section(entities)

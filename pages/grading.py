@@ -8,9 +8,11 @@ from funnel.access.permissions import allowed
 from funnel.capture.import_parsing import ImportFileError
 from funnel.core.db import session_scope
 from funnel.customers.fields import GRADES
+from funnel.customers.lists import labels
 from funnel.pipeline.stages import get_pipeline
 from funnel.working.call_sync import import_calls
 from funnel.working.grading import grade_criteria, grading_table, save_grade_criteria, set_grades
+from funnel.working.qualification import BUDGET_BAND
 from funnel.working.scripts import SCRIPT_FIELDS, save_question
 from funnel.working.speed import speed_to_lead
 from pages._shared import forms
@@ -22,7 +24,7 @@ pipeline, lang = get_pipeline(), current_language()
 st.title(tr("grade.title"))
 forms.show_notice()
 stages = ["", *pipeline.keys]
-left, middle, right = st.columns(3)
+left, middle, band_col, right = st.columns(4)
 stage = left.selectbox(
     tr("grade.stage"), stages, index=stages.index("qualify") if "qualify" in stages else 0,
     format_func=lambda k: pipeline.name(k, lang) if k else tr("grade.any"), key="grade_stage",
@@ -32,6 +34,14 @@ grade_filter = middle.selectbox(
     key="grade_filter",
 )  # fmt: skip
 until = right.text_input(tr("grade.timeline_until"), key="grade_until", placeholder="2027-06")
+with forms.guarded_read(), session_scope(get_engine()) as session:
+    band_names = labels(session, BUDGET_BAND, lang)
+band = band_col.selectbox(
+    tr("grade.budget_band"),
+    ["", *band_names],
+    format_func=lambda code: band_names.get(code, code) if code else tr("grade.any"),
+    key="grade_band",
+)
 
 with forms.guarded_read(), session_scope(get_engine()) as session:
     table = grading_table(
@@ -40,6 +50,7 @@ with forms.guarded_read(), session_scope(get_engine()) as session:
         stage=stage or None,
         grade=grade_filter or None,
         timeline_until=until.strip() or None,
+        budget_band=band or None,
     )
     criteria = grade_criteria(session, lang)
     speed_by = st.session_state.get("speed_by", "owner")

@@ -21,7 +21,7 @@ from funnel.access.permissions import Actor
 from funnel.accounts.users import save_language, saved_language
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.kpis import Kpi, kpi_tiles
-from funnel.analytics.reasons import ReasonCount, lost_by_reason
+from funnel.analytics.reasons import ReasonCount, competitor_mentions, lost_by_reason, open_by_budget_band
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import (
     customer_count,
@@ -344,3 +344,15 @@ def cached_lost_by_reason(url: str, filters: CustomerFilter, actor: Actor) -> li
     """The filter's lost customers counted by lost reason (funnel.analytics.reasons)."""
     with session_scope(_engine(url)) as session:
         return lost_by_reason(session, actor=actor, customer_filter=filters)
+
+
+@cached(CUSTOMERS)
+def cached_qualification(
+    url: str, filters: CustomerFilter, actor: Actor
+) -> tuple[list[ReasonCount], list[ReasonCount]]:
+    """The filter's open customers by budget band, and its customers' competitor mentions."""
+    with session_scope(_engine(url)) as session:
+        return (
+            open_by_budget_band(session, actor=actor, customer_filter=filters),
+            competitor_mentions(session, actor=actor, customer_filter=filters),
+        )

@@ -486,3 +486,29 @@ def lost_reasons_section(reasons: list[ReasonCount]) -> None:
     )
     if any(not row.listed and row.count for row in reasons):
         st.caption(tr("dash.unlisted_reasons"))
+
+
+def qualification_section(bands: list[ReasonCount], competitors: list[ReasonCount]) -> None:
+    """What qualification found: the open customers by budget band, and how often each competitor is named."""
+    st.subheader(tr("dash.qualification"))
+    lang = current_language()
+    left, right = st.columns(2)
+    for column, rows, title, key in (
+        (left, bands, "dash.open_by_band", "dash_bands"),
+        (right, competitors, "dash.competitors", "dash_competitors"),
+    ):
+        column.caption(tr(title))
+        shown = [row for row in rows if row.count]
+        if not shown:
+            column.write(tr("dash.nothing_recorded"))
+            continue
+        column.dataframe(
+            pd.DataFrame({"value": [r.label(lang) for r in shown], "customers": [r.count for r in shown]}),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "value": st.column_config.TextColumn(tr(f"{title}.value")),
+                "customers": st.column_config.NumberColumn(tr("table.customers"), format="localized"),
+            },
+            key=key,
+        )

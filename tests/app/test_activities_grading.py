@@ -129,3 +129,37 @@ def test_speed_to_lead_switches_to_channels(
     app.radio(key="speed_by").set_value("channel").run()
     assert not app.exception
     assert any("Channel" in list(frame.value.columns) for frame in app.dataframe)
+
+
+def test_the_grading_page_filters_by_budget_band_and_the_dashboard_reports_bands_and_competitors(
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+) -> None:
+    from funnel.customers.lists_seed import seed_lists
+
+    with session_scope(app_engine) as session:
+        seed_lists(session)
+        for n, (band, rivals) in enumerate(
+            (("10-30万", "销售易"), ("10-30万", "销售易、HubSpot"), ("100万以上", None))
+        ):
+            lead = create_lead(
+                session,
+                LeadInput(name=f"Q{n}", email=f"q{n}@x.cn", owner_id=accounts["rep"], stage="qualify"),
+                actor=SYSTEM,
+            )
+            lead.budget_range, lead.competitors = band, rivals
+    app = app_as("manager")
+    app.run()
+    assert not app.exception
+    # (st.dataframe without selection carries no key under AppTest: found by their values)
+    tables = [
+        dict(zip(df.value["value"], df.value["customers"], strict=True))
+        for df in app.dataframe
+        if set(df.value.columns) == {"value", "customers"}
+    ]
+    assert {"100k–300k": 2, "Over 1M": 1} in tables
+    assert {"Neocrm": 2, "HubSpot": 1} in tables
+    app.switch_page("pages/grading.py").run()
+    app.selectbox(key="grade_band").set_value("100万以上").run()
+    assert not app.exception
+    shown = [e.value.to_csv() for e in app.dataframe]
+    assert any("Q2" in csv and "Q0" not in csv for csv in shown)
