@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
@@ -12,6 +13,7 @@ from funnel.access.permissions import SYSTEM, Actor
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
+from funnel.core.settings import get_settings
 from funnel.store.models import Task, User
 from funnel.timers import engine as timer_engine
 from funnel.working.tasks import create_task
@@ -40,8 +42,12 @@ def seed(engine: Engine, owner: int) -> int:
 
 
 def test_my_day_shows_the_reps_lists_and_a_row_opens_the_customer(
-    app_as: AppAs, app_engine: Engine, accounts: dict[str, int]
+    app_as: AppAs, app_engine: Engine, accounts: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The A list's daily message goes out from CRM_A_DAILY_HOUR (08:00 by default) on the team's clock,
+    # UTC in tests: pin it to midnight so the expected three unread messages do not depend on the hour.
+    monkeypatch.setenv("CRM_A_DAILY_HOUR", "0")
+    get_settings.cache_clear()
     timer_engine._last_run.clear()
     cid = seed(app_engine, accounts["rep"])
     app = app_as("rep")
