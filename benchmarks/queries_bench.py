@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import shutil
 import statistics
 import sys
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, select, text
+from sqlalchemy import Engine, MetaData, text
 from sqlalchemy.orm import Session
 
 import benchmarks.query_pages as qp
@@ -43,33 +44,39 @@ from funnel.core.clock import team_today, utcnow
 from funnel.core.db import make_engine, upgrade
 from funnel.demo.generate import generate_demo
 
-Q = qs.Query
+
+def _q(name: str, page: str, stem: str, note: str = "") -> qs.Query:
+    """A query whose three adapters are `<stem>_loudou`, `<stem>_pandas`, `<stem>_duckdb` (query_set.py for
+    the dashboard, query_pages.py for the rest)."""
+    module: Any = qs if page == "dashboard" else qp
+    fns = [getattr(module, f"{stem}_{method}") for method in METHODS]
+    target = page in ("dashboard", "forecast")
+    return qs.Query(name, page, fns[0], fns[1], fns[2], target=target, note=note)
+
+
+METHODS = ("loudou", "pandas", "duckdb")
+# The one table to update when a page calls something else: (name, page, adapters' stem, note).
 QUERIES: list[qs.Query] = [
-    Q("report (funnel, by channel, loss details, entities)", "dashboard",
-      qs.report_loudou, qs.report_pandas, qs.report_duckdb, True),
-    Q("KPI tiles (period + previous)", "dashboard", qs.kpis_loudou, qs.kpis_pandas, qs.kpis_duckdb, True),
-    Q("entity funnel (through to cash)", "dashboard",
-      qs.entities_loudou, qs.entities_pandas, qs.entities_duckdb, True),
-    Q("lost by reason", "dashboard", qs.reasons_loudou, qs.reasons_pandas, qs.reasons_duckdb, True),
-    Q("loss point detail", "dashboard", qs.loss_loudou, qs.loss_pandas, qs.loss_duckdb, True),
-    Q("forecast as of today", "forecast", qp.forecast_loudou, qp.forecast_pandas, qp.forecast_duckdb, True,
-      "weekly buckets not compared"),
-    Q("first page + count", "leads", qp.leads_first_loudou, qp.leads_first_pandas, qp.leads_first_duckdb, False),
-    Q("stage + channel page", "leads",
-      qp.leads_filtered_loudou, qp.leads_filtered_pandas, qp.leads_filtered_duckdb, False),
-    Q("search phone", "leads", qp.search_phone_loudou, qp.search_phone_pandas, qp.search_phone_duckdb, False),
-    Q("search customer no", "leads", qp.search_no_loudou, qp.search_no_pandas, qp.search_no_duckdb, False),
-    Q("search name (contains)", "leads", qp.search_name_loudou, qp.search_name_pandas, qp.search_name_duckdb,
-      False),
-    Q("export merged", "export", qp.export_loudou, qp.export_pandas, qp.export_duckdb, False,
-      "compared as sorted rows"),
-]  # fmt: skip
+    _q("report (funnel, by channel, loss details, entities)", "dashboard", "report"),
+    _q("KPI tiles (period + previous)", "dashboard", "kpis"),
+    _q("entity funnel (through to cash)", "dashboard", "entities"),
+    _q("lost by reason", "dashboard", "reasons"),
+    _q("loss point detail", "dashboard", "loss"),
+    _q("forecast as of today", "forecast", "forecast", "weekly buckets not compared"),
+    _q("first page + count", "leads", "leads_first"),
+    _q("stage + channel page", "leads", "leads_filtered"),
+    _q("search phone", "leads", "search_phone"),
+    _q("search customer no", "leads", "search_no"),
+    _q("search name (contains)", "leads", "search_name"),
+    _q("export merged", "export", "export", "compared as sorted rows"),
+]
 ANSWERS: dict[str, Callable[[Any], Any]] = {"export merged": qp.EXPORT_ANSWER}
 BASE = 100_000
 SEED = 1
 DUCKDB_TABLES = ("customer", "stage_event", "contract", "opportunity", "payment", "objection", "contact",
                  "customer_tag", "list_item", "user")  # fmt: skip
 TARGET_MS, TARGET_PANDAS, TARGET_DUCKDB, TARGET_SIZE = 150.0, 10.0, 2.0, 1_000_000
+TARGET_SEARCH_MS = 300.0
 
 
 @dataclass
@@ -119,7 +126,7 @@ def sqlite_file(folder: Path, size: int, base: Path | None) -> Path:
         upgrade(engine)
         generate_demo(engine, leads=min(size, BASE), seed=SEED, actor=SYSTEM)
     if size > BASE:
-        replicate(engine, size // BASE)
+        replicate(engine, size // BASE, extra=("customer_tag",))
     with engine.connect() as conn:
         conn.execute(text("ANALYZE"))
     engine.dispose()
@@ -138,7 +145,9 @@ def copy_to_postgres(source: Path, url: str) -> None:
     meta.reflect(target)
     tables = [t for t in meta.sorted_tables if t.name != "alembic_version"]
     with target.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        )
     raw = target.raw_connection()
     try:
         cursor = raw.cursor()
@@ -148,7 +157,7 @@ def copy_to_postgres(source: Path, url: str) -> None:
                 rows = src.execution_options(yield_per=20_000).execute(
                     text(f'SELECT {names} FROM "{table.name}"')
                 )
-                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # type: ignore[attr-defined]
+                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
                     for row in rows:
                         copy.write_row(row)
                 if "id" in table.columns:
@@ -183,7 +192,12 @@ def duckdb_copy(path: Path) -> Any:
 
 
 def run_set(
-    backend: str, engine: Engine, size: int, sqlite_path: Path, args: argparse.Namespace, duck: dict[Any, Row]
+    backend: str,
+    engine: Engine,
+    size: int,
+    sqlite_path: Path,
+    args: argparse.Namespace,
+    duck: dict[tuple[int, str], tuple[list[float], Any]],
 ) -> list[Row]:
     with Session(engine) as session:
         ctx = qs.make_ctx(session, team_today(), utcnow().replace(minute=0, second=0, microsecond=0))
@@ -205,17 +219,18 @@ def run_set(
         seconds, expected = _timed(loudou, args.runs, warm=True)
         expected = answer(expected)
         rows.append(Row(backend, size, query, "loudou", seconds, None))
-        seconds, got = _timed(pandas, args.pandas_runs, warm=False)
-        rows.append(Row(backend, size, query, "pandas", seconds, _check(query, "pandas", expected, answer(got))))
+        pandas_runs = args.pandas_runs if size <= BASE else min(args.pandas_runs, args.large_pandas_runs)
+        seconds, got = _timed(pandas, pandas_runs, warm=False)
+        rows.append(
+            Row(backend, size, query, "pandas", seconds, _check(query, "pandas", expected, answer(got)))
+        )
         if (size, query.name) not in duck:
             if con is None:
                 con = duckdb_copy(sqlite_path)
-            seconds, got = _timed(lambda query=query: query.duckdb(con, ctx), args.runs, warm=True)
-            duck[(size, query.name)] = Row("duckdb", size, query, "duckdb", seconds, None)
-            duck[(size, query.name, "answer")] = answer(got)  # type: ignore[assignment]
-        mem = duck[(size, query.name)]
-        equal = _check(query, "duckdb", expected, duck[(size, query.name, "answer")])  # type: ignore[arg-type]
-        rows.append(Row(backend, size, query, "duckdb", mem.seconds, equal))
+            seconds, got = _timed(functools.partial(query.duckdb, con, ctx), args.runs, warm=True)
+            duck[(size, query.name)] = (seconds, answer(got))
+        seconds, got = duck[(size, query.name)]
+        rows.append(Row(backend, size, query, "duckdb", seconds, _check(query, "duckdb", expected, got)))
         medians = " ".join(f"{r.method} {r.median_ms:,.1f}" for r in rows[-3:])
         print(f"  {backend} {size:,} {query.name}: {medians} ms", file=sys.stderr)
     if con is not None:
@@ -226,8 +241,8 @@ def run_set(
 def _check(query: qs.Query, method: str, expected: Any, got: Any) -> bool:
     equal = qs.same(expected, got)
     if not equal:
-        print(f"  !! {query.name}: {method} differs\n     loudou {expected!r:.600}\n     {method} {got!r:.600}",
-              file=sys.stderr)  # fmt: skip
+        shown = f"\n     loudou {expected!r:.600}\n     {method} {got!r:.600}"
+        print(f"  !! {query.name}: {method} differs{shown}", file=sys.stderr)
     return equal
 
 
@@ -244,65 +259,100 @@ def _groups(rows: list[Row]) -> list[tuple[str, int, qs.Query, dict[str, Row]]]:
 
 
 def misses(loudou: Row, pandas: Row, duck: Row) -> list[str]:
-    if not loudou.query.target or loudou.customers < TARGET_SIZE:
+    """Issue #12's targets at 1M customers that this query misses, with the figure that misses it."""
+    query, ms = loudou.query, loudou.median_ms
+    if loudou.customers < TARGET_SIZE:
+        return []
+    if query.page == "leads" and query.name.startswith("search"):
+        return [f"{ms:,.0f} ms ≥ {TARGET_SEARCH_MS:.0f}"] if ms >= TARGET_SEARCH_MS else []
+    if not query.target:
         return []
     out = []
-    if loudou.median_ms >= TARGET_MS:
-        out.append(f"{loudou.median_ms:,.0f} ms ≥ {TARGET_MS:.0f}")
-    if pandas.median_ms / loudou.median_ms < TARGET_PANDAS:
-        out.append(f"only {pandas.median_ms / loudou.median_ms:.1f}x pandas")
-    if loudou.median_ms / duck.median_ms > TARGET_DUCKDB:
-        out.append(f"{loudou.median_ms / duck.median_ms:.1f}x DuckDB")
+    if ms >= TARGET_MS:
+        out.append(f"{ms:,.0f} ms ≥ {TARGET_MS:.0f}")
+    if pandas.median_ms / ms < TARGET_PANDAS:
+        out.append(f"only {pandas.median_ms / ms:.1f}x faster than pandas")
+    if ms / duck.median_ms > TARGET_DUCKDB:
+        out.append(f"{ms / duck.median_ms:.1f}x DuckDB")
     return out
+
+
+def _has_target(query: qs.Query, size: int) -> bool:
+    return size >= TARGET_SIZE and (query.target or query.name.startswith("search"))
+
+
+CSV_HEADER = ["backend", "customers", "page", "query", "method", "runs", "median_ms", "min_ms", "max_ms",
+              "pandas_over_loudou", "loudou_over_duckdb", "equal_to_loudou", "targets_missed"]  # fmt: skip
 
 
 def write_results(rows: list[Row], out: Path, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "results.csv").open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["backend", "customers", "page", "query", "method", "runs", "median_ms", "min_ms", "max_ms",
-                    "pandas_over_loudou", "loudou_over_duckdb", "equal_to_loudou"])  # fmt: skip
+        w.writerow(CSV_HEADER)
         for backend, size, query, m in _groups(rows):
-            base = m["loudou"].median_ms
+            lo, pd_, dk = (m[method] for method in METHODS)
+            missed = "; ".join(misses(lo, pd_, dk))
             for method, r in m.items():
-                w.writerow([backend, size, query.page, query.name, method, len(r.seconds), f"{r.median_ms:.2f}",
-                            f"{min(r.seconds) * 1000:.2f}", f"{max(r.seconds) * 1000:.2f}",
-                            f"{m['pandas'].median_ms / base:.2f}", f"{base / m['duckdb'].median_ms:.2f}",
-                            "" if r.equal is None else ("yes" if r.equal else "NO")])  # fmt: skip
+                equal = "" if r.equal is None else ("yes" if r.equal else "NO")
+                times = [f"{v:.2f}" for v in (r.median_ms, min(r.seconds) * 1000, max(r.seconds) * 1000)]
+                ratios = [f"{pd_.median_ms / lo.median_ms:.2f}", f"{lo.median_ms / dk.median_ms:.2f}"]
+                own = missed if method == "loudou" else ""
+                w.writerow(
+                    [
+                        backend,
+                        size,
+                        query.page,
+                        query.name,
+                        method,
+                        len(r.seconds),
+                        *times,
+                        *ratios,
+                        equal,
+                        own,
+                    ]
+                )
     lines = [
-        f"Medians in ms: Loudou and DuckDB of {args.runs} runs after a warm-up, pandas of {args.pandas_runs} "
-        "(no warm-up). `pandas ÷` = how many times slower the pandas way is; `÷ DuckDB` = Loudou over DuckDB "
-        "in memory (DuckDB measured once per size, on the SQLite file's rows). `equal` = pandas / DuckDB "
-        f"answers equal Loudou's. Targets (dashboard and forecast queries at {TARGET_SIZE:,}): < {TARGET_MS:.0f}"
-        f" ms, ≥ {TARGET_PANDAS:.0f}x faster than pandas, ≤ {TARGET_DUCKDB:.0f}x DuckDB.",
+        f"Medians in ms: Loudou and DuckDB of {args.runs} runs after a warm-up; pandas of {args.pandas_runs} "
+        f"({args.large_pandas_runs} above {BASE:,}), no warm-up. `pandas ÷` = how many times slower the "
+        "pandas way is than Loudou; `÷ DuckDB` = Loudou's time over DuckDB in memory (DuckDB measured once "
+        "per size, on the SQLite file's rows, which the PostgreSQL schema holds too). `equal` = the pandas "
+        f"and DuckDB answers equal Loudou's. Targets at {TARGET_SIZE:,}: dashboard and forecast queries < "
+        f"{TARGET_MS:.0f} ms, ≥ {TARGET_PANDAS:.0f}x faster than pandas, ≤ {TARGET_DUCKDB:.0f}x DuckDB; "
+        f"searches < {TARGET_SEARCH_MS:.0f} ms.",
         "",
         "| backend | customers | page | query | Loudou ms | pandas ms | DuckDB ms | pandas ÷ | ÷ DuckDB "
         "| equal | target missed |",
         "|---|---:|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for backend, size, query, m in _groups(rows):
-        lo, pd_, dk = m["loudou"], m["pandas"], m["duckdb"]
-        equal = "yes" if pd_.equal and dk.equal else f"pandas {'yes' if pd_.equal else 'NO'}, duckdb " + (
-            "yes" if dk.equal else "NO"
-        )
-        missed = "; ".join(misses(lo, pd_, dk)) or ("—" if query.target and size >= TARGET_SIZE else "")
+        lo, pd_, dk = (m[method] for method in METHODS)
+        if pd_.equal and dk.equal:
+            equal = "yes"
+        else:
+            equal = ", ".join(f"{r.method} {'yes' if r.equal else 'NO'}" for r in (pd_, dk))
+        missed = "; ".join(misses(lo, pd_, dk)) or ("met" if _has_target(query, size) else "")
         note = f" ({query.note})" if query.note else ""
+        figures = [lo.median_ms, pd_.median_ms, dk.median_ms, pd_.median_ms / lo.median_ms]
         lines.append(
-            f"| {backend} | {size:,} | {query.page} | {query.name}{note} | {lo.median_ms:,.1f} | "
-            f"{pd_.median_ms:,.1f} | {dk.median_ms:,.1f} | {pd_.median_ms / lo.median_ms:,.1f} | "
-            f"{lo.median_ms / dk.median_ms:,.1f} | {equal} | {missed} |"
+            f"| {backend} | {size:,} | {query.page} | {query.name}{note} | "
+            + " | ".join(f"{v:,.1f}" for v in figures)
+            + f" | {lo.median_ms / dk.median_ms:,.1f} | {equal} | {missed} |"
         )
     (out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated customer counts")
     parser.add_argument("--postgres", metavar="URL", help="also run on PostgreSQL, in a private schema")
     parser.add_argument("--postgres-sizes", help="sizes for PostgreSQL (default: --sizes)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pandas-runs", type=int, default=3)
+    parser.add_argument("--large-pandas-runs", type=int, default=1, help="pandas runs above 100,000")
     parser.add_argument("--base", type=Path, help="a 100,000-lead demo SQLite file to start from (copied)")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the SQLite files in this folder")
     parser.add_argument("--only", help="comma-separated words: only the queries whose name holds one")
@@ -311,7 +361,7 @@ def main() -> None:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     pg_sizes = [int(s) for s in args.postgres_sizes.split(",")] if args.postgres_sizes else sizes
     rows: list[Row] = []
-    duck: dict[Any, Row] = {}
+    duck: dict[tuple[int, str], tuple[list[float], Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,9 @@ from funnel.pipeline.stages import LOST, WON, get_pipeline
 # second pass over the won customers' histories that the equivalents leave out).
 
 
-def _forecast_answer(closed: int, p_win: dict[str, float], open_: int, pipe: Any, weighted: Any, slipped: Any):
+def _forecast_answer(
+    closed: int, p_win: dict[str, float], open_: int, pipe: Any, weighted: Any, slipped: Any
+) -> dict[str, Any]:
     return {
         "closed_in_window": int(closed),
         "p_win": {k: round(float(v), 9) for k, v in p_win.items()},
@@ -80,8 +82,10 @@ def forecast_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
     closed = states[outcome & (states["at"] >= window_start)]
     won = closed["to_stage"] == WON
     p_win = _p_win(
-        [(int((closed["furthest"] >= r).sum()), int(((closed["furthest"] >= r) & won).sum()))
-         for r in range(len(pipeline.keys))]  # fmt: skip
+        [
+            (int((closed["furthest"] >= r).sum()), int(((closed["furthest"] >= r) & won).sum()))
+            for r in range(len(pipeline.keys))
+        ]
     )
     deals = states[~outcome]
     stage = deals["to_stage"].where(deals["to_stage"].isin(pipeline.keys), pipeline.first)
@@ -118,8 +122,8 @@ def forecast_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
     cases = " ".join(f"WHEN '{k}' THEN {p}" for k, p in p_win.items())
     keys = ", ".join(f"'{k}'" for k in pipeline.keys)
     deals = con.execute(
-        f"""WITH o AS (SELECT customer_id, SUM(amount) amount, MIN(expected_close) AS first_close FROM opportunity
-                       WHERE created_at < $c GROUP BY 1),
+        f"""WITH o AS (SELECT customer_id, SUM(amount) amount, MIN(expected_close) AS first_close
+                       FROM opportunity WHERE created_at < $c GROUP BY 1),
                  d AS (SELECT CASE WHEN stage IN ({keys}) THEN stage ELSE '{pipeline.first}' END AS stage,
                               COALESCE(o.amount, 0) AS amount, o.first_close
                        FROM states s LEFT JOIN o USING (customer_id)
@@ -213,7 +217,9 @@ def _search_pandas(conn: Connection, search: str) -> dict[str, Any]:
         | has(contacts["wechat"], search)
     )
     tag_hit = (
-        (tags["code"].str.lower() == folded) | (tags["name_en"].str.lower() == folded) | (tags["name_zh"] == search)
+        (tags["code"].str.lower() == folded)
+        | (tags["name_en"].str.lower() == folded)
+        | (tags["name_zh"] == search)
     )
     match = (
         has(cust["name"], search)
@@ -263,8 +269,7 @@ def _search_duckdb(con: Any, search: str) -> dict[str, Any]:
         params |= {"p": phone, "pp": f"+{phone}"}
     phones = "OR phone IN ($p, $pp)" if phone else ""
     exact = (
-        "(customer_no IN ($t, $up) OR id IN "
-        f"(SELECT customer_id FROM contact WHERE email = $low {phones}))"
+        f"(customer_no IN ($t, $up) OR id IN (SELECT customer_id FROM contact WHERE email = $low {phones}))"
     )
     if con.execute(f"SELECT 1 FROM customer c WHERE {exact} LIMIT 1", params).fetchone():
         return _page_duckdb(con, exact, params)
@@ -308,8 +313,11 @@ def export_loudou(session: Session, ctx: Ctx) -> list[tuple[Any, ...]]:
 
 
 def export_pandas(conn: Connection, ctx: Ctx) -> list[tuple[Any, ...]]:
-    cust = _read(conn, "SELECT c.id, c.customer_no, c.external_id, c.name, c.channel, u.username, c.stage, "
-                       "c.status FROM customer c LEFT JOIN user_ u ON u.id = c.owner_id".replace("user_", '"user"'))  # fmt: skip
+    cust = _read(
+        conn,
+        "SELECT c.id, c.customer_no, c.external_id, c.name, c.channel, u.username, c.stage, c.status "
+        'FROM customer c LEFT JOIN "user" u ON u.id = c.owner_id',
+    )
     opp = _read(conn, "SELECT customer_id, amount FROM opportunity")
     con = _read(conn, "SELECT customer_id, amount, status FROM contract")
     pay = _read(conn, "SELECT customer_id, amount FROM payment")

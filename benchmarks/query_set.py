@@ -21,14 +21,11 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM
 from funnel.analytics.filters import CustomerFilter
-from funnel.analytics.forecast import build_forecast
 from funnel.analytics.kpis import KPI_KEYS, kpi_tiles, windows
 from funnel.analytics.reasons import lost_by_reason
 from funnel.analytics.report import build_report
 from funnel.analytics.rollups import entity_funnel, lost_reasons_at, objections_at, stuck_at
-from funnel.closing.merged import merged_rows
 from funnel.core.clock import day_start_utc, team_zone
-from funnel.customers.read import LeadFilters, count_customers, list_customers
 from funnel.pipeline.stages import LOST, WON, get_pipeline
 
 PAGE_SIZE = 100  # pages/leads.py
@@ -254,13 +251,10 @@ def report_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
         FROM f GROUP BY channel""",
         params,
     ).fetchall()
-    segments = {r[0]: _segment(*r[1:5], r[6:], r[5]) for r in rows}
-    columns = list(zip(*segments.values(), strict=True))
-    overall = _segment(
-        *(sum(c) for c in columns[:4]),
-        [sum(r) for r in zip(*columns[4], strict=True)],
-        sum(columns[5]),
-    )
+    segments = {r[0]: _segment(r[1], r[2], r[3], r[4], r[6:], r[5]) for r in rows}
+    c = list(zip(*segments.values(), strict=True))
+    reached_all = [sum(r) for r in zip(*c[4], strict=True)]
+    overall = _segment(sum(c[0]), sum(c[1]), sum(c[2]), sum(c[3]), reached_all, sum(c[5]))
     details = {
         (ch, stage, kind, detail): int(n)
         for ch, stage, kind, detail, n in con.execute(
@@ -301,7 +295,9 @@ def entities_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
 
 
 def reasons_loudou(session: Session, ctx: Ctx) -> dict[str, int]:
-    return {r.code: r.count for r in lost_by_reason(session, actor=SYSTEM, customer_filter=ctx.filters) if r.count}
+    return {
+        r.code: r.count for r in lost_by_reason(session, actor=SYSTEM, customer_filter=ctx.filters) if r.count
+    }
 
 
 def reasons_pandas(conn: Connection, ctx: Ctx) -> dict[str, int]:
@@ -339,7 +335,12 @@ def loss_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
     events = _read(conn, "SELECT customer_id, to_stage, at FROM stage_event", ("at",))
     at = ctx.loss_stage
     lost = cust[(cust["status"] == LOST) & (cust["stage"] == at)]["lost_reason"].fillna("")
-    reasons = lost.value_counts().rename_axis("r").reset_index(name="n").sort_values(["n", "r"], ascending=[False, True])
+    reasons = (
+        lost.value_counts()
+        .rename_axis("r")
+        .reset_index(name="n")
+        .sort_values(["n", "r"], ascending=[False, True])
+    )
     joined = obj.merge(cust[["id", "stage"]], left_on="customer_id", right_on="id")
     joined = joined[joined["stage_x"].fillna(joined["stage_y"]) == at]
     objections = joined.groupby("category").agg(n=("id", "size"), k=("customer_id", "nunique")).reset_index()
@@ -358,8 +359,8 @@ def loss_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
 def loss_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
     params = {"start": ctx.start, "end": ctx.end, "at": ctx.loss_stage}
     reasons = con.execute(
-        f"SELECT COALESCE(lost_reason, '') r, COUNT(*) n FROM customer c WHERE {PERIOD} AND status = '{LOST}' "
-        "AND stage = $at GROUP BY 1 ORDER BY n DESC, r",
+        f"SELECT COALESCE(lost_reason, '') r, COUNT(*) n FROM customer c WHERE {PERIOD} "
+        f"AND status = '{LOST}' AND stage = $at GROUP BY 1 ORDER BY n DESC, r",
         params,
     ).fetchall()
     objections = con.execute(
@@ -369,7 +370,8 @@ def loss_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
         params,
     ).fetchall()
     stuck = con.execute(
-        f"""WITH e AS (SELECT customer_id, MAX("at") AS entered FROM stage_event WHERE to_stage = $at GROUP BY 1)
+        f"""WITH e AS (SELECT customer_id, MAX("at") AS entered FROM stage_event WHERE to_stage = $at
+                       GROUP BY 1)
             SELECT c.id FROM customer c LEFT JOIN e ON e.customer_id = c.id
             WHERE {PERIOD} AND c.status = 'open' AND c.stage = $at
             ORDER BY COALESCE(e.entered, c.created_at), c.id LIMIT 20""",
@@ -404,7 +406,9 @@ def _median(values: pd.Series) -> float | None:
 
 def kpis_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
     dates = ("created_at", "first_contacted_at", "won_at", "lost_at")
-    cust = _read(conn, "SELECT id, status, created_at, first_contacted_at, won_at, lost_at FROM customer", dates)
+    cust = _read(
+        conn, "SELECT id, status, created_at, first_contacted_at, won_at, lost_at FROM customer", dates
+    )
     opp = _read(conn, "SELECT customer_id, amount, created_at FROM opportunity", ("created_at",))
     con = _read(conn, "SELECT customer_id, amount, status FROM contract")
     pay = _read(conn, "SELECT customer_id, amount, received_on FROM payment", ("received_on",))
@@ -423,10 +427,14 @@ def kpis_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
         won_rows = cust[(cust["status"] == WON) & within(cust["won_at"])]
         won = len(won_rows)
         contacted = cust[created & cust["first_contacted_at"].notna()]
-        hours = ((contacted["first_contacted_at"] - contacted["created_at"]).dt.total_seconds() / 3600).clip(lower=0)
+        hours = ((contacted["first_contacted_at"] - contacted["created_at"]).dt.total_seconds() / 3600).clip(
+            lower=0
+        )
         days = (won_rows["won_at"] - won_rows["created_at"]).dt.total_seconds() / 86400
         amount = won_rows["id"].map(signed).fillna(won_rows["id"].map(expected)).fillna(0.0)
-        start_day = pd.Timestamp(w.start.replace(tzinfo=UTC).astimezone(team_zone()).date()) if w.start else None
+        start_day = (
+            pd.Timestamp(w.start.replace(tzinfo=UTC).astimezone(team_zone()).date()) if w.start else None
+        )
         end_day = pd.Timestamp(w.end.replace(tzinfo=UTC).astimezone(team_zone()).date())
         paid = pay["received_on"] < end_day
         if start_day is not None:
