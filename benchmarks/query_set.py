@@ -25,7 +25,7 @@ from funnel.analytics.kpis import KPI_KEYS, kpi_tiles, windows
 from funnel.analytics.reasons import lost_by_reason
 from funnel.analytics.report import build_report
 from funnel.analytics.rollups import entity_funnel, lost_reasons_at, objections_at, stuck_at
-from funnel.core.clock import day_start_utc, team_zone
+from funnel.core.clock import day_start_utc, team_zone, utcnow
 from funnel.pipeline.stages import LOST, WON, get_pipeline
 
 PAGE_SIZE = 100  # pages/leads.py
@@ -414,7 +414,7 @@ def kpis_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
     pay = _read(conn, "SELECT customer_id, amount, received_on FROM payment", ("received_on",))
     signed = con[con["status"] == "signed"].groupby("customer_id")["amount"].sum()
     expected = opp.groupby("customer_id")["amount"].sum()
-    now = pd.Timestamp.utcnow().tz_localize(None)
+    now = utcnow()
     figures = []
     for w in _windows(ctx):
 
@@ -461,7 +461,7 @@ def kpis_pandas(conn: Connection, ctx: Ctx) -> dict[str, Any]:
 
 
 def kpis_duckdb(con: Any, ctx: Ctx) -> dict[str, Any]:
-    now = pd.Timestamp.utcnow().tz_localize(None).to_pydatetime()
+    now = utcnow()
     figures = []
     for w in _windows(ctx):
         start = w.start or datetime(1, 1, 1)
