@@ -216,10 +216,12 @@ def run_set(
             with engine.connect() as conn:
                 return query.pandas(conn, ctx)
 
-        seconds, expected = _timed(loudou, args.runs, warm=True)
+        large = size > BASE  # at 1M: fewer runs, no warm-up (a cold first run is one of the runs)
+        runs = args.large_runs if large else args.runs
+        seconds, expected = _timed(loudou, runs, warm=not large)
         expected = answer(expected)
         rows.append(Row(backend, size, query, "loudou", seconds, None))
-        pandas_runs = args.pandas_runs if size <= BASE else min(args.pandas_runs, args.large_pandas_runs)
+        pandas_runs = args.pandas_runs if size < BASE else min(args.pandas_runs, args.large_pandas_runs)
         seconds, got = _timed(pandas, pandas_runs, warm=False)
         rows.append(
             Row(backend, size, query, "pandas", seconds, _check(query, "pandas", expected, answer(got)))
@@ -227,7 +229,7 @@ def run_set(
         if (size, query.name) not in duck:
             if con is None:
                 con = duckdb_copy(sqlite_path)
-            seconds, got = _timed(functools.partial(query.duckdb, con, ctx), args.runs, warm=True)
+            seconds, got = _timed(functools.partial(query.duckdb, con, ctx), runs, warm=True)
             duck[(size, query.name)] = (seconds, answer(got))
         seconds, got = duck[(size, query.name)]
         rows.append(Row(backend, size, query, "duckdb", seconds, _check(query, "duckdb", expected, got)))
@@ -282,7 +284,25 @@ def _has_target(query: qs.Query, size: int) -> bool:
 
 
 CSV_HEADER = ["backend", "customers", "page", "query", "method", "runs", "median_ms", "min_ms", "max_ms",
-              "pandas_over_loudou", "loudou_over_duckdb", "equal_to_loudou", "targets_missed"]  # fmt: skip
+              "pandas_over_loudou", "loudou_over_duckdb", "equal_to_loudou", "targets_missed",
+              "seconds"]  # fmt: skip
+
+
+def read_results(folder: Path) -> list[Row]:
+    """The rows of an earlier run's results.csv (for --combine)."""
+    queries = {q.name: q for q in QUERIES}
+    with (folder / "results.csv").open(newline="") as f:
+        return [
+            Row(
+                r["backend"],
+                int(r["customers"]),
+                queries[r["query"]],
+                r["method"],
+                [float(v) for v in r["seconds"].split(";")],
+                None if r["method"] == "loudou" else r["equal_to_loudou"] == "yes",
+            )
+            for r in csv.DictReader(f)
+        ]
 
 
 def write_results(rows: list[Row], out: Path, args: argparse.Namespace) -> None:
@@ -298,28 +318,18 @@ def write_results(rows: list[Row], out: Path, args: argparse.Namespace) -> None:
                 times = [f"{v:.2f}" for v in (r.median_ms, min(r.seconds) * 1000, max(r.seconds) * 1000)]
                 ratios = [f"{pd_.median_ms / lo.median_ms:.2f}", f"{lo.median_ms / dk.median_ms:.2f}"]
                 own = missed if method == "loudou" else ""
-                w.writerow(
-                    [
-                        backend,
-                        size,
-                        query.page,
-                        query.name,
-                        method,
-                        len(r.seconds),
-                        *times,
-                        *ratios,
-                        equal,
-                        own,
-                    ]
-                )
+                runs_s = ";".join(f"{v:.4f}" for v in r.seconds)
+                head = [backend, size, query.page, query.name, method, len(r.seconds)]
+                w.writerow([*head, *times, *ratios, equal, own, runs_s])
     lines = [
-        f"Medians in ms: Loudou and DuckDB of {args.runs} runs after a warm-up; pandas of {args.pandas_runs} "
-        f"({args.large_pandas_runs} above {BASE:,}), no warm-up. `pandas ÷` = how many times slower the "
-        "pandas way is than Loudou; `÷ DuckDB` = Loudou's time over DuckDB in memory (DuckDB measured once "
-        "per size, on the SQLite file's rows, which the PostgreSQL schema holds too). `equal` = the pandas "
-        f"and DuckDB answers equal Loudou's. Targets at {TARGET_SIZE:,}: dashboard and forecast queries < "
-        f"{TARGET_MS:.0f} ms, ≥ {TARGET_PANDAS:.0f}x faster than pandas, ≤ {TARGET_DUCKDB:.0f}x DuckDB; "
-        f"searches < {TARGET_SEARCH_MS:.0f} ms.",
+        f"Medians in ms: Loudou and DuckDB of {args.runs} runs after a warm-up ({args.large_runs} runs, "
+        f"no warm-up, above {BASE:,}); pandas of {args.pandas_runs} runs below {BASE:,}, else "
+        f"{args.large_pandas_runs}, no warm-up (results.csv has every run). `pandas ÷` = how many "
+        "times slower the pandas way is than Loudou; `÷ DuckDB` = Loudou's time over DuckDB in memory "
+        "(DuckDB measured once per size, on the SQLite file's rows, which the PostgreSQL schema holds "
+        "too). `equal` = the pandas and DuckDB answers equal Loudou's. Targets at "
+        f"{TARGET_SIZE:,}: dashboard and forecast queries < {TARGET_MS:.0f} ms, ≥ {TARGET_PANDAS:.0f}x "
+        f"faster than pandas, ≤ {TARGET_DUCKDB:.0f}x DuckDB; searches < {TARGET_SEARCH_MS:.0f} ms.",
         "",
         "| backend | customers | page | query | Loudou ms | pandas ms | DuckDB ms | pandas ÷ | ÷ DuckDB "
         "| equal | target missed |",
@@ -352,12 +362,24 @@ def main() -> None:
     parser.add_argument("--postgres-sizes", help="sizes for PostgreSQL (default: --sizes)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pandas-runs", type=int, default=3)
-    parser.add_argument("--large-pandas-runs", type=int, default=1, help="pandas runs above 100,000")
+    parser.add_argument("--large-runs", type=int, help="Loudou runs above 100,000 (default: --runs)")
+    parser.add_argument("--large-pandas-runs", type=int, default=1, help="pandas runs from 100,000")
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="only merge the results.csv of earlier runs (e.g. run in parallel) into --out",
+    )
     parser.add_argument("--base", type=Path, help="a 100,000-lead demo SQLite file to start from (copied)")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the SQLite files in this folder")
     parser.add_argument("--only", help="comma-separated words: only the queries whose name holds one")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
+    args.large_runs = args.large_runs or args.runs
+    if args.combine:
+        write_results([row for folder in args.combine for row in read_results(folder)], args.out, args)
+        return
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     pg_sizes = [int(s) for s in args.postgres_sizes.split(",")] if args.postgres_sizes else sizes
     rows: list[Row] = []
