@@ -380,7 +380,7 @@ def main() -> None:
     if args.combine:
         write_results([row for folder in args.combine for row in read_results(folder)], args.out, args)
         return
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]  # "": PostgreSQL only
     pg_sizes = [int(s) for s in args.postgres_sizes.split(",")] if args.postgres_sizes else sizes
     rows: list[Row] = []
     duck: dict[tuple[int, str], tuple[list[float], Any]] = {}
