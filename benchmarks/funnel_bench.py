@@ -64,6 +64,7 @@ from funnel.analytics.rollups import loss_details, stage_rollup
 from funnel.core.db import make_engine, upgrade
 from funnel.demo.generate import demo_tables, generate_demo
 from funnel.pipeline.stages import LOST, WON, get_pipeline
+from funnel.store.models import Base
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 # Larger sizes are copies of a BASE_LEADS demo: generate_demo hangs past ~140,000 leads (see replicate).
@@ -442,7 +443,7 @@ def load_demo(engine: Engine, leads: int) -> float:
     return time.perf_counter() - started
 
 
-def replicate(engine: Engine, copies: int) -> None:
+def replicate(engine: Engine, copies: int, extra: Sequence[str] = ()) -> None:
     """Make `copies` of every demo row in SQL, ids (and references to them) shifted, numbers suffixed.
 
     generate_demo cannot go much past ~140,000 leads in one database: the Chinese e-mails it draws come
@@ -451,13 +452,19 @@ def replicate(engine: Engine, copies: int) -> None:
     history whole, so each copy's funnel is the base funnel exactly (checked: check_scaled).
     """
     tables = [table for table in demo_tables() if table.name != "user"]  # users are shared
+    tables += [Base.metadata.tables[name] for name in extra]  # e.g. customer_tag (no id of its own)
     with engine.begin() as conn:
-        top = {t.name: int(conn.execute(select(func.max(t.c.id))).scalar_one() or 0) for t in tables}
+        top = {
+            t.name: int(conn.execute(select(func.max(t.c.id))).scalar_one() or 0)
+            for t in tables
+            if "id" in t.c
+        }
         for copy in range(1, copies):
             for table in tables:
                 columns: list[ColumnElement[Any]] = []
                 for column in table.columns:
-                    targets = {fk.column.table.name for fk in column.foreign_keys} - {"user"}
+                    # References to rows that are not copied (users, list items, documents) stay as they are.
+                    targets = {fk.column.table.name for fk in column.foreign_keys} & set(top)
                     if column.name == "id":
                         columns.append(column + copy * top[table.name])
                     elif targets:
@@ -466,7 +473,12 @@ def replicate(engine: Engine, copies: int) -> None:
                         columns.append(column + f"-{copy}")  # NULL stays NULL
                     else:
                         columns.append(column)
-                rows = select(*columns).where(table.c.id <= top[table.name])
+                original = (
+                    table.c.id <= top[table.name]
+                    if "id" in table.c
+                    else table.c.customer_id <= top["customer"]
+                )
+                rows = select(*columns).where(original)
                 conn.execute(insert(table).from_select([c.name for c in table.columns], rows))
 
 
