@@ -14,11 +14,13 @@ from funnel.access.permissions import Actor, allowed
 from funnel.analytics.forecast import (
     Backtest,
     Forecast,
+    ForecastHistory,
     SnapshotWeek,
     backtest,
     build_forecast,
     forecast_vs_actual,
     iso_week,
+    load_history,
     take_snapshot,
 )
 from funnel.analytics.forecast_overrides import CALL_CATEGORIES, set_forecast_call
@@ -27,7 +29,7 @@ from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.core.errors import FORM
 from pages._shared import forms
-from pages._shared.common import CUSTOMERS, _engine, cached, get_engine, tr
+from pages._shared.common import CUSTOMERS, _engine, cached, cached_shared, get_engine, tr
 from pages._shared.customer_parts import open_customer
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,20 @@ _SNAPSHOT_KEY = "_forecast_snapshot_week"
 MAX_WEEKS = 26  # the page's slider goes up to this; the forecast is made once for all of them
 
 
+@cached_shared(CUSTOMERS)
+def _history(url: str, actor: Actor) -> ForecastHistory:
+    """The reader's stage history, loaded once for every as-of day, window and backtest week."""
+    with session_scope(_engine(url)) as session:
+        return load_history(session, actor=actor)
+
+
 @cached(CUSTOMERS)
 def _forecast_all_weeks(url: str, as_of: date, window_days: int, actor: Actor) -> Forecast:
+    history = _history(url, actor)
     with session_scope(_engine(url)) as session:
-        return build_forecast(session, actor=actor, as_of=as_of, weeks=MAX_WEEKS, window_days=window_days)
+        return build_forecast(
+            session, actor=actor, as_of=as_of, weeks=MAX_WEEKS, window_days=window_days, history=history
+        )
 
 
 def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: Actor) -> Forecast:
@@ -52,8 +64,11 @@ def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: 
 
 @cached(CUSTOMERS)
 def cached_backtest(url: str, today: date, weeks: int, window_days: int, actor: Actor) -> Backtest:
+    history = _history(url, actor)
     with session_scope(_engine(url)) as session:
-        return backtest(session, actor=actor, weeks=weeks, today=today, window_days=window_days)
+        return backtest(
+            session, actor=actor, weeks=weeks, today=today, window_days=window_days, history=history
+        )
 
 
 @cached(CUSTOMERS)
