@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -108,8 +109,12 @@ def category_of(p_win: float, *, commit_percent: int, best_case_percent: int) ->
 
 def deal_categories(deals: pd.DataFrame, *, commit_percent: int, best_case_percent: int) -> pd.Series:
     """Each deal's category: the rep's call where one was made (column `call`), else by its P(win)."""
-    by_stage = deals["p_win"].map(
-        lambda p: category_of(p, commit_percent=commit_percent, best_case_percent=best_case_percent)
+    percent = deals["p_win"] * 100  # category_of, for every deal at once
+    best_or_not = np.where(percent >= best_case_percent, "best_case", "pipeline")
+    by_stage = pd.Series(
+        np.where(percent >= commit_percent, "commit", best_or_not),
+        index=deals.index,
+        dtype="object",
     )
     if "call" not in deals.columns:
         return by_stage

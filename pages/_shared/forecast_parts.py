@@ -39,7 +39,13 @@ _SNAPSHOT_KEY = "_forecast_snapshot_week"
 MAX_WEEKS = 26  # the page's slider goes up to this; the forecast is made once for all of them
 
 
-@cached_shared(CUSTOMERS)
+# Kept longer than the other reads: reloading it takes seconds at 100,000 customers, and a write made
+# in the app clears it at once (clear_area); one made outside the app (the CLI, an import job, another
+# server) shows within this many seconds.
+HISTORY_TTL_SECONDS = 600
+
+
+@cached_shared(CUSTOMERS, ttl=HISTORY_TTL_SECONDS)
 def _history(url: str, actor: Actor) -> ForecastHistory:
     """The reader's stage history, loaded once for every as-of day, window and backtest week."""
     with session_scope(_engine(url)) as session:
