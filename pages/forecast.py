@@ -164,7 +164,9 @@ else:
 
 st.subheader(tr("forecast.trust"))
 st.caption(tr("forecast.trust.caption"))
-backtest_weeks = st.slider(tr("forecast.backtest_weeks"), 4, 26, 8, key="forecast_backtest_weeks")
+backtest_weeks = st.slider(
+    tr("forecast.backtest_weeks"), 4, parts.MAX_BACKTEST_WEEKS, 8, key="forecast_backtest_weeks"
+)
 with guarded_read(), st.spinner(tr("forecast.backtesting")):
     tested = parts.cached_backtest(url, today, backtest_weeks, window_days, actor)
 if tested.wape_pct is None:

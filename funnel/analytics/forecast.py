@@ -501,6 +501,47 @@ class Backtest:
     wape_pct: float | None
 
 
+def backtest_starts(weeks: int, today: date | None = None) -> list[date]:
+    """The Mondays of the last `weeks` full weeks before today's, oldest first."""
+    this_week = week_start(today or team_today())
+    return [this_week - timedelta(weeks=k) for k in range(weeks, 0, -1)]
+
+
+def backtest_forecast(
+    session: Session,
+    *,
+    actor: Actor,
+    start: date,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    filters: CustomerFilter | None = None,
+    history: ForecastHistory | None = None,
+) -> float:
+    """The weighted forecast for the week beginning `start`, as made on the Sunday before it."""
+    made = build_forecast(
+        session,
+        actor=actor,
+        as_of=start - timedelta(days=1),
+        weeks=2,
+        window_days=window_days,
+        filters=filters,
+        detail=False,
+        history=history,
+    )
+    return made.weeks[1].weighted  # weeks[0] is the week of the as-of day itself
+
+
+def score_backtest(starts: list[date], forecast: dict[date, float], actual: dict[date, float]) -> Backtest:
+    """Each week's forecast against what was won in it, and the error over all of them."""
+    rows: list[BacktestWeek] = []
+    for start in starts:
+        predicted, won = forecast[start], actual[start]
+        error = (predicted - won) / won * 100 if won else None
+        rows.append(BacktestWeek(iso_week(start), start, predicted, won, error))
+    total_actual = sum(r.actual for r in rows)
+    wape = sum(abs(r.forecast - r.actual) for r in rows) / total_actual * 100 if total_actual else None
+    return Backtest(rows, wape)
+
+
 def backtest(
     session: Session,
     *,
@@ -513,28 +554,16 @@ def backtest(
 ) -> Backtest:
     """Replay the method over the last `weeks` full weeks: each forecast made as of the Sunday before,
     all from one load of the history (`history`, when given, is load_history's for the same filters)."""
-    this_week = week_start(today or team_today())
-    starts = [this_week - timedelta(weeks=k) for k in range(weeks, 0, -1)]
+    starts = backtest_starts(weeks, today)
     actual = won_by_week(session, actor=actor, starts=starts, filters=filters)
     history = history or load_history(session, actor=actor, filters=filters, labels=False)
-    rows: list[BacktestWeek] = []
-    for start in starts:
-        made = build_forecast(
-            session,
-            actor=actor,
-            as_of=start - timedelta(days=1),
-            weeks=2,
-            window_days=window_days,
-            detail=False,
-            history=history,
+    forecast = {
+        start: backtest_forecast(
+            session, actor=actor, start=start, window_days=window_days, filters=filters, history=history
         )
-        predicted = made.weeks[1].weighted  # weeks[0] is the week of the as-of day itself
-        won = actual[start]
-        error = (predicted - won) / won * 100 if won else None
-        rows.append(BacktestWeek(iso_week(start), start, predicted, won, error))
-    total_actual = sum(r.actual for r in rows)
-    wape = sum(abs(r.forecast - r.actual) for r in rows) / total_actual * 100 if total_actual else None
-    return Backtest(rows, wape)
+        for start in starts
+    }
+    return score_backtest(starts, forecast, actual)
 
 
 @dataclass(frozen=True)

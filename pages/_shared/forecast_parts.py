@@ -16,12 +16,15 @@ from funnel.analytics.forecast import (
     Forecast,
     ForecastHistory,
     SnapshotWeek,
-    backtest,
+    backtest_forecast,
+    backtest_starts,
     build_forecast,
     forecast_vs_actual,
     iso_week,
     load_history,
+    score_backtest,
     take_snapshot,
+    won_by_week,
 )
 from funnel.analytics.forecast_overrides import CALL_CATEGORIES, set_forecast_call
 from funnel.analytics.weekly_summary import build_summary, post_summary, render_html
@@ -69,12 +72,26 @@ def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: 
 
 
 @cached(CUSTOMERS)
-def cached_backtest(url: str, today: date, weeks: int, window_days: int, actor: Actor) -> Backtest:
+def _backtest_forecast(url: str, start: date, window_days: int, actor: Actor) -> float:
     history = _history(url, actor)
     with session_scope(_engine(url)) as session:
-        return backtest(
-            session, actor=actor, weeks=weeks, today=today, window_days=window_days, history=history
-        )
+        return backtest_forecast(session, actor=actor, start=start, window_days=window_days, history=history)
+
+
+MAX_BACKTEST_WEEKS = 26  # the page's slider goes up to this; what was won is read once for all of them
+
+
+@cached(CUSTOMERS)
+def _won_by_week(url: str, today: date, actor: Actor) -> dict[date, float]:
+    with session_scope(_engine(url)) as session:
+        return won_by_week(session, actor=actor, starts=backtest_starts(MAX_BACKTEST_WEEKS, today))
+
+
+def cached_backtest(url: str, today: date, weeks: int, window_days: int, actor: Actor) -> Backtest:
+    """backtest() from cached weeks: more weeks on the slider computes only the weeks it adds."""
+    starts = backtest_starts(weeks, today)
+    forecast = {start: _backtest_forecast(url, start, window_days, actor) for start in starts}
+    return score_backtest(starts, forecast, _won_by_week(url, today, actor))
 
 
 @cached(CUSTOMERS)
