@@ -140,6 +140,16 @@ def test_the_forecast_page_redraws_each_control_with_the_commands_numbers_on_a_b
     times["backtest back to 8 (cached)"] = _timed(app.slider(key="forecast_backtest_weeks").set_value(8))
     times["rerun, nothing changed"] = _timed(app)
     shown[(today, 20, 365)] = _shown(app)
+    # Another visit: a new session on the warm caches, then one on cold caches (the snapshot stored).
+    for name in ("another session, warm caches", "another session, cold caches"):
+        if "cold" in name:
+            st.cache_data.clear()
+            st.cache_resource.clear()
+        visit = AppTest.from_file(str(APP), default_timeout=300)
+        start_signed_in(visit, big, admin_id)
+        visit.run(timeout=300)
+        times[name] = _timed(visit.switch_page("pages/forecast.py"))
+        assert _shown(visit) == shown[(today, 12, 365)]
     with capsys.disabled():
         print(f"\nforecast page on {BIG_DB} under AppTest:")
         for name, seconds in times.items():
