@@ -6,7 +6,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from funnel.analytics.forecast import DEFAULT_WINDOW_DAYS, category_totals, deal_categories
+from funnel.analytics.forecast import CATEGORIES, DEFAULT_WINDOW_DAYS, category_totals, deal_categories
 from funnel.analytics.forecast_charts import accuracy_chart, weeks_chart
 from funnel.analytics.presentation import short_money
 from funnel.core.clock import team_today
@@ -105,32 +105,34 @@ deals = result.deals[result.deals["amount"] > 0].sort_values("weighted", ascendi
 if deals.empty:
     st.info(tr("forecast.no_deals"))
 else:
+    # Labels by dictionary, not per row: the table can hold tens of thousands of deals.
+    stage_names = {key: pipeline.name(key, lang) for key in pipeline.keys}
+    category_names = {key: tr(f"forecast.category.{key}") for key in (*CATEGORIES, "omitted")}
+    categories = deal_categories(
+        deals,
+        commit_percent=settings.forecast_commit_percent,
+        best_case_percent=settings.forecast_best_case_percent,
+    ).map(category_names)
+    placed_names = {key: tr(f"forecast.placed.{key}") for key in ("date", "median")}
+    called = deals["call"].notna()
+    if called.any():
+        by = deals.loc[called, "call_by"].map(lambda name: f" · {tr('forecast.call.by', name=name or '—')}")
+        categories = categories.where(~called, categories + by)
     shown = pd.DataFrame(
         {
             "customer_no": deals["customer_no"],
             "name": deals["name"],
             "owner": deals["owner"].fillna("—"),
-            "stage": deals["stage"].map(lambda key: pipeline.name(key, lang)),
+            "stage": deals["stage"].map(stage_names),
             "amount": deals["amount"],
             "p_win": deals["p_win"],
             "weighted": deals["weighted"],
             "close_on": deals["close_on"],
-            "placed_by": deals["placed_by"].map(lambda key: tr(f"forecast.placed.{key}")),
-            "category": [
-                tr(f"forecast.category.{key}")
-                + (f" · {tr('forecast.call.by', name=by or '—')}" if call else "")
-                for key, call, by in zip(
-                    deal_categories(
-                        deals,
-                        commit_percent=settings.forecast_commit_percent,
-                        best_case_percent=settings.forecast_best_case_percent,
-                    ),
-                    deals["call"].notna(),
-                    deals["call_by"],
-                    strict=True,
-                )
-            ],
-            "slipped": deals["slipped"].map(lambda flag: tr("forecast.slipped_flag") if flag else ""),
+            "placed_by": deals["placed_by"].map(
+                {key: tr(f"forecast.placed.{key}") for key in ("date", "median")}
+            ),
+            "category": categories,
+            "slipped": deals["slipped"].map({True: tr("forecast.slipped_flag"), False: ""}),
         }
     )
     config = {
@@ -162,7 +164,9 @@ else:
 
 st.subheader(tr("forecast.trust"))
 st.caption(tr("forecast.trust.caption"))
-backtest_weeks = st.slider(tr("forecast.backtest_weeks"), 4, 26, 8, key="forecast_backtest_weeks")
+backtest_weeks = st.slider(
+    tr("forecast.backtest_weeks"), 4, parts.MAX_BACKTEST_WEEKS, 8, key="forecast_backtest_weeks"
+)
 with guarded_read(), st.spinner(tr("forecast.backtesting")):
     tested = parts.cached_backtest(url, today, backtest_weeks, window_days, actor)
 if tested.wape_pct is None:

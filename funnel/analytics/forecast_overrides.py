@@ -75,13 +75,14 @@ def set_forecast_call(
 
 
 def current_calls(
-    session: Session, customer_ids: Sequence[int], *, cutoff: datetime | None = None
+    session: Session, customer_ids: Sequence[int] | None, *, cutoff: datetime | None = None
 ) -> dict[int, ForecastCall]:
-    """Each customer's latest call made before `cutoff` (default: now), where it names a category."""
+    """Each customer's latest call made before `cutoff` (default: now), where it names a category; for
+    `customer_ids`, or every customer's with None."""
     calls: dict[int, ForecastCall] = {}
-    ids = list(dict.fromkeys(int(i) for i in customer_ids))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    ids = None if customer_ids is None else list(dict.fromkeys(int(i) for i in customer_ids))
+    chunks = [None] if ids is None else [ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
+    for chunk in chunks:
         ranked = select(
             ForecastOverride.customer_id,
             ForecastOverride.category,
@@ -95,7 +96,8 @@ def current_calls(
             )
             .label("rank"),
         ).outerjoin(User, User.id == ForecastOverride.set_by)
-        ranked = ranked.where(ForecastOverride.customer_id.in_(chunk))
+        if chunk is not None:
+            ranked = ranked.where(ForecastOverride.customer_id.in_(chunk))
         if cutoff is not None:
             ranked = ranked.where(ForecastOverride.set_at < cutoff)
         latest = ranked.subquery()

@@ -212,6 +212,19 @@ def cached(area: str) -> Callable[[F], F]:
     return register
 
 
+def cached_shared(area: str, *, ttl: int = 60) -> Callable[[F], F]:
+    """st.cache_resource for a large read of `area`'s data that many cached results are computed from:
+    one copy shared by every session, not pickled on each hit (so its callers must not change it);
+    cleared by clear_area like `cached`."""
+
+    def register(func: F) -> F:
+        cached_func = st.cache_resource(ttl=ttl, show_spinner=False)(func)
+        _CACHED_BY_AREA[area].append(cached_func)
+        return cast(F, cached_func)
+
+    return register
+
+
 def clear_area(*areas: str) -> None:
     """After a write: drop the cached results of the areas it changed, so the next run shows it."""
     for area in areas:

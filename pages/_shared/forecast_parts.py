@@ -14,12 +14,17 @@ from funnel.access.permissions import Actor, allowed
 from funnel.analytics.forecast import (
     Backtest,
     Forecast,
+    ForecastHistory,
     SnapshotWeek,
-    backtest,
+    backtest_forecast,
+    backtest_starts,
     build_forecast,
     forecast_vs_actual,
     iso_week,
+    load_history,
+    score_backtest,
     take_snapshot,
+    won_by_week,
 )
 from funnel.analytics.forecast_overrides import CALL_CATEGORIES, set_forecast_call
 from funnel.analytics.weekly_summary import build_summary, post_summary, render_html
@@ -27,7 +32,7 @@ from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.core.errors import FORM
 from pages._shared import forms
-from pages._shared.common import CUSTOMERS, _engine, cached, get_engine, tr
+from pages._shared.common import CUSTOMERS, _engine, cached, cached_shared, get_engine, tr
 from pages._shared.customer_parts import open_customer
 
 log = logging.getLogger(__name__)
@@ -37,10 +42,26 @@ _SNAPSHOT_KEY = "_forecast_snapshot_week"
 MAX_WEEKS = 26  # the page's slider goes up to this; the forecast is made once for all of them
 
 
+# Kept longer than the other reads: reloading it takes seconds at 100,000 customers, and a write made
+# in the app clears it at once (clear_area); one made outside the app (the CLI, an import job, another
+# server) shows within this many seconds.
+HISTORY_TTL_SECONDS = 600
+
+
+@cached_shared(CUSTOMERS, ttl=HISTORY_TTL_SECONDS)
+def _history(url: str, actor: Actor) -> ForecastHistory:
+    """The reader's stage history, loaded once for every as-of day, window and backtest week."""
+    with session_scope(_engine(url)) as session:
+        return load_history(session, actor=actor)
+
+
 @cached(CUSTOMERS)
 def _forecast_all_weeks(url: str, as_of: date, window_days: int, actor: Actor) -> Forecast:
+    history = _history(url, actor)
     with session_scope(_engine(url)) as session:
-        return build_forecast(session, actor=actor, as_of=as_of, weeks=MAX_WEEKS, window_days=window_days)
+        return build_forecast(
+            session, actor=actor, as_of=as_of, weeks=MAX_WEEKS, window_days=window_days, history=history
+        )
 
 
 def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: Actor) -> Forecast:
@@ -51,9 +72,26 @@ def cached_forecast(url: str, as_of: date, weeks: int, window_days: int, actor: 
 
 
 @cached(CUSTOMERS)
-def cached_backtest(url: str, today: date, weeks: int, window_days: int, actor: Actor) -> Backtest:
+def _backtest_forecast(url: str, start: date, window_days: int, actor: Actor) -> float:
+    history = _history(url, actor)
     with session_scope(_engine(url)) as session:
-        return backtest(session, actor=actor, weeks=weeks, today=today, window_days=window_days)
+        return backtest_forecast(session, actor=actor, start=start, window_days=window_days, history=history)
+
+
+MAX_BACKTEST_WEEKS = 26  # the page's slider goes up to this; what was won is read once for all of them
+
+
+@cached(CUSTOMERS)
+def _won_by_week(url: str, today: date, actor: Actor) -> dict[date, float]:
+    with session_scope(_engine(url)) as session:
+        return won_by_week(session, actor=actor, starts=backtest_starts(MAX_BACKTEST_WEEKS, today))
+
+
+def cached_backtest(url: str, today: date, weeks: int, window_days: int, actor: Actor) -> Backtest:
+    """backtest() from cached weeks: more weeks on the slider computes only the weeks it adds."""
+    starts = backtest_starts(weeks, today)
+    forecast = {start: _backtest_forecast(url, start, window_days, actor) for start in starts}
+    return score_backtest(starts, forecast, _won_by_week(url, today, actor))
 
 
 @cached(CUSTOMERS)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from funnel.access.permissions import SYSTEM
-from funnel.analytics.forecast import build_forecast
+from funnel.analytics.forecast import backtest, build_forecast
 from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.demo.generate import generate_demo
@@ -32,6 +32,13 @@ def test_the_forecast_page_shows_the_same_numbers_as_the_engine_and_stores_the_w
     assert len(snapshots) == 1  # the first visit of the week stored it
     specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
     assert specs[0]["encoding"]["x"]["sort"] == [w.week for w in expected.weeks]
+    # The page assembles the backtest from weeks cached one by one: the same as backtest() in one go.
+    for weeks in (8, 10):
+        app.slider(key="forecast_backtest_weeks").set_value(weeks).run()
+        with session_scope(app_engine) as session:
+            tested = backtest(session, actor=SYSTEM, weeks=weeks, today=team_today())
+        assert tested.wape_pct is not None
+        assert metric_values(app)["Backtest error (WAPE)"] == f"{tested.wape_pct:.0f} %"
 
     # A past as-of day replays the forecast made then.
     earlier = team_today() - timedelta(days=30)

@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
+import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM, Actor
@@ -268,3 +269,66 @@ def test_the_forecast_command_prints_the_documented_json(session: Session, capsy
     assert json.loads(capsys.readouterr().out)["created"] is True
     assert main(["snapshot", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["created"] is False
+
+
+def _states_in_sql(session: Session, cutoff: datetime) -> dict[int, tuple[str, datetime, int]]:
+    """The as-of state as one windowed SQL query (the rebuild's first form), to check the in-memory one."""
+    ranks = case(
+        {k: r for r, k in enumerate(get_pipeline().funnel_keys)}, value=StageEvent.to_stage, else_=-1
+    )
+    numbered = (
+        select(
+            StageEvent.customer_id,
+            StageEvent.to_stage,
+            StageEvent.at,
+            func.row_number()
+            .over(partition_by=StageEvent.customer_id, order_by=(StageEvent.at.desc(), StageEvent.id.desc()))
+            .label("newest"),
+            func.max(ranks).over(partition_by=StageEvent.customer_id).label("furthest"),
+        )
+        .join(Customer, Customer.id == StageEvent.customer_id)
+        .where(StageEvent.at < cutoff, Customer.created_at < cutoff)
+        .subquery()
+    )
+    rows = session.execute(select(numbered).where(numbered.c.newest == 1))
+    return {int(r.customer_id): (r.to_stage, r.at, int(r.furthest)) for r in rows}
+
+
+def test_the_in_memory_rebuild_equals_the_state_one_sql_query_gives_on_every_day(
+    engine, session: Session
+) -> None:
+    generate_demo(engine, leads=300, seed=11, actor=SYSTEM)
+    journey(session, ("lead", D(2026, 3, 1, 9)), ("contact", D(2026, 3, 2, 9)), ("lead", D(2026, 3, 2, 9)))
+    session.commit()
+    pipeline = get_pipeline()
+    history = fc.load_history(session, actor=SYSTEM, labels=False)
+    first, last = session.execute(select(func.min(StageEvent.at), func.max(StageEvent.at))).one()
+    day = first.date()
+    while day <= last.date() + timedelta(days=1):
+        cutoff = datetime.combine(day, datetime.min.time())
+        frame = fc.states_as_of(history, cutoff=cutoff, pipeline=pipeline)
+        rebuilt = {
+            int(r.customer_id): (r.stage, r.entered_at.to_pydatetime(), int(r.furthest))
+            for r in frame.itertuples()
+        }
+        assert rebuilt == _states_in_sql(session, cutoff), day
+        day += timedelta(days=17)
+
+
+def test_forecasts_from_one_loaded_history_equal_their_own_loads_and_leave_it_unchanged(
+    engine, session: Session
+) -> None:
+    generate_demo(engine, leads=300, seed=5, actor=SYSTEM)
+    history = fc.load_history(session, actor=SYSTEM)
+    events, opportunities = history.events.copy(), history.opportunities.copy()
+    today = date.today()
+    for as_of, window in [(today, 365), (today - timedelta(days=40), 90), (today - timedelta(days=200), 30)]:
+        shared = build_forecast(session, actor=SYSTEM, as_of=as_of, window_days=window, history=history)
+        alone = build_forecast(session, actor=SYSTEM, as_of=as_of, window_days=window)
+        assert shared.as_dict() == alone.as_dict()
+        assert shared.deals.equals(alone.deals)
+    pd.testing.assert_frame_equal(history.events, events)  # shared by every session of the page
+    pd.testing.assert_frame_equal(history.opportunities, opportunities)
+    assert backtest(session, actor=SYSTEM, weeks=4, history=history) == backtest(
+        session, actor=SYSTEM, weeks=4
+    )

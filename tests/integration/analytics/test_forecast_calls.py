@@ -82,3 +82,20 @@ def test_a_rep_cannot_call_another_reps_deal_and_leadership_cannot_call_at_all(
             set_forecast_call(
                 session, actor=Actor.of(role_users[who]), customer_id=customer.id, category="commit"
             )
+
+
+def test_every_customers_latest_call_is_read_in_one_go(session: Session, role_users) -> None:
+    manager = Actor.of(role_users["manager"])
+    first, second = journey(session, ("lead", D(2026, 3, 2))), journey(session, ("lead", D(2026, 3, 2)))
+    set_forecast_call(session, actor=manager, customer_id=first.id, category="commit",
+                      now=datetime(2026, 4, 3, 10))  # fmt: skip
+    set_forecast_call(session, actor=manager, customer_id=first.id, category="best_case",
+                      now=datetime(2026, 4, 4, 10))  # fmt: skip
+    set_forecast_call(session, actor=manager, customer_id=second.id, category="commit",
+                      now=datetime(2026, 4, 5, 10))  # fmt: skip
+    every = current_calls(session, None, cutoff=datetime(2026, 4, 5))
+    assert {i: c.category for i, c in every.items()} == {first.id: "best_case"}
+    assert every == current_calls(session, [first.id, second.id], cutoff=datetime(2026, 4, 5))
+    assert {i: c.category for i, c in current_calls(session, None).items()} == {
+        first.id: "best_case", second.id: "commit"
+    }  # fmt: skip
