@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
+import pytest
+import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from funnel.accounts.sessions import start_session
-from funnel.core.db import session_scope
+from funnel.core.db import make_engine, session_scope
+from funnel.core.settings import get_settings
 from pages._shared.auth_ui import SESSION_KEY
 from tests.factories import add_leads
 
@@ -79,3 +85,26 @@ def element_after(app: AppTest, key: str) -> Any:
 def shown(markdown: str) -> str:
     """What a reader sees of a markdown source: backslash escapes (user data shown as text) removed."""
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@contextmanager
+def big_database(monkeypatch: pytest.MonkeyPatch, url: str) -> Iterator[Engine]:
+    """The app pointed at a prepared large database (the opt-in 100k tests), with clean Streamlit caches."""
+    monkeypatch.setenv("CRM_DATABASE_URL", url)
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+
+def timed_run(step: Any) -> float:
+    """Seconds one AppTest run (of the app or of a widget change) takes."""
+    started = perf_counter()
+    step.run(timeout=300)
+    return perf_counter() - started

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from time import perf_counter
 
 import pytest
-import streamlit as st
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from funnel.access.permissions import SYSTEM
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.report import build_report
-from funnel.core.db import make_engine, session_scope
-from funnel.core.settings import get_settings
+from funnel.core.db import session_scope
 from funnel.pipeline.stages import get_pipeline
 from funnel.store.models import User
-from tests.app.helpers import APP, start_signed_in
+from tests.app.helpers import APP, big_database, start_signed_in, timed_run
 
 BIG_DB = os.environ.get("CRM_ANALYSIS_BIG_DB")
 pytestmark = [
@@ -37,21 +34,8 @@ pytestmark = [
 @pytest.fixture
 def big(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     assert BIG_DB
-    monkeypatch.setenv("CRM_DATABASE_URL", BIG_DB)
-    get_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    engine = make_engine(BIG_DB)
-    yield engine
-    engine.dispose()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _timed(step: object) -> float:
-    started = perf_counter()
-    step.run(timeout=300)  # type: ignore[attr-defined]
-    return perf_counter() - started
+    with big_database(monkeypatch, BIG_DB) as engine:
+        yield engine
 
 
 def test_the_analysis_page_redraws_and_agrees_with_the_report(big: Engine, capsys) -> None:
@@ -63,8 +47,8 @@ def test_the_analysis_page_redraws_and_agrees_with_the_report(big: Engine, capsy
     app = AppTest.from_file(str(APP), default_timeout=300)
     start_signed_in(app, big, admin_id)
     app.run(timeout=300)
-    times = {"open the page": _timed(app.switch_page("pages/analysis.py"))}
-    times["channel filter 直播"] = _timed(app.multiselect(key="analysis_channels").select("直播"))
+    times = {"open the page": timed_run(app.switch_page("pages/analysis.py"))}
+    times["channel filter 直播"] = timed_run(app.multiselect(key="analysis_channels").select("直播"))
     assert not app.exception and not app.error
     table = app.dataframe[0].value
     pipeline = get_pipeline()
@@ -72,13 +56,13 @@ def test_the_analysis_page_redraws_and_agrees_with_the_report(big: Engine, capsy
     for stage in report.stages[1:]:
         row = table[table.iloc[:, 1] == pipeline.name(stage, "en")].iloc[0]
         assert row.iloc[3] == live.reached[stage]
-    times["dimension owner"] = _timed(app.selectbox(key="analysis_dimension").select("owner"))
-    times["dimension tag"] = _timed(app.selectbox(key="analysis_dimension").select("tag"))
-    times["view trends"] = _timed(app.radio(key="analysis_view").set_value("trends"))
-    times["view velocity"] = _timed(app.radio(key="analysis_view").set_value("velocity"))
-    times["view cash"] = _timed(app.radio(key="analysis_view").set_value("cash"))
-    times["channel off (all 100k)"] = _timed(app.multiselect(key="analysis_channels").unselect("直播"))
-    times["rerun, nothing changed"] = _timed(app)
+    times["dimension owner"] = timed_run(app.selectbox(key="analysis_dimension").select("owner"))
+    times["dimension tag"] = timed_run(app.selectbox(key="analysis_dimension").select("tag"))
+    times["view trends"] = timed_run(app.radio(key="analysis_view").set_value("trends"))
+    times["view velocity"] = timed_run(app.radio(key="analysis_view").set_value("velocity"))
+    times["view cash"] = timed_run(app.radio(key="analysis_view").set_value("cash"))
+    times["channel off (all 100k)"] = timed_run(app.multiselect(key="analysis_channels").unselect("直播"))
+    times["rerun, nothing changed"] = timed_run(app)
     assert not app.exception and not app.error
     with capsys.disabled():
         print("\nanalysis page under AppTest:")

@@ -29,10 +29,9 @@ from streamlit.testing.v1 import AppTest
 from funnel.access.permissions import SYSTEM
 from funnel.analytics.forecast import backtest
 from funnel.core.clock import team_today
-from funnel.core.db import make_engine, session_scope
-from funnel.core.settings import get_settings
+from funnel.core.db import session_scope
 from funnel.store.models import User
-from tests.app.helpers import APP, metric_values, start_signed_in
+from tests.app.helpers import APP, big_database, metric_values, start_signed_in, timed_run
 
 BIG_DB = os.environ.get("CRM_FORECAST_BIG_DB")
 pytestmark = [
@@ -45,21 +44,8 @@ pytestmark = [
 @pytest.fixture
 def big(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     assert BIG_DB
-    monkeypatch.setenv("CRM_DATABASE_URL", BIG_DB)
-    get_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    engine = make_engine(BIG_DB)
-    yield engine
-    engine.dispose()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _timed(step: Any) -> float:
-    started = perf_counter()
-    step.run(timeout=300)
-    return perf_counter() - started
+    with big_database(monkeypatch, BIG_DB) as engine:
+        yield engine
 
 
 def _command(as_of: date, weeks: int, window_days: int) -> dict[str, Any]:
@@ -124,21 +110,23 @@ def test_the_forecast_page_redraws_each_control_with_the_commands_numbers_on_a_b
     # the caches' minute on a loaded machine, run afterwards).
     times: dict[str, float] = {}
     shown: dict[tuple[date, int, int], dict[str, Any]] = {}
-    times["first render"] = _timed(app.switch_page("pages/forecast.py"))
+    times["first render"] = timed_run(app.switch_page("pages/forecast.py"))
     shown[(today, 12, 365)] = _shown(app)
-    times["as of 60 days ago"] = _timed(app.date_input(key="forecast_as_of").set_value(earlier))
+    times["as of 60 days ago"] = timed_run(app.date_input(key="forecast_as_of").set_value(earlier))
     shown[(earlier, 12, 365)] = _shown(app)
-    times["weeks 12 -> 20"] = _timed(app.slider(key="forecast_weeks").set_value(20))
+    times["weeks 12 -> 20"] = timed_run(app.slider(key="forecast_weeks").set_value(20))
     shown[(earlier, 20, 365)] = _shown(app)
-    times["window 365 -> 90 days"] = _timed(app.selectbox(key="forecast_window").set_value(90))
+    times["window 365 -> 90 days"] = timed_run(app.selectbox(key="forecast_window").set_value(90))
     shown[(earlier, 20, 90)] = _shown(app)
-    times["backtest 8 -> 12 weeks"] = _timed(app.slider(key="forecast_backtest_weeks").set_value(12))
+    times["backtest 8 -> 12 weeks"] = timed_run(app.slider(key="forecast_backtest_weeks").set_value(12))
     wape_shown = metric_values(app)["Backtest error (WAPE)"]
-    times["as of back to today"] = _timed(app.date_input(key="forecast_as_of").set_value(today))
+    times["as of back to today"] = timed_run(app.date_input(key="forecast_as_of").set_value(today))
     shown[(today, 20, 90)] = _shown(app)
-    times["window back to 365 (backtest: new)"] = _timed(app.selectbox(key="forecast_window").set_value(365))
-    times["backtest back to 8 (cached)"] = _timed(app.slider(key="forecast_backtest_weeks").set_value(8))
-    times["rerun, nothing changed"] = _timed(app)
+    times["window back to 365 (backtest: new)"] = timed_run(
+        app.selectbox(key="forecast_window").set_value(365)
+    )
+    times["backtest back to 8 (cached)"] = timed_run(app.slider(key="forecast_backtest_weeks").set_value(8))
+    times["rerun, nothing changed"] = timed_run(app)
     shown[(today, 20, 365)] = _shown(app)
     # Another visit: a new session on the warm caches, then one on cold caches (the snapshot stored).
     for name in ("another session, warm caches", "another session, cold caches"):
@@ -148,7 +136,7 @@ def test_the_forecast_page_redraws_each_control_with_the_commands_numbers_on_a_b
         visit = AppTest.from_file(str(APP), default_timeout=300)
         start_signed_in(visit, big, admin_id)
         visit.run(timeout=300)
-        times[name] = _timed(visit.switch_page("pages/forecast.py"))
+        times[name] = timed_run(visit.switch_page("pages/forecast.py"))
         assert _shown(visit) == shown[(today, 12, 365)]
     with capsys.disabled():
         print(f"\nforecast page on {BIG_DB} under AppTest:")
