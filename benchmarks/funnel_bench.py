@@ -457,7 +457,8 @@ def replicate(engine: Engine, copies: int) -> None:
             for table in tables:
                 columns: list[ColumnElement[Any]] = []
                 for column in table.columns:
-                    targets = {fk.column.table.name for fk in column.foreign_keys} - {"user"}
+                    # Users are shared; a table the demo does not fill (document) has no ids to shift.
+                    targets = {fk.column.table.name for fk in column.foreign_keys} & top.keys()
                     if column.name == "id":
                         columns.append(column + copy * top[table.name])
                     elif targets:
