@@ -248,7 +248,7 @@ class _User:
 
     async def sign_in(self) -> None:
         page = self.page
-        await page.goto(self.server)
+        await page.goto(self.server, timeout=self.timeout_ms)
         await page.get_by_label("Username or e-mail").fill(self.username)
         await page.get_by_label("Password", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
@@ -384,7 +384,7 @@ async def _walk(
                 result.errors.append(f"{label}: the screen shows {marker!r}")
 
         async def sign_in() -> None:
-            await page.goto(server.url)
+            await page.goto(server.url, timeout=timeout_ms)
             await page.get_by_label("Username or e-mail").fill(username)
             await page.get_by_label("Password", exact=True).fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
@@ -401,7 +401,7 @@ async def _walk(
         for href in hrefs:
             assert href
             path = href.removeprefix(server.url).strip("/") or "dashboard"  # the default page is the root
-            await visit(path, lambda href=href: page.goto(href))
+            await visit(path, lambda href=href: page.goto(href, timeout=timeout_ms))
             if path == "leads":
                 await _page_through_leads(page, visit, timeout_ms)
         await browser.close()
