@@ -422,7 +422,7 @@ async def _page_through_leads(page: Any, visit: Any, timeout_ms: float) -> None:
         await visit(f"leads page {step}", next_page)
 
     async def last_page() -> None:
-        await page.goto(page.url.split("?")[0] + "?page=999999999")
+        await page.goto(page.url.split("?")[0] + "?page=999999999", timeout=timeout_ms)
         await page.get_by_label(t("leads.page", "en"), exact=True).wait_for(timeout=timeout_ms)
 
     await visit("leads last page", last_page)
