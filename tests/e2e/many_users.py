@@ -297,6 +297,9 @@ class _User:
     async def run(self, browser: Any, until: float, start_delay: float) -> None:
         await asyncio.sleep(start_delay)
         context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(
+            self.timeout_ms
+        )  # every wait, not just the steps' own, may take that long
         self.page = await context.new_page()
         try:
             if not await self.step("sign_in", self.sign_in()):
