@@ -64,12 +64,23 @@ def authenticate(session: Session, login: str, password: str, *, now: datetime |
     username exists, is locked or is disabled (the audit log keeps the reason). While the settings turn
     demo data off, the published demo password opens no account.
     """
-    take_write_lock(session)  # every sign-in writes (a count, an audit row): read under the lock
     now = now or utcnow()
-    user = find_user(session, login)
     # One argon2 verify on every path, before any decision: the locked and unknown paths must cost
-    # what a wrong password costs.
-    password_ok = _verify_evenly(user.password_hash if user else None, password)
+    # what a wrong password costs. On a fresh session it runs before the write lock is taken: argon2 is
+    # ~60 ms of CPU (seconds on a busy machine), and held under SQLite's one write lock it queued every
+    # other writer behind each sign-in until they gave up with "database is locked" (issue #12, twenty
+    # users signing in at once).
+    fresh = not session.in_transaction()
+    user = find_user(session, login)
+    checked_hash = user.password_hash if user else None
+    password_ok = _verify_evenly(checked_hash, password)
+    if fresh:
+        session.rollback()  # ends the read: a WAL snapshot older than the lock could not write
+    take_write_lock(session)  # every sign-in writes (a count, an audit row): decide under the lock
+    if fresh:
+        user = find_user(session, login)
+        if user is not None and user.password_hash != checked_hash:  # changed meanwhile: check the new one
+            password_ok = _verify_evenly(user.password_hash, password)
     if user is None:
         # The audit row keeps none of the typed text: people type their password into the username
         # box, and managers read the audit log.

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy import Engine, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
@@ -73,11 +73,17 @@ class DeliveryReport:
 def claim_due(engine: Engine, *, now: datetime, limit: int = 100) -> list[Claimed]:
     """Take up to `limit` due messages of active endpoints for this sender (one short transaction)."""
     with session_scope(engine) as session:
+        due = Outbox.status == PENDING, Outbox.next_attempt_at <= now
+        # Nothing due, the usual case: no write lock, so an idle sender never queues behind (or holds up)
+        # the users' saves on SQLite's one writer.
+        if session.scalar(select(exists().where(*due))) is not True:
+            return []
+        session.rollback()  # end the read first: a WAL snapshot older than the lock could not write
         take_write_lock(session)
         query = (
             select(Outbox, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == Outbox.endpoint_id)
-            .where(Outbox.status == PENDING, Outbox.next_attempt_at <= now, WebhookEndpoint.active)
+            .where(*due, WebhookEndpoint.active)
             .order_by(Outbox.next_attempt_at, Outbox.id)
             .limit(limit)
         )
