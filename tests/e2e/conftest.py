@@ -1,6 +1,6 @@
 """Browser tests leave a screenshot of every page they had open when they fail.
 
-The PNGs go to test-artifacts/ at the repository root (or CRM_TEST_ARTIFACTS), one per page, named after
+The PNGs (and the page's text beside each) go to test-artifacts/ at the repository root (or CRM_TEST_ARTIFACTS), one per page, named after
 the test, so that a red CI run shows what the browser saw. Pages are found among the test's fixtures (a
 Playwright Page, a BrowserContext's pages, a Browser's contexts' pages) and among the pages opened with
 the `browser` fixture below, which a test that opens its own contexts should use.
@@ -75,6 +75,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         path = folder / f"{stem}-{number}.png"
         try:
             page.screenshot(path=str(path), full_page=True, timeout=10_000)
+            # Streamlit scrolls inside its main area, which a full-page shot cuts off: keep its text too.
+            path.with_suffix(".txt").write_text(page.locator("body").inner_text(timeout=10_000))
         except Exception as exc:  # a closed or crashed page: say so, keep the test's own failure
             saved.append(f"{path.name}: not saved ({type(exc).__name__})")
         else:
