@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,17 @@ def _pages_of(value: Any) -> list[Any]:
     return []
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.when != "call" or not report.failed:
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        _photograph(item, report)
+    return report
+
+
+def _photograph(item: pytest.Item, report: pytest.TestReport) -> None:
     holders = [*getattr(item, "funcargs", {}).values(), *item.stash.get(_OPEN_BROWSERS, [])]
     pages: list[Any] = []
     for holder in holders:
