@@ -72,7 +72,7 @@ def escape_like(value: str) -> str:
 
 def exact_ids(session: Session, query: SearchText) -> list[int]:
     """Customers whose number, or a contact's e-mail or whole phone number, is the text: indexed probes."""
-    parts: list[Select[tuple[int]]] = [
+    parts: list[Select[int]] = [
         select(Customer.id).where(Customer.customer_no.in_(sorted({query.text, query.text.upper()}))),
         select(Contact.customer_id).where(Contact.email == query.text.lower()),
     ]
@@ -81,7 +81,7 @@ def exact_ids(session: Session, query: SearchText) -> list[int]:
     return sorted(set(session.scalars(union(*parts))))
 
 
-def tag_match(value: str) -> Select[tuple[int]]:
+def tag_match(value: str) -> Select[int]:
     """Customers carrying a tag whose code or name (either language) is `value` (whole, any case)."""
     folded = value.lower()
     return (
@@ -117,7 +117,7 @@ def _contact_like(query: SearchText, like: str) -> ColumnElement[bool]:
     )
 
 
-def _fts_rows(table: str, columns: Sequence[str], phrases: Sequence[str]) -> Select[tuple[int]]:
+def _fts_rows(table: str, columns: Sequence[str], phrases: Sequence[str]) -> Select[int]:
     """Row ids of an FTS5 table holding any of `phrases` (as substrings, any case) in one of `columns`."""
     fts, _ = SEARCHED[table]
     quoted = ['"' + phrase.replace('"', '""') + '"' for phrase in phrases]
@@ -126,7 +126,7 @@ def _fts_rows(table: str, columns: Sequence[str], phrases: Sequence[str]) -> Sel
     return select(literal_column("rowid")).select_from(text(fts)).where(condition)
 
 
-def contains_ids(session: Session, query: SearchText) -> Select[tuple[int]]:
+def contains_ids(session: Session, query: SearchText) -> Select[int]:
     """The customers the text is a substring of (name, company, number, a contact's phone, e-mail, WeChat)
     or whose tag it names: a union of indexed reads, each checked by the LIKE it stands for."""
     like = f"%{escape_like(query.text)}%"
