@@ -28,6 +28,7 @@ from funnel.store.models import Contact, Customer, CustomerShare, User
 URL = os.environ.get("CRM_SCALE_LEADS_DB")
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(3600),  # the plain LIKE search it replaces takes seconds a query
     pytest.mark.skipif(not URL, reason="set CRM_SCALE_LEADS_DB to a database URL of ~1M customers"),
 ]
 RUNS = 5
@@ -97,14 +98,15 @@ def test_the_leads_search_and_list_at_scale():
         queries["rep: search a shared customer's number"] = lambda: list_customers(
             session, actor=as_rep, search=wanted.customer_no, limit=PAGE
         )
-        timings = {label: median_seconds(work) for label, work in queries.items()}
+        print(f"\n{engine.dialect.name}, {total:,} customers, median of {RUNS} (ms):")
+        timings = {}
+        for label, work in queries.items():
+            timings[label] = median_seconds(work)
+            print(f"  {timings[label] * 1000:9.1f}  {label}", flush=True)
         found = list_customers(session, actor=SYSTEM, search=spaced, limit=PAGE)
         shared = list_customers(session, actor=as_rep, search=wanted.customer_no, limit=PAGE)
     engine.dispose()
 
-    print(f"\n{engine.dialect.name}, {total:,} customers, median of {RUNS} (ms):")
-    for label, seconds in timings.items():
-        print(f"  {seconds * 1000:9.1f}  {label}")
     assert wanted.id in set(found["id"])
     assert list(shared["id"]) == [wanted.id]
     slow = {
