@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from funnel.core.errors import FieldError, PermissionDenied
@@ -123,11 +123,10 @@ class Scope:
             if self.unowned_of_team is not None:
                 parts.append(and_(Customer.owner_id.is_(None), Customer.team == self.unowned_of_team))
             if self.shared_with is not None:
-                parts.append(
-                    exists().where(
-                        CustomerShare.customer_id == Customer.id, CustomerShare.user_id == self.shared_with
-                    )
-                )
+                # An uncorrelated IN, not EXISTS: the shares are read once through their key and the OR
+                # stays indexable (SQLite's OR-by-union over the owner index and the row ids).
+                shared = select(CustomerShare.customer_id).where(CustomerShare.user_id == self.shared_with)
+                parts.append(Customer.id.in_(shared))
             conds.append(or_(*parts))
         if self.statuses is not None:
             conds.append(Customer.status.in_(self.statuses))

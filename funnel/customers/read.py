@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,6 +26,7 @@ from funnel.core.errors import FieldError, NotFound, StaleEdit, ValidationError
 from funnel.core.validation import clean
 from funnel.customers.deadline import SLA_STATES, first_contact_overdue_sql, first_contact_state_sql
 from funnel.customers.fields import EDITABLE_FIELDS
+from funnel.customers.search import search_condition
 from funnel.pipeline.rules import current_stage
 from funnel.store.models import (
     Activity,
@@ -99,44 +100,6 @@ def search_text(raw: str | None) -> str | None:
         params = {"max": str(MAX_SEARCH_LENGTH), "length": str(len(text))}
         raise ValidationError([FieldError("search", "error.too_long", params)])
     return text
-
-
-def _escape_like(text: str) -> str:
-    """`%` and `_` typed in a search match themselves, not "anything"."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _exact_hits(session: Session, conds: list[ColumnElement[bool]], text: str) -> ColumnElement[bool] | None:
-    """The condition "an exact customer number, phone or e-mail match", if any customer in `conds` has one.
-
-    These are indexed lookups; a substring search (`%text%`) reads every row, ~10 s at a million
-    customers, so a rep pasting a number or phone gets the indexed answer first.
-    """
-    digits = "".join(ch for ch in text if ch.isdigit())
-    phone = digits if len(digits) >= 5 and all(ch.isdigit() or ch in " -+()" for ch in text) else None
-    contact = select(Contact.customer_id).where(
-        or_(Contact.email == text.lower(), *([Contact.phone.in_({phone, f"+{phone}"})] if phone else []))
-    )
-    exact = or_(Customer.customer_no.in_({text, text.upper()}), Customer.id.in_(contact))
-    found = session.execute(select(Customer.id).where(*conds, exact).limit(1)).first()
-    return exact if found is not None else None
-
-
-def _tag_match(text: str) -> Select[int]:
-    """Customers carrying a tag whose code or name (either language) is `text` (whole, any case)."""
-    folded = text.lower()
-    return (
-        select(CustomerTag.customer_id)
-        .join(ListItem, ListItem.id == CustomerTag.tag_id)
-        .where(
-            ListItem.list_name == "tag",
-            or_(
-                func.lower(ListItem.code) == folded,
-                func.lower(ListItem.name_en) == folded,
-                ListItem.name_zh == text,
-            ),
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -260,32 +223,7 @@ def _conditions(
     text = search_text(search)
     if not text:
         return conds
-    exact = _exact_hits(session, conds, text)
-    if exact is not None:
-        return [*conds, exact]
-    like = f"%{_escape_like(text)}%"
-    # Phones are stored as digits; a rep types them with spaces or dashes ("138 1234 5678").
-    digits = "".join(ch for ch in text if ch.isdigit())
-    looks_like_phone = len(digits) >= 3 and all(ch.isdigit() or ch in " -+()" for ch in text)
-    phone_like = f"%{digits}%" if looks_like_phone else like
-    contact_match = select(Contact.customer_id).where(
-        or_(
-            Contact.phone.like(like, escape="\\"),
-            Contact.phone.like(phone_like, escape="\\"),
-            Contact.email.ilike(like, escape="\\"),
-            Contact.wechat.ilike(like, escape="\\"),
-        )
-    )
-    conds.append(
-        or_(
-            Customer.name.ilike(like, escape="\\"),
-            Customer.company.ilike(like, escape="\\"),
-            Customer.customer_no.ilike(like, escape="\\"),
-            Customer.id.in_(contact_match),
-            Customer.id.in_(_tag_match(text)),
-        )
-    )
-    return conds
+    return [*conds, search_condition(session, conds, text)]
 
 
 LEAD_COLUMNS = (

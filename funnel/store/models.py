@@ -228,6 +228,8 @@ class ScoreModel(Base):
 # A customer shared with a user other than its owner (a rep sees their own and shared customers).
 class CustomerShare(Base):
     __tablename__ = "customer_share"
+    # A rep's scope reads the customers shared with them by user (the key leads with the customer).
+    __table_args__ = (Index("ix_customer_share_user", "user_id", "customer_id"),)
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, ForeignKeyConstraint, PrimaryKeyConstraint, Uniqu
 from sqlalchemy.exc import IntegrityError
 
 from funnel.core.db import _alembic_config, make_engine, schema_is_current, upgrade
+from funnel.customers.search import SEARCH_OBJECTS
 from funnel.store.models import Base
 from tests.conftest import BACKENDS
 
@@ -32,7 +33,10 @@ ROWS_AT_0003 = [
 
 def drift(engine: Engine) -> list[object]:
     with engine.connect() as conn:
-        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+        # The search's FTS5 tables and trigram indexes are per backend, made by migration 0025 outside the
+        # models; `python -m funnel check` and the search tests prove them.
+        options = {"include_name": lambda name, _kind, _parents: name not in SEARCH_OBJECTS}
+        return list(compare_metadata(MigrationContext.configure(conn, opts=options), Base.metadata))
 
 
 def constraint_names(engine: Engine) -> dict[str, set[str | None]]:
