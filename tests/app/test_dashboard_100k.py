@@ -40,6 +40,7 @@ from tests.app.helpers import APP, metric_values, start_signed_in
 BIG_DB = os.environ.get("CRM_DASHBOARD_BIG_DB")
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(7200),  # some forty redraws of a large database on a shared machine
     pytest.mark.skipif(not BIG_DB, reason="CRM_DASHBOARD_BIG_DB (a demo database URL) is not set"),
 ]
 
