@@ -3,12 +3,12 @@ figure, all for the customers the filter bar selects (one CustomerFilter drives 
 
 import streamlit as st
 
+from funnel.analytics.rollups import entity_steps
 from funnel.core.clock import team_today
 from pages._shared import dashboard_parts as parts
 from pages._shared.closing_parts import survey_section
 from pages._shared.common import (
     cached_customer_count,
-    cached_filtered_entity_funnel,
     cached_filtered_report,
     cached_kpis,
     cached_lost_by_reason,
@@ -41,8 +41,6 @@ if report.overall.total == 0:
     st.info(tr("dash.no_match"))
     st.stop()
 
-with guarded_read():
-    entities = cached_filtered_entity_funnel(url, filters, actor)
 st.caption(tr("dash.cohort_caption"))
 parts.metrics(report.overall)
 loss = report.overall.loss_point(report.details)
@@ -57,7 +55,7 @@ with guarded_read():
 parts.qualification_section(bands, competitors)
 parts.drill_section(report, url, filters, actor)
 parts.channel_section(report.segments)
-parts.entity_section(entities)
+parts.entity_section(entity_steps(report.entities))  # the report's own join, not a second query
 with guarded_read():
     surveys = cached_survey_summary(url, filters, actor)
 survey_section(surveys, current_language())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
@@ -99,33 +99,33 @@ def _hours_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
-def _figures(session: Session, filters: CustomerFilter, window: Window) -> dict[str, float | None]:
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _figures(
+    session: Session, filters: CustomerFilter, periods: list[Window]
+) -> list[dict[str, float | None]]:
+    """Every tile's figure for each window: the counts of all windows in one pass over the customers."""
+    columns: list[ColumnElement[Any]] = []
+    for window in periods:
+        created_in = _between(Customer.created_at, window)
+        columns += [
+            _count_where(created_in),
+            _count_where(and_(Customer.status == LOST, _between(Customer.lost_at, window))),
+            _count_where(and_(created_in, Customer.first_contacted_at.is_not(None))),
+        ]
+    counts = session.execute(_where(select(*columns).select_from(Customer), filters)).one()
+    return [
+        _window_figures(session, filters, window, *(int(n) for n in counts[3 * i : 3 * i + 3]))
+        for i, window in enumerate(periods)
+    ]
+
+
+def _window_figures(
+    session: Session, filters: CustomerFilter, window: Window, new_leads: int, lost: int, contacted: int
+) -> dict[str, float | None]:
     dialect = session.get_bind().dialect.name
-    created_in = _between(Customer.created_at, window)
-    # One pass over the customers for the counts; then the few rows the medians need.
-    counts = session.execute(
-        _where(
-            select(
-                func.coalesce(func.sum(case((created_in, 1), else_=0)), 0),
-                func.coalesce(
-                    func.sum(
-                        case((and_(Customer.status == LOST, _between(Customer.lost_at, window)), 1), else_=0)
-                    ),
-                    0,
-                ),
-            ).select_from(Customer),
-            filters,
-        )
-    ).one()
-    new_leads, lost = int(counts[0]), int(counts[1])
-    created = session.scalars(
-        _where(
-            select(_hours_between(Customer.first_contacted_at, Customer.created_at, dialect))
-            .select_from(Customer)
-            .where(created_in, Customer.first_contacted_at.is_not(None)),
-            filters,
-        )
-    ).all()
     won_rows = session.execute(
         _where(
             select(_hours_between(Customer.won_at, Customer.created_at, dialect), _deal_amount())
@@ -145,18 +145,46 @@ def _figures(session: Session, filters: CustomerFilter, window: Window) -> dict[
     )
     won = len(won_rows)
     days_to_win = [float(hours) / 24 for hours, _ in won_rows if hours is not None]
-    # A first contact logged before the lead was entered (a call imported later) counts as immediate.
-    hours_to_contact = [max(0.0, float(hours)) for hours in created if hours is not None]
     return {
         "new_leads": float(new_leads),
         "won": float(won),
         "win_rate": won / (won + lost) if won + lost else None,
         "won_amount": float(sum(float(amount or 0) for _, amount in won_rows)),
         "median_days_to_win": statistics.median(days_to_win) if days_to_win else None,
-        "speed_to_lead_hours": statistics.median(hours_to_contact) if hours_to_contact else None,
+        "speed_to_lead_hours": _median_hours_to_contact(session, filters, window, contacted),
         "open_pipeline": open_pipeline_at(session, filters, window.end),
         "collected": float(collected or 0),
     }
+
+
+def _median_hours_to_contact(
+    session: Session, filters: CustomerFilter, window: Window, contacted: int
+) -> float | None:
+    """The median hours from creation to first contact of the `contacted` leads created in the window.
+
+    Picked in SQL (the middle one or two rows in order, averaged as statistics.median does) rather than
+    by reading a float per lead: at 100,000 leads that read was most of the tiles' time.
+    """
+    if not contacted:
+        return None
+    dialect = session.get_bind().dialect.name
+    hours = _hours_between(Customer.first_contacted_at, Customer.created_at, dialect)
+    # A first contact logged before the lead was entered (a call imported later) counts as immediate.
+    clamped = cast(case((hours < 0, 0.0), else_=hours), Float)
+    middle = (
+        _where(
+            select(clamped.label("hours"))
+            .select_from(Customer)
+            .where(_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None)),
+            filters,
+        )
+        .order_by(clamped)
+        .limit(2 - contacted % 2)
+        .offset((contacted - 1) // 2)
+        .subquery()
+    )
+    value = session.scalar(select(func.avg(middle.c.hours)))
+    return None if value is None else float(value)
 
 
 def _between_days(column: Any, window: Window) -> ColumnElement[bool]:
@@ -178,22 +206,24 @@ def open_pipeline_at(session: Session, filters: CustomerFilter, at: datetime) ->
     lost_at, kept with every stage event), so that it is one indexed pass. A customer lost and later
     reopened has no lost date any more and counts as open back to its creation.
     """
+    open_then: ColumnElement[bool]
     if at >= utcnow():
-        # A period that ends now: open at its end is open now (the status, read from its index).
-        open_then = _where(select(Customer.id).where(Customer.status == OPEN), filters)
+        # A period that ends now: open at its end is open now (the status).
+        open_then = Customer.status == OPEN
     else:
-        open_then = _where(
-            select(Customer.id).where(
-                Customer.created_at < at,
-                or_(Customer.won_at.is_(None), Customer.won_at >= at),
-                or_(Customer.lost_at.is_(None), Customer.lost_at >= at),
-            ),
-            filters,
+        open_then = and_(
+            Customer.created_at < at,
+            or_(Customer.won_at.is_(None), Customer.won_at >= at),
+            or_(Customer.lost_at.is_(None), Customer.lost_at >= at),
         )
-    stmt = select(func.coalesce(func.sum(Opportunity.amount), 0)).where(
-        Opportunity.created_at < at, Opportunity.customer_id.in_(open_then)
+    # Driven by the opportunities (fewer than the customers), each joined to its customer.
+    stmt = (
+        select(func.coalesce(func.sum(Opportunity.amount), 0))
+        .select_from(Opportunity)
+        .join(Customer, Customer.id == Opportunity.customer_id)
+        .where(Opportunity.created_at < at, open_then)
     )
-    return float(session.scalar(stmt) or 0)
+    return float(session.scalar(_where(stmt, filters)) or 0)
 
 
 def kpi_tiles(
@@ -208,6 +238,6 @@ def kpi_tiles(
     """Every KPI for the period since..until (the team's days) and the period before it."""
     scoped = _attributes_only(readers_filter(session, actor, filters))
     current, previous = windows(since, until, today=today)
-    now = _figures(session, scoped, current)
-    before = _figures(session, scoped, previous) if previous else {}
+    figures = _figures(session, scoped, [current] if previous is None else [current, previous])
+    now, before = figures[0], (figures[1] if previous else {})
     return [Kpi(key, now[key], before.get(key)) for key in KPI_KEYS]

@@ -83,6 +83,10 @@ def _opens_read_only(url: URL, path: Path | None) -> bool:
     return path is not None and path.exists() and not os.access(path, os.W_OK)
 
 
+SQLITE_CACHE_KIB = 64 * 1024  # per connection, an upper bound: pages are allocated as they are read
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
 def _sqlite_pragmas(read_only: bool) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -93,6 +97,11 @@ def _sqlite_pragmas(read_only: bool) -> Any:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Analytics read the whole customer table per figure: a 2 MB page cache (the default) re-reads
+        # most pages from the OS on every query. A larger cache per pooled connection and memory-mapped
+        # reads keep a 100,000-customer file (~200 MB) hot between reruns of the dashboard.
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     return on_connect

@@ -295,12 +295,6 @@ def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, ac
 
 
 @cached(CUSTOMERS)
-def cached_filtered_entity_funnel(url: str, filters: CustomerFilter, actor: Actor) -> pd.DataFrame:
-    with session_scope(_engine(url)) as session:
-        return entity_funnel(session, actor=actor, filters=filters)
-
-
-@cached(CUSTOMERS)
 def cached_kpis(url: str, filters: CustomerFilter, today: date, actor: Actor) -> list[Kpi]:
     """The KPI tiles for the filter's period (and the one before it), its attribute filters applied."""
     with session_scope(_engine(url)) as session:

@@ -157,3 +157,25 @@ def test_the_pipeline_open_now_is_read_from_the_status_and_agrees_with_the_histo
     # won / lost dates for one that ended earlier (after every event of the fixture).
     assert open_pipeline_at(session, CustomerFilter(), datetime(2099, 1, 1)) == 3050
     assert open_pipeline_at(session, CustomerFilter(), datetime(2026, 12, 1)) == 3050
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [[5.0], [3.0, 1.0, 2.0], [4.0, -2.0, 30.0, 1.5], [-1.0, -3.0], [7.25, 0.5, 0.5, 12.0, 3.0]],
+)
+def test_speed_to_lead_is_the_median_of_every_lead_picked_in_sql(session, role_users, hours):
+    """The median is picked in SQL (the middle row or two, averaged): it equals statistics.median of the
+    leads' hours, a contact logged before the lead (negative) counting as 0, for odd and even counts."""
+    import statistics
+    from datetime import timedelta
+
+    created = _at(6, 10)
+    for i, h in enumerate(hours):
+        lead = LeadInput(name=f"L{i}", email=f"l{i}@x.cn", channel="官网", created_at=created)
+        customer = session.get(Customer, create_lead(session, lead, actor=SYSTEM).id)
+        customer.first_contacted_at = created + timedelta(hours=h)  # type: ignore[union-attr]
+    session.commit()
+    tiles = {k.key: k for k in kpi_tiles(session, actor=SYSTEM, since=JUNE[0], until=JUNE[1], today=TODAY)}
+    expected = statistics.median(max(0.0, h) for h in hours)
+    assert tiles["speed_to_lead_hours"].value == pytest.approx(expected, abs=1e-6)
+    assert tiles["speed_to_lead_hours"].previous is None  # nobody was contacted in May

@@ -42,6 +42,17 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
 
 
+def test_sqlite_keeps_a_large_page_cache_and_maps_the_file_for_the_analytics_scans(tmp_path):
+    from funnel.core.db import SQLITE_CACHE_KIB, SQLITE_MMAP_BYTES
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}", create=True)
+    with engine.connect() as conn:
+        cache, mmap = (conn.execute(text(f"PRAGMA {name}")).scalar() for name in ("cache_size", "mmap_size"))
+
+    assert (cache, mmap) == (-SQLITE_CACHE_KIB, SQLITE_MMAP_BYTES)
+    assert SQLITE_CACHE_KIB >= 32 * 1024 and SQLITE_MMAP_BYTES >= 128 * 1024 * 1024
+
+
 def test_creating_a_lead_stores_customer_contact_history_opportunity_and_audit(session):
     created = datetime(2026, 3, 1, 9, 0)
     customer = create_lead(
