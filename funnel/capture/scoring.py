@@ -29,7 +29,7 @@ from funnel.audit.actions import AuditAction, AuditEntity
 from funnel.core import events
 from funnel.core.db import session_scope
 from funnel.core.errors import FieldError, ValidationError
-from funnel.customers.tags import sync_tags_from_text
+from funnel.customers.tags import sync_tags_from_text, sync_tags_from_texts
 from funnel.store.models import Contact, Customer, CustomerTag, ListItem, ScoreRule
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -334,8 +334,7 @@ def score_new_leads(created: list[events.LeadCreated], engine: Engine) -> None:
             tagged = session.scalars(
                 select(table.c.id).where(table.c.id.in_(chunk), table.c.tags.is_not(None))
             )
-            for customer_id in tagged.all():
-                sync_tags_from_text(session, customer_id)
+            sync_tags_from_texts(session, tagged.all())
             score_customers(session, chunk)
 
 
@@ -347,8 +346,7 @@ def score_before_routing(session: Session, customer_ids: Sequence[int]) -> None:
         tagged = session.scalars(
             select(_CUSTOMERS.c.id).where(_CUSTOMERS.c.id.in_(chunk), _CUSTOMERS.c.tags.is_not(None))
         )
-        for customer_id in tagged.all():
-            sync_tags_from_text(session, customer_id)
+        sync_tags_from_texts(session, tagged.all())
         score_customers(session, chunk)
 
 

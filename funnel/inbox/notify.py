@@ -45,7 +45,8 @@ def notify(
         created_at=utcnow(),
     )
     session.add(row)
-    session.flush()
+    # No flush per notification: a bulk routing notifies thousands of times and the rows go out in one
+    # INSERT at the caller's flush; queue_for_bots flushes only when a bot needs the row's id.
     queue_for_bots(session, row)
     return row
 
@@ -83,6 +84,8 @@ def queue_for_bots(session: Session, row: Notification) -> list[Outbox]:
     endpoints = _active_endpoints(session)
     if not endpoints:
         return []
+    if row.id is None:
+        session.flush()  # the outbox message names the notification
     user = session.get(User, row.user_id)
     team = user.team if user is not None else None
     name = (user.display_name or user.username) if user is not None else ""

@@ -16,7 +16,14 @@ from funnel.core.db import session_scope
 from funnel.core.errors import ValidationError
 from funnel.customers.edit import update_customer
 from funnel.customers.lists_seed import seed_lists
-from funnel.customers.tags import has_any_tag, migrate_tag_strings, set_tags, split_tags, tags_of
+from funnel.customers.tags import (
+    has_any_tag,
+    migrate_tag_strings,
+    set_tags,
+    split_tags,
+    sync_tags_from_texts,
+    tags_of,
+)
 from funnel.store.models import Customer, CustomerTag, ListItem, ScoreModel
 
 
@@ -84,6 +91,30 @@ def test_the_migration_helper_turns_old_strings_into_links(session):
     assert migrate_tag_strings(session) == 2
     assert migrate_tag_strings(session) == 0
     assert sorted(tags_of(session, [lead.id], "zh")[lead.id]) == sorted(["高意向", "老板朋友"])
+
+
+def test_the_bulk_tag_sync_links_each_customer_as_its_string_says(session):
+    texts = ["High intent, 大客户", "high INTENT；new free tag", None, "大客户、大客户", "x" * 70]
+    leads = [
+        create_lead(session, LeadInput(name=f"L{i}", email=f"l{i}@example.com"), actor=SYSTEM)
+        for i in range(len(texts))
+    ]
+    for lead, text in zip(leads, texts, strict=True):
+        lead.tags = text
+    session.flush()
+
+    # Every customer but the untagged one changes; a name over the code limit is dropped (as set_tags refuses it).
+    assert sync_tags_from_texts(session, [lead.id for lead in leads]) == 4
+    assert sync_tags_from_texts(session, [lead.id for lead in leads]) == 0  # in step: nothing to write
+
+    shown = tags_of(session, [lead.id for lead in leads], "zh")
+    assert [sorted(shown.get(lead.id, [])) for lead in leads] == [
+        sorted(["高意向", "大客户"]), sorted(["高意向", "new free tag"]), [], ["大客户"], [],
+    ]  # fmt: skip
+    display = [session.scalar(select(Customer.tags).where(Customer.id == lead.id)) for lead in leads]
+    assert display == ["高意向, 大客户", "高意向, new free tag", None, "大客户", None]
+    free = session.scalar(select(ListItem).where(ListItem.code == "new free tag"))
+    assert free.managed is False
 
 
 def test_a_new_lead_is_scored_with_reasons_after_the_commit(engine):
