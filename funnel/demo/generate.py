@@ -3,7 +3,8 @@
 Rows are built as plain dicts with ids allocated from max(id) + 1, a batch of leads at a time, and each
 batch is bulk loaded (COPY on PostgreSQL) and dropped before the next is drawn, all in one transaction:
 memory holds one batch whatever the size of the demo, and a million leads load in minutes (issue #12).
-The tag links and the rule score are made as each lead is drawn. Unlike funnel.capture.leads.create_lead, the demo writes no audit_log rows:
+The tag links and the rule score are made as each lead is drawn. Unlike funnel.capture.leads.create_lead,
+the demo writes no audit_log rows:
 one "create" row per customer would add thousands of rows that tell a demo user nothing.
 """
 

@@ -9,9 +9,9 @@ caller's transaction, so a failed load leaves nothing behind.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -43,7 +43,7 @@ class BulkLoader:
         statement, converters, constants = self._plan(table, columns)
         # The raw DBAPI connection of the caller's transaction (SQLAlchemy began it).
         raw: Any = self.connection.connection.driver_connection
-        values_of = itemgetter(*columns)
+        values_of: Any = itemgetter(*columns)
         to_convert = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
         tuples: Iterable[tuple[Any, ...]]
         if to_convert or len(columns) == 1 or constants:
@@ -60,8 +60,8 @@ class BulkLoader:
             tuples = map(values_of, rows)
         if self.postgres:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for values in tuples:
-                    copy.write_row(values)
+                for row_values in tuples:
+                    copy.write_row(row_values)
         else:
             cursor = raw.cursor()
             try:
@@ -108,7 +108,7 @@ class BulkLoader:
             return _sqlite_datetime
         if isinstance(impl, SQLITE_DATE) and impl._storage_format == SQLITE_DATE._storage_format:
             return str
-        return impl.bind_processor(self.dialect)  # type: ignore[no-any-return]
+        return impl.bind_processor(self.dialect)
 
 
 def _sqlite_datetime(value: datetime) -> str:

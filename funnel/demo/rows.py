@@ -34,8 +34,8 @@ from funnel.pipeline.stages import LOST, WON, Pipeline
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = (
-    "user", "customer", "customer_tag", "contact", "stage_event", "opportunity", "contract", "payment", "objection",
-    "activity", "task", "payment_instalment",
+    "user", "customer", "customer_tag", "contact", "stage_event", "opportunity", "contract", "payment",
+    "objection", "activity", "task", "payment_instalment",
 )  # fmt: skip
 HISTORY_DAYS = 182
 ENGLISH_SHARE = 0.25
@@ -294,10 +294,10 @@ class DemoRows:
         if not text:
             return frozenset()
         codes = str(text).split(", ")
+        customer_id, created = customer["id"], customer["created_at"]
         for code in codes:
-            self.rows["customer_tag"].append(
-                {"customer_id": customer["id"], "tag_id": self.tag_ids[code], "created_at": customer["created_at"]}
-            )
+            link = {"customer_id": customer_id, "tag_id": self.tag_ids[code], "created_at": created}
+            self.rows["customer_tag"].append(link)
         return frozenset(codes)
 
     def _score_by_rules(
@@ -318,7 +318,9 @@ class DemoRows:
         facts = Facts(fields=fields, tags=tags, decision_maker=decision_maker)
         customer["score"], customer["score_reasons"] = score_facts(self.score_rules, facts)
 
-    def _contacts(self, customer_id: int, person: Person, english: bool, journey: Journey) -> tuple[bool, bool]:
+    def _contacts(
+        self, customer_id: int, person: Person, english: bool, journey: Journey
+    ) -> tuple[bool, bool]:
         """The lead's contacts; returns whether one is a decision maker and whether a second has a phone."""
         created = journey.events[0][1]
         decision_maker = self.rng.random() < 0.3
