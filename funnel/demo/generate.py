@@ -35,8 +35,9 @@ from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
 from funnel.store.models import Base, Contact, Customer, ListItem, User
 
-# Leads drawn, inserted and dropped at a time: bounds memory; the rows do not depend on it.
-BATCH_LEADS = 20_000
+# Leads drawn, inserted and dropped at a time: bounds memory (a batch of rows is ~8 KB a lead); the rows
+# do not depend on it.
+BATCH_LEADS = 5_000
 MAX_LEADS = 1_000_000
 
 

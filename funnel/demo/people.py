@@ -39,6 +39,8 @@ MAX_DRAWS = 20
 # Values drawn from Faker per pool: enough that names repeat only as often as real ones do.
 POOL_SIZE = 1000
 # Mainland mobile prefixes (Faker zh_CN's), so numbers read like real ones; 8 random digits follow.
+# Coprime to 10 (a permutation of 8-digit tails) and arbitrary.
+MOBILE_STRIDE, MOBILE_OFFSET = 61_803_399, 31_415_926
 EN_COMPANY_SUFFIXES = ("Inc", "LLC", "Ltd", "Group", "PLC")
 MOBILE_PREFIXES = (
     "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "145", "147", "149", "150",
@@ -113,15 +115,18 @@ class People:
 
     def __init__(self, *, rng: random.Random, pools: Pools, taken_handles: set[str]) -> None:
         self.rng, self.pools, self.taken = rng, pools, taken_handles
+        self.mobile_serial = 0
 
     def mobile(self) -> str:
-        rng = self.rng
-
-        def draw() -> str:
-            # Canonical form (as create_lead stores it) by construction: 11 digits.
-            return f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"
-
-        return unique(draw(), self.taken, draw)
+        """A mainland mobile in canonical form, distinct by construction: the last 8 digits run through a
+        permutation of a counter, so a million leads need no set of the numbers drawn (`taken` holds
+        handles stored before the load, and the other handles)."""
+        while True:
+            tail = (self.mobile_serial * MOBILE_STRIDE + MOBILE_OFFSET) % 10**8
+            self.mobile_serial += 1
+            phone = f"{self.rng.choice(MOBILE_PREFIXES)}{tail:08d}"
+            if phone not in self.taken:
+                return phone
 
     def lead(self, *, english: bool, region: str, industry: Industry) -> Person:
         """The person a lead came from, at a company in the lead's region and industry."""

@@ -6,11 +6,11 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 
 from funnel.capture.scoring import FILLABLE, Facts, Rule, score_facts
-from funnel.customers.numbering import new_customer_no
+from funnel.customers.numbering import serial_customer_no
 from funnel.demo.catalog import (
     ACTIVITIES,
     CAMPAIGNS,
@@ -122,6 +122,7 @@ class DemoRows:
         self.region_names = list(REGIONS)
         self.region_cum = list(accumulate(REGIONS[r][0] for r in self.region_names))
         self._local_reps: dict[str, list[Rep]] = {}
+        self.day_serials: dict[date, int] = {}
 
     def take(self) -> dict[str, list[Row]]:
         """The rows drawn since the last take, by table; the next leads start new lists."""
@@ -239,10 +240,14 @@ class DemoRows:
         return local - BEIJING
 
     def _customer_no(self, created: datetime) -> str:
-        def draw() -> str:
-            return new_customer_no(created, self.rng)
-
-        return unique(draw(), self.taken_numbers, draw)
+        """A number of the lead's day, distinct by construction; `taken_numbers` holds only stored ones."""
+        day = created.date()
+        while True:
+            serial = self.day_serials.get(day, 0)
+            self.day_serials[day] = serial + 1
+            number = serial_customer_no(created, serial)
+            if number not in self.taken_numbers:
+                return number
 
     def _reached_at(self, journey: Journey, position: int) -> datetime | None:
         """When the lead first reached a stage at or beyond `position` (a skipped stage counts as passed)."""
