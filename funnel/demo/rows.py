@@ -28,7 +28,7 @@ from funnel.demo.catalog import (
 )
 from funnel.demo.deals import RaisedObjection, add_deal, add_objections, budget_range, deal_amount
 from funnel.demo.journey import BEIJING, WORK_START, Journey, phase, simulate_journey, working_time
-from funnel.demo.people import People, Person, Pools, unique
+from funnel.demo.people import People, Person, Pools
 from funnel.pipeline.rules import first_contact, funnel_state
 from funnel.pipeline.stages import LOST, WON, Pipeline
 
