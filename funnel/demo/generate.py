@@ -1,7 +1,10 @@
 """Realistic demo data: users, leads and their whole history, identical for the same seed and anchor.
 
-Rows are built as plain dicts with ids allocated from max(id) + 1 and bulk inserted in one transaction,
-so 10,000 leads load in seconds. Unlike funnel.capture.leads.create_lead, the demo writes no audit_log rows:
+Rows are built as plain dicts with ids allocated from max(id) + 1, a batch of leads at a time, and each
+batch is bulk loaded (COPY on PostgreSQL) and dropped before the next is drawn, all in one transaction:
+memory holds one batch whatever the size of the demo, and a million leads load in minutes (issue #12).
+The tag links and the rule score are made as each lead is drawn. Unlike funnel.capture.leads.create_lead,
+the demo writes no audit_log rows:
 one "create" row per customer would add thousands of rows that tell a demo user nothing.
 """
 
@@ -14,23 +17,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from faker import Faker
-from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy import Engine, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, require
 from funnel.accounts.passwords import hash_password, is_demo_password_hash
-from funnel.capture.scoring import score_customers, seed_rules
+from funnel.capture.scoring import load_rules, seed_rules
 from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import get_settings
 from funnel.customers.lists_seed import seed_lists
-from funnel.customers.tags import migrate_tag_strings
+from funnel.customers.tags import TAG_LIST
 from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
+from funnel.demo.load import BulkLoader, bulk_load_settings
+from funnel.demo.people import pools_for
 from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
-from funnel.store.models import Base, Contact, Customer, User
+from funnel.store.models import Base, Contact, Customer, ListItem, User
 
-CHUNK_ROWS = 5000
+# Leads drawn, inserted and dropped at a time: bounds memory (a batch of rows is ~8 KB a lead); the rows
+# do not depend on it.
+BATCH_LEADS = 5_000
 MAX_LEADS = 1_000_000
 
 
@@ -66,16 +73,25 @@ def demo_tables() -> list[Table]:
     return [Base.metadata.tables[name] for name in TABLES]
 
 
-def _fakers(seed: int) -> tuple[Faker, Faker]:
+def _user_names_faker(seed: int) -> Faker:
     # Instance seeds, never Faker.seed(): that reseeds a generator shared by every Faker in the process.
-    zh, en = Faker("zh_CN"), Faker("en_US")
+    zh = Faker("zh_CN")
     zh.seed_instance(seed)
-    en.seed_instance(seed)
-    return zh, en
+    return zh
 
 
 def _next_ids(session: Session) -> dict[str, int]:
-    return {table.name: (session.scalar(select(func.max(table.c.id))) or 0) + 1 for table in demo_tables()}
+    return {
+        table.name: (session.scalar(select(func.max(table.c.id))) or 0) + 1
+        for table in demo_tables()
+        if "id" in table.c
+    }
+
+
+def _tag_ids(session: Session) -> dict[str, int]:
+    """The tag library's item ids by code (seed_lists has made every tag the demo draws)."""
+    query = select(ListItem.code, ListItem.id).where(ListItem.list_name == TAG_LIST)
+    return {code: item_id for code, item_id in session.execute(query)}
 
 
 def _add_users(
@@ -169,6 +185,8 @@ def _sync_sequences(session: Session, tables: list[Table]) -> None:
     if dialect.name != "postgresql":
         return
     for table in tables:
+        if "id" not in table.c:
+            continue
         quoted = dialect.identifier_preparer.format_table(table)
         session.execute(
             text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), (SELECT MAX(id) FROM {quoted}))"),
@@ -200,7 +218,7 @@ def generate_demo(
         raise DemoError(f"--anchor {anchor} is in the future; demo history must end by today")
     now = datetime.combine(anchor, datetime.min.time())
     rng = random.Random(seed)
-    zh, en = _fakers(seed)
+    zh = _user_names_faker(seed)
     with session_scope(engine) as session:
         existing = session.scalar(select(func.count()).select_from(Customer)) or 0
         if existing and not append:
@@ -215,33 +233,33 @@ def generate_demo(
             taken_numbers = set(session.scalars(select(Customer.customer_no)))
             for handles in session.execute(select(Contact.phone, Contact.email, Contact.wechat)):
                 taken_handles.update(value for value in handles if value)
+        # The managed lists the demo's codes come from (tags among them) and the scoring rules, first:
+        # each lead is linked to its tags and scored as it is drawn.
+        seed_lists(session)
+        seed_rules(session)
         rows = DemoRows(
             rng=rng,
-            zh=zh,
-            en=en,
+            pools=pools_for(seed),
             pipeline=get_pipeline(),
             now=now,
             next_ids=_next_ids(session),
             taken_numbers=taken_numbers,
             taken_handles=taken_handles,
+            tag_ids=_tag_ids(session),
+            score_rules=load_rules(session),
         )
         # One hash for every new demo user: they share the published DEMO_PASSWORD anyway.
         users = _add_users(session, rows, zh, now, hash_password(DEMO_PASSWORD))
-        for _ in range(leads):
-            rows.add_lead()
-        filled = [table for table in demo_tables() if rows.rows[table.name]]
-        for table in filled:
-            table_rows = rows.rows[table.name]
-            for start in range(0, len(table_rows), CHUNK_ROWS):
-                # A Core insert of the table rather than the ORM bulk path: the ORM splits a batch
-                # wherever a row's None values differ from its neighbour's (10x slower on PostgreSQL).
-                session.execute(insert(table), table_rows[start : start + CHUNK_ROWS])
-        _sync_sequences(session, filled)
-        # The managed lists the demo's codes come from, the tag links, and the rule score with its
-        # reasons: through the same functions the migration and the scorer use.
-        seed_lists(session)
-        seed_rules(session)
-        migrate_tag_strings(session)
-        score_customers(session)
-    counts = {name: len(rows.rows[name]) for name in TABLES}
-    return DemoSummary(leads, seed, anchor, counts, users, time.perf_counter() - started)
+        connection = session.connection()
+        loader = BulkLoader(connection)
+        tables = demo_tables()
+        with bulk_load_settings(connection):
+            for start in range(0, leads, BATCH_LEADS):
+                for _ in range(min(BATCH_LEADS, leads - start)):
+                    rows.add_lead()
+                batch = rows.take()
+                for table in tables:
+                    loader.insert(table, batch[table.name])
+                del batch
+        _sync_sequences(session, [table for table in tables if rows.counts[table.name]])
+    return DemoSummary(leads, seed, anchor, rows.counts, users, time.perf_counter() - started)

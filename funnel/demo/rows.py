@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from itertools import accumulate
 
-from faker import Faker
-
-from funnel.customers.numbering import new_customer_no
+from funnel.capture.scoring import FILLABLE, Facts, Rule, score_facts
+from funnel.customers.numbering import serial_customer_no
 from funnel.demo.catalog import (
     ACTIVITIES,
     CAMPAIGNS,
@@ -27,19 +28,24 @@ from funnel.demo.catalog import (
 )
 from funnel.demo.deals import RaisedObjection, add_deal, add_objections, budget_range, deal_amount
 from funnel.demo.journey import BEIJING, WORK_START, Journey, phase, simulate_journey, working_time
-from funnel.demo.people import People, Person, unique
+from funnel.demo.people import People, Person, Pools
 from funnel.pipeline.rules import first_contact, funnel_state
 from funnel.pipeline.stages import LOST, WON, Pipeline
 
 # Parents before children, so foreign keys hold at every insert.
 TABLES = (
-    "user", "customer", "contact", "stage_event", "opportunity", "contract", "payment", "objection",
-    "activity", "task", "payment_instalment",
+    "user", "customer", "customer_tag", "contact", "stage_event", "opportunity", "contract", "payment",
+    "objection", "activity", "task", "payment_instalment",
 )  # fmt: skip
 HISTORY_DAYS = 182
 ENGLISH_SHARE = 0.25
 # Beijing hour of day a lead arrives: office hours mostly, some evenings, a few at night.
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 1, 2, 4, 10, 10, 10, 6, 6, 10, 10, 10, 9, 5, 5, 5, 4, 2, 1)
+HOURS = tuple(range(24))
+# Cumulative weights, summed once: random.choices draws the same values from them as from the weights.
+HOUR_CUM = tuple(accumulate(HOUR_WEIGHTS))
+CHANNEL_CUM = tuple(accumulate(c.weight for c in CHANNELS))
+INDUSTRY_CUM = tuple(accumulate(i.weight for i in INDUSTRIES))
 Row = dict[str, object]
 
 
@@ -52,8 +58,14 @@ class Rep:
     team: str | None = None
 
 
+_CUMULATIVE: dict[tuple[tuple[str, int], ...], tuple[list[str], list[int]]] = {}
+
+
 def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([v for v, _ in pairs], weights=[w for _, w in pairs])[0]
+    values_cum = _CUMULATIVE.get(pairs)
+    if values_cum is None:
+        values_cum = _CUMULATIVE[pairs] = ([v for v, _ in pairs], list(accumulate(w for _, w in pairs)))
+    return rng.choices(values_cum[0], cum_weights=values_cum[1])[0]
 
 
 def _between(rng: random.Random, start: datetime, end: datetime, low: float, high: float) -> datetime:
@@ -62,22 +74,31 @@ def _between(rng: random.Random, start: datetime, end: datetime, low: float, hig
 
 
 class DemoRows:
-    """Rows of every demo table, built lead by lead from one seeded generator and two seeded Fakers."""
+    """Rows of every demo table, built lead by lead from one seeded generator and Faker's pools.
+
+    The caller takes the rows a batch of leads made with `take()` and inserts them, so memory holds one
+    batch, not the whole demo; the rows do not depend on where the batches are cut.
+    """
 
     def __init__(
         self,
         *,
         rng: random.Random,
-        zh: Faker,
-        en: Faker,
+        pools: Pools,
         pipeline: Pipeline,
         now: datetime,
         next_ids: dict[str, int],
         taken_numbers: set[str],
         taken_handles: set[str],
+        tag_ids: dict[str, int] | None = None,
+        score_rules: Sequence[Rule] = (),
     ) -> None:
         self.rng, self.now = rng, now
-        self.people = People(rng=rng, zh=zh, en=en, taken_handles=taken_handles)
+        self.people = People(rng=rng, pools=pools, taken_handles=taken_handles)
+        # Tag codes -> list item ids and the scoring rules: the demo links tags and scores each lead as
+        # it draws it (the facts are at hand) rather than reading every customer back afterwards.
+        self.tag_ids = tag_ids or {}
+        self.score_rules = list(score_rules)
         self.reps: list[Rep] = []
         self.pipeline, self.keys = pipeline, pipeline.keys
         self.position = {key: i for i, key in enumerate(self.keys)} | {WON: len(self.keys) - 1}
@@ -88,15 +109,28 @@ class DemoRows:
         self.next_ids = dict(next_ids)
         self.taken_numbers = taken_numbers
         self.rows: dict[str, list[Row]] = {table: [] for table in TABLES}
+        self.counts: dict[str, int] = dict.fromkeys(TABLES, 0)
         start = now.date() - timedelta(days=HISTORY_DAYS)
         self.days = [start + timedelta(days=d) for d in range(HISTORY_DAYS)]
         # More leads lately (marketing ramps up) and few at weekends.
-        self.day_weights = [
-            (1 + 0.6 * d / HISTORY_DAYS) * (0.35 if day.weekday() >= 5 else 1.0)
-            for d, day in enumerate(self.days)
-        ]
+        self.day_cum = list(
+            accumulate(
+                (1 + 0.6 * d / HISTORY_DAYS) * (0.35 if day.weekday() >= 5 else 1.0)
+                for d, day in enumerate(self.days)
+            )
+        )
         self.region_names = list(REGIONS)
-        self.region_weights = [REGIONS[r][0] for r in self.region_names]
+        self.region_cum = list(accumulate(REGIONS[r][0] for r in self.region_names))
+        self._local_reps: dict[str, list[Rep]] = {}
+        self.day_serials: dict[date, int] = {}
+
+    def take(self) -> dict[str, list[Row]]:
+        """The rows drawn since the last take, by table; the next leads start new lists."""
+        taken = self.rows
+        for table, table_rows in taken.items():
+            self.counts[table] += len(table_rows)
+        self.rows = {table: [] for table in TABLES}
+        return taken
 
     def add(self, table: str, **fields: object) -> int:
         """Append one row with a fresh id; every row of a table must name the same columns."""
@@ -109,9 +143,9 @@ class DemoRows:
         """Draw one lead and append its customer, contacts, history, deal and follow-up rows."""
         rng = self.rng
         english = rng.random() < ENGLISH_SHARE
-        channel = rng.choices(CHANNELS, weights=[c.weight for c in CHANNELS])[0]
-        region = rng.choices(self.region_names, weights=self.region_weights)[0]
-        industry = rng.choices(INDUSTRIES, weights=[i.weight for i in INDUSTRIES])[0]
+        channel = rng.choices(CHANNELS, cum_weights=CHANNEL_CUM)[0]
+        region = rng.choices(self.region_names, cum_weights=self.region_cum)[0]
+        industry = rng.choices(INDUSTRIES, cum_weights=INDUSTRY_CUM)[0]
         owner = self._owner(region, industry.name)
         created = self._created_at()
         journey = simulate_journey(
@@ -158,10 +192,12 @@ class DemoRows:
             first_contacted_at=first_contact(self.pipeline, journey.events),
             closed_at=state.closed_at,
             updated_at=journey.last_at,
+            score_reasons=None,  # with the rule score, once contacts and tags are drawn
             version=1,
         )
         customer = self.rows["customer"][-1]
-        self._contacts(customer_id, person, english, journey)
+        boss_met = self._contacts(customer_id, person, english, journey)
+        self._score_by_rules(customer, person, boss_met, self._link_tags(customer))
         self._stage_events(customer_id, journey, owner_id)
         if amount is not None:
             opened = self._reached_at(journey, self.qualified_from)
@@ -188,7 +224,9 @@ class DemoRows:
     def _owner(self, region: str, industry: str) -> Rep:
         """Mostly a rep of the lead's region, preferring its industry specialist; sometimes anyone."""
         rng = self.rng
-        local = [rep for rep in self.reps if rep.region == region]
+        local = self._local_reps.get(region)
+        if local is None:
+            local = self._local_reps[region] = [rep for rep in self.reps if rep.region == region]
         if not local or rng.random() < 0.1:
             return rng.choice(self.reps)
         specialists = [rep for rep in local if rep.industry == industry]
@@ -196,16 +234,20 @@ class DemoRows:
 
     def _created_at(self) -> datetime:
         rng = self.rng
-        day = rng.choices(self.days, weights=self.day_weights)[0]
-        hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
+        day = rng.choices(self.days, cum_weights=self.day_cum)[0]
+        hour = rng.choices(HOURS, cum_weights=HOUR_CUM)[0]
         local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)))
         return local - BEIJING
 
     def _customer_no(self, created: datetime) -> str:
-        def draw() -> str:
-            return new_customer_no(created, self.rng)
-
-        return unique(draw(), self.taken_numbers, draw)
+        """A number of the lead's day, distinct by construction; `taken_numbers` holds only stored ones."""
+        day = created.date()
+        while True:
+            serial = self.day_serials.get(day, 0)
+            self.day_serials[day] = serial + 1
+            number = serial_customer_no(created, serial)
+            if number not in self.taken_numbers:
+                return number
 
     def _reached_at(self, journey: Journey, position: int) -> datetime | None:
         """When the lead first reached a stage at or beyond `position` (a skipped stage counts as passed)."""
@@ -251,7 +293,40 @@ class DemoRows:
                 tags.append(tag)
         return ", ".join(tags) or None
 
-    def _contacts(self, customer_id: int, person: Person, english: bool, journey: Journey) -> None:
+    def _link_tags(self, customer: Row) -> frozenset[str]:
+        """customer_tag rows for the tag codes in the customer's tags text; returns the codes linked."""
+        text = customer["tags"]
+        if not text:
+            return frozenset()
+        codes = str(text).split(", ")
+        customer_id, created = customer["id"], customer["created_at"]
+        for code in codes:
+            link = {"customer_id": customer_id, "tag_id": self.tag_ids[code], "created_at": created}
+            self.rows["customer_tag"].append(link)
+        return frozenset(codes)
+
+    def _score_by_rules(
+        self, customer: Row, person: Person, boss_met: tuple[bool, bool], tags: frozenset[str]
+    ) -> None:
+        """The stored rule score and reasons, from funnel.capture.scoring's rules as for every other lead.
+
+        The same facts scoring.load_facts would read back: the customer's fields, whether any contact has
+        a phone, e-mail or WeChat or is a decision maker, and the tag codes. The drawn score stays in the
+        grade only: a rep grades on what they heard, not on the rules.
+        """
+        if not self.score_rules:
+            return
+        decision_maker, boss_phone = boss_met
+        fields = {name: customer.get(name) for name in (*FILLABLE, "channel", "grade", "intake")}
+        fields.update(phone=bool(person.phone) or boss_phone, email=bool(person.email),
+                      wechat=bool(person.wechat))  # fmt: skip
+        facts = Facts(fields=fields, tags=tags, decision_maker=decision_maker)
+        customer["score"], customer["score_reasons"] = score_facts(self.score_rules, facts)
+
+    def _contacts(
+        self, customer_id: int, person: Person, english: bool, journey: Journey
+    ) -> tuple[bool, bool]:
+        """The lead's contacts; returns whether one is a decision maker and whether a second has a phone."""
         created = journey.events[0][1]
         decision_maker = self.rng.random() < 0.3
         self.add(
@@ -281,6 +356,8 @@ class DemoRows:
                 is_decision_maker=True,
                 created_at=self._reached_at(journey, self.qualified_from),
             )
+            return True, phone is not None
+        return decision_maker, False
 
     def _stage_events(self, customer_id: int, journey: Journey, owner_id: int | None) -> None:
         previous: str | None = None

@@ -1,0 +1,131 @@
+"""Bulk loading of demo rows: COPY on PostgreSQL, executemany on the raw connection on SQLite.
+
+A Core insert of a list of dicts spends most of its time in SQLAlchemy's per-row parameter handling; at a
+million leads (about 8 million rows) that was minutes (issue #12). Here each table's column types turn
+values into what the driver stores once per value, and the driver gets plain tuples. The rows go into the
+caller's transaction, so a failed load leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table
+from sqlalchemy.dialects.sqlite import DATE as SQLITE_DATE
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.types import JSON
+
+Row = dict[str, object]
+Convert = Callable[[Any], Any] | None
+# SQLite page cache while loading (KiB, negative per SQLite's convention): the indexes of a million-lead
+# load stay in memory instead of being re-read, within the 500 MB the load may use.
+SQLITE_LOAD_CACHE_KIB = 96 * 1024
+
+
+class BulkLoader:
+    """Inserts lists of row dicts (every row of a table naming the same columns) into one connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.postgres = self.dialect.name == "postgresql"
+        self._plans: dict[tuple[str, tuple[str, ...]], tuple[str, list[Convert], tuple[Any, ...]]] = {}
+
+    def insert(self, table: Table, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        statement, converters, constants = self._plan(table, columns)
+        # The raw DBAPI connection of the caller's transaction (SQLAlchemy began it).
+        raw: Any = self.connection.connection.driver_connection
+        values_of: Any = itemgetter(*columns)
+        to_convert = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
+        tuples: Iterable[tuple[Any, ...]]
+        if to_convert or len(columns) == 1 or constants:
+
+            def values(row: Row) -> tuple[Any, ...]:
+                found = [row[columns[0]]] if len(columns) == 1 else list(values_of(row))
+                for i, convert in to_convert:
+                    if found[i] is not None:
+                        found[i] = convert(found[i])
+                return (*found, *constants)
+
+            tuples = map(values, rows)
+        else:
+            tuples = map(values_of, rows)
+        if self.postgres:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row_values in tuples:
+                    copy.write_row(row_values)
+        else:
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(statement, tuples)
+            finally:
+                cursor.close()
+
+    def _plan(self, table: Table, columns: tuple[str, ...]) -> tuple[str, list[Convert], tuple[Any, ...]]:
+        """The statement for these columns, a converter per column, and the values of omitted defaults."""
+        key = (table.name, columns)
+        plan = self._plans.get(key)
+        if plan is None:
+            missing = [c for c in table.columns if c.name not in columns and c.default is not None]
+            computed = [c.name for c in missing if not getattr(c.default, "is_scalar", False)]
+            if computed:
+                # A raw insert skips SQLAlchemy's Python-side defaults: the rows must name these.
+                raise ValueError(f"demo rows of {table.name} lack columns with computed defaults: {computed}")
+            constants = tuple(self._bound(c, getattr(c.default, "arg", None)) for c in missing)
+            names = (*columns, *(c.name for c in missing))
+            converters = [self._converter(table.c[name]) for name in columns]
+            preparer = self.dialect.identifier_preparer
+            target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(name) for name in names)})"
+            if self.postgres:
+                statement = f"COPY {target} FROM STDIN"
+            else:
+                statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
+            plan = self._plans[key] = (statement, converters, constants)
+        return plan
+
+    def _bound(self, column: Column[Any], value: Any) -> Any:
+        convert = self._converter(column)
+        return value if value is None or convert is None else convert(value)
+
+    def _converter(self, column: Column[Any]) -> Convert:
+        column_type = column.type
+        if self.postgres:
+            # COPY takes the text psycopg makes of plain Python values; JSON goes as its text.
+            if isinstance(column_type, JSON):
+                return lambda value: json.dumps(value, ensure_ascii=False)
+            return None
+        impl = column_type.dialect_impl(self.dialect)
+        if isinstance(impl, SQLITE_DATETIME) and impl._storage_format == SQLITE_DATETIME._storage_format:
+            # The text SQLAlchemy stores ("2026-06-30 09:15:00.000000"), made by str() in C.
+            return _sqlite_datetime
+        if isinstance(impl, SQLITE_DATE) and impl._storage_format == SQLITE_DATE._storage_format:
+            return str
+        return impl.bind_processor(self.dialect)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    text = str(value)
+    return text if value.microsecond else f"{text}.000000"
+
+
+@contextmanager
+def bulk_load_settings(connection: Connection) -> Iterator[None]:
+    """SQLite settings for the length of a bulk load, restored after; nothing to do on PostgreSQL."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = connection.connection.driver_connection
+    (cache_size,) = raw.execute("PRAGMA cache_size").fetchone()
+    raw.execute(f"PRAGMA cache_size={-SQLITE_LOAD_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size={cache_size}")
