@@ -175,12 +175,12 @@ with tab["details"]:
         st.info(tr("cust.read_only"), icon=":material/visibility:")
         parts.details(detail)
     else:
-        submitted, values, version, slots = parts.edit_form(detail)
+        submitted, values, version, loaded, slots = parts.edit_form(detail)
         if submitted:
             forms.save(
                 slots,
                 lambda s: update_customer(
-                    s, actor=actor, customer_id=cid, changes=values, expected_version=version
+                    s, actor=actor, customer_id=cid, changes=values, expected_version=version, loaded=loaded
                 ),
                 notice=tr("cust.saved", customer_no=number),
                 then=lambda _: parts.forget_edit_form(),

@@ -25,12 +25,20 @@ def update_customer(
     customer_id: int,
     changes: dict[str, object],
     expected_version: int,
+    loaded: dict[str, object] | None = None,
 ) -> Customer:
-    """Save edited fields; refuse a stale edit (someone saved after `expected_version` was read)."""
+    """Save edited fields; refuse a stale edit (someone saved after `expected_version` was read).
+
+    `loaded` holds the stored values the form was filled from: when a save since then (a stage move, a
+    logged call) left all of them as they were, the edit is not stale.
+    """
     take_write_lock(session)  # SQLite: read and write under one lock (see take_write_lock)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
-    if customer.version != expected_version:
+    untouched = loaded is not None and all(
+        (getattr(customer, name) or "") == (value or "") for name, value in loaded.items()
+    )
+    if customer.version != expected_version and not untouched:
         raise stale_edit(session, customer)
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:

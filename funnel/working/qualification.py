@@ -59,6 +59,16 @@ def read_qualification(session: Session, *, actor: Actor, customer_id: int) -> Q
     )  # fmt: skip
 
 
+def _same_qualification(customer: Customer, loaded: Qualification) -> bool:
+    return (
+        customer.budget_range, customer.budget_amount, customer.purchase_timeline, customer.use_case,
+        split_competitors(customer.competitors), customer.decision_process,
+    ) == (
+        loaded.budget_range, loaded.budget_amount, loaded.purchase_timeline, loaded.use_case,
+        loaded.competitors, loaded.decision_process,
+    )  # fmt: skip
+
+
 def clean_month(raw: object, errors: list[FieldError]) -> str | None:
     """'2027-3' or '2027-03' as '2027-03'; anything else is an error on purchase_timeline."""
     text = str(raw or "").strip()
@@ -111,12 +121,15 @@ def save_qualification(
     use_case: str | None,
     competitors: list[str] | tuple[str, ...] | str | None,
     decision_process: str | None,
+    loaded: Qualification | None = None,
 ) -> Customer:
-    """Save the qualification (audited); a save by someone else since `expected_version` is a StaleEdit."""
+    """Save the qualification (audited). A save since `expected_version` is a StaleEdit, unless `loaded`
+    (the qualification the form was filled from) shows that save left the qualification as it was: a
+    stage move or a logged call in between changes the customer, not what this form edits."""
     take_write_lock(session)
     customer = get_customer(session, actor=actor, customer_id=customer_id)
     require_customer(session, actor, customer, "customer.edit")
-    if customer.version != expected_version:
+    if customer.version != expected_version and (loaded is None or not _same_qualification(customer, loaded)):
         raise stale_edit(session, customer)  # names who saved first
     errors: list[FieldError] = []
     band = (budget_band or "").strip() or None

@@ -35,6 +35,7 @@ CUSTOMER_ID_KEY = "customer_id"
 EDIT = "cust_edit_{}".format  # widget key of an edit-form field
 EDIT_FOR_KEY = "cust_edit_for"  # the customer whose values the edit form holds
 VERSION = "cust_version_{}".format  # the version the edit form's values were loaded at
+LOADED = "cust_loaded_{}".format  # and the stored values it was filled from (funnel.customers.edit)
 
 
 def text(value: object, empty: str = "—") -> str:
@@ -232,14 +233,16 @@ def forget_edit_form() -> None:
     st.session_state.pop(EDIT_FOR_KEY, None)
 
 
-def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slots]:
-    """The edit form, holding the values (and version) it was loaded with until saved or discarded."""
+def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, dict[str, object], Slots]:
+    """The edit form, holding the values (and version) it was loaded with until saved or discarded;
+    returns (submitted, the form's values, the version and the values it was loaded with, slots)."""
     if st.session_state.get(EDIT_FOR_KEY) != detail.id or any(
         EDIT(name) not in st.session_state for name in FORM_FIELDS
     ):
         for name in FORM_FIELDS:
             st.session_state[EDIT(name)] = detail.fields[name] or ""
         st.session_state[VERSION(detail.id)] = detail.version
+        st.session_state[LOADED(detail.id)] = {name: detail.fields[name] for name in FORM_FIELDS}
         st.session_state[EDIT_FOR_KEY] = detail.id
     slots: Slots = {}
     st.subheader(tr("cust.details"))
@@ -257,7 +260,8 @@ def edit_form(detail: CustomerDetail) -> tuple[bool, dict[str, object], int, Slo
         submitted = st.form_submit_button(tr("cust.save"), key="cust_edit_submit", type="primary")
     st.button(tr("cust.discard"), key="cust_edit_discard", type="tertiary", on_click=forget_edit_form)
     values = {name: st.session_state.get(EDIT(name)) for name in FORM_FIELDS}
-    return submitted, values, st.session_state[VERSION(detail.id)], slots
+    loaded = st.session_state.get(LOADED(detail.id), {})
+    return submitted, values, st.session_state[VERSION(detail.id)], loaded, slots
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ def qualification_section(actor: Actor, customer_id: int) -> None:
         st.session_state[KEY("other")] = "、".join(c for c in q.competitors if c not in rivals)
         st.session_state[KEY("process")] = q.decision_process or ""
         st.session_state[KEY("version")] = q.version
+        st.session_state[KEY("loaded")] = q
         st.session_state[FOR_KEY] = customer_id
     slots: forms.Slots = {}
     with st.form("qual_form", enter_to_submit=False):
@@ -74,6 +75,7 @@ def qualification_section(actor: Actor, customer_id: int) -> None:
                 use_case=s[KEY("use_case")],
                 competitors=competitors,
                 decision_process=s[KEY("process")],
+                loaded=s[KEY("loaded")],
             ),
             notice=tr("qual.saved", customer_no=q.customer_no),
             then=lambda _: _forget(),

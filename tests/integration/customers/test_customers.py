@@ -13,7 +13,7 @@ from funnel.access.permissions import SYSTEM, Actor
 from funnel.accounts.users import UserInput, add_user, update_user
 from funnel.audit.read import customer_history
 from funnel.capture.leads import LeadInput, create_lead
-from funnel.core.errors import FieldError, PermissionDenied, ValidationError
+from funnel.core.errors import FieldError, PermissionDenied, StaleEdit, ValidationError
 from funnel.customers.edit import (
     assign_customer,
     assignable_users,
@@ -297,6 +297,30 @@ def test_saving_an_unchanged_edit_writes_no_audit_row_and_keeps_the_version(sess
     assert customer_history(session, actor=rep, customer_id=customer.id)["action"].unique().tolist() == [
         "create"
     ]
+
+
+def test_a_stage_move_meanwhile_does_not_make_the_details_form_stale(session, actors):
+    # The form was filled at `version`; the rep then moved the stage (a new version, the form's fields
+    # untouched): the edit goes through. A field saved meanwhile by someone else is still refused.
+    rep = actors["rep"]
+    customer = lead(session, rep, "Acme", company="Acme Ltd")
+    session.commit()
+    version = customer.version
+    loaded = customer_detail(session, actor=rep, customer_id=customer.id).fields
+    move_stage(session, actor=rep, customer_id=customer.id, to_stage="first_contact")
+    session.commit()
+    assert customer.version != version
+    update_customer(
+        session, actor=rep, customer_id=customer.id, changes={"company": "Acme Group"},
+        expected_version=version, loaded=loaded,
+    )  # fmt: skip
+    session.commit()
+    assert customer.company == "Acme Group"
+    with pytest.raises(StaleEdit):
+        update_customer(
+            session, actor=rep, customer_id=customer.id, changes={"company": "Acme Holdings"},
+            expected_version=version, loaded=loaded,
+        )  # fmt: skip
 
 
 def test_the_history_of_an_imported_customer_edited_later_reads_without_error(session, actors, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -11,11 +12,12 @@ from funnel.access.permissions import SYSTEM, Actor
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.core.clock import utcnow
 from funnel.core.errors import PermissionDenied, StaleEdit, ValidationError
+from funnel.customers.stages import move_stage
 from funnel.store.models import Activity, AuditLog, Customer, StageEvent, Task
 from funnel.working.activities import log_activity
 from funnel.working.call_sync import import_calls, sync_activity
 from funnel.working.grading import grading_table, set_grade, set_grades
-from funnel.working.qualification import save_qualification
+from funnel.working.qualification import read_qualification, save_qualification
 from funnel.working.speed import speed_to_lead
 
 
@@ -144,6 +146,29 @@ def test_qualification_is_validated_and_a_stale_edit_is_refused(session, rep, le
         save_qualification(
             session, actor=rep, customer_id=lead.id, expected_version=version, budget_band=None,
             budget_amount=None, purchase_month=None, use_case=None, competitors=None, decision_process=None,
+        )  # fmt: skip
+
+
+def test_a_stage_move_meanwhile_does_not_make_the_qualification_form_stale(session, rep, lead):
+    # The form was filled from the qualification at `version`; the rep then moved the stage (a new
+    # version, the qualification untouched): the save goes through. A qualification saved meanwhile
+    # by someone else is still refused.
+    loaded = read_qualification(session, actor=rep, customer_id=lead.id)
+    move_stage(session, actor=rep, customer_id=lead.id, to_stage="first_contact")
+    session.flush()
+    assert lead.version != loaded.version
+    fields = dict(budget_amount="80000", purchase_month="2027-05", use_case=None, competitors=None,
+                  decision_process=None)  # fmt: skip
+    save_qualification(
+        session, actor=rep, customer_id=lead.id, expected_version=loaded.version, budget_band=None,
+        loaded=loaded, **fields,
+    )  # fmt: skip
+    session.refresh(lead)
+    assert (lead.budget_amount, lead.purchase_timeline) == (Decimal("80000.00"), "2027-05")
+    with pytest.raises(StaleEdit):
+        save_qualification(
+            session, actor=rep, customer_id=lead.id, expected_version=loaded.version, budget_band=None,
+            loaded=loaded, **{**fields, "budget_amount": "90000"},
         )  # fmt: skip
 
 
