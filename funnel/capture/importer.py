@@ -50,6 +50,7 @@ from funnel.customers.duplicates import duplicate_error, lock_intake
 from funnel.customers.fields import AUDITED_FIELDS
 from funnel.customers.numbering import new_customer_no
 from funnel.customers.stages import add_history
+from funnel.customers.tags import same_tags
 from funnel.pipeline.stages import WON, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
 
@@ -152,6 +153,7 @@ class _Importer:
         self.first_row = first_row  # external_id -> the file's first row with it, across batches
         self.pending: list[NewLead] = []
         self.pending_ids: set[str] = set()
+        self.updated_ids: list[int] = []  # customers this batch changed: their tags linked, scored again
 
     def _load_states(self, ids: list[int]) -> dict[int, _State]:
         """Customers with their primary contact, first opportunity and the stages they have events for."""
@@ -215,6 +217,9 @@ class _Importer:
             else:
                 self._apply_update(row, customer_id, owner_id)
         self._store_pending()
+        if self.updated_ids:  # as an edit in the app does (funnel.capture.scoring.score_updated_customer)
+            score_before_routing(self.session, self.updated_ids)
+            self.updated_ids = []
 
     def _apply_update(self, row: ParsedRow, customer_id: int, owner_id: int | None) -> None:
         """Update a customer in a savepoint; if someone saved it since it was read, reload and apply again."""
@@ -231,6 +236,7 @@ class _Importer:
             self.report.warnings.extend((row.number, warning) for warning in warnings)
             if changed:
                 self.report.updated += 1
+                self.updated_ids.append(customer_id)
             else:
                 self.report.unchanged += 1
             return
@@ -323,7 +329,10 @@ class _Importer:
         customer, lead = state.customer, row.cleaned
         before = _snapshot(state)
         for name in UPDATED_FIELDS:
-            _assign(customer, name, getattr(lead, name))
+            value = getattr(lead, name)
+            if name == "tags" and value and same_tags(self.session, value, customer.tags):
+                continue  # the same tags written another way (the stored copy reads 'hot, expo')
+            _assign(customer, name, value)
         _assign(customer, "owner_id", owner_id)
         if row.created_given:
             _assign(customer, "created_at", lead.created_at)

@@ -339,8 +339,8 @@ def score_new_leads(created: list[events.LeadCreated], engine: Engine) -> None:
 
 
 def score_before_routing(session: Session, customer_ids: Sequence[int]) -> None:
-    """Link the tags and score these new leads in the caller's transaction (an import routes its rows
-    before the commit; the after-commit handler then finds them already scored)."""
+    """Link the tags and score these leads in the caller's transaction: an import's new rows before they
+    are routed (the after-commit handler then finds them already scored), and the rows it updated."""
     for start in range(0, len(customer_ids), 5000):
         chunk = list(customer_ids[start : start + 5000])
         tagged = session.scalars(

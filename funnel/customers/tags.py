@@ -50,6 +50,16 @@ def display_text(codes: Iterable[str]) -> str | None:
     return text[:TAGS_TEXT_MAX] or None
 
 
+def same_tags(session: Session, text: str | None, stored: str | None) -> bool:
+    """Whether `text` (names or codes, any separator or order) names the tags of the display copy `stored`:
+    an import of 'hot;expo' over a stored 'hot, expo' changes nothing."""
+    wanted = set()
+    for name in split_tags(text):
+        value = find_value(session, TAG_LIST, name)
+        wanted.add((value.code if value else name).casefold())
+    return wanted == {code.casefold() for code in split_tags(stored)}
+
+
 def resolve_tags(session: Session, names: Iterable[str], *, allow_free: bool) -> list[ListItem]:
     """The tag items for `names` (a code or either name); a new name becomes an unmanaged tag if allowed."""
     items: list[ListItem] = []

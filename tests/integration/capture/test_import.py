@@ -203,6 +203,33 @@ def test_importing_the_same_file_twice_doubles_nothing(engine, tmp_path):
     assert after_first["customers"] == 3 and after_first["contacts"] == 3 and after_first["deals"] == 2
 
 
+def test_tags_written_another_way_are_no_update_but_different_tags_are(engine, tmp_path):
+    # The stored display copy reads 'hot, expo'; a file saying 'hot;expo' or 'expo、HOT' changes nothing.
+    header = ["external_id", "name", "phone", "tags"]
+    first = import_file(
+        engine,
+        _write_csv(tmp_path / "t1.csv", header, [["t-1", "Delta", "13800138009", "hot;expo"]]),
+        actor=SYSTEM,
+    )
+    same = import_file(
+        engine,
+        _write_csv(tmp_path / "t2.csv", header, [["t-1", "Delta", "13800138009", "expo、HOT"]]),
+        actor=SYSTEM,
+    )
+    other = import_file(
+        engine,
+        _write_csv(tmp_path / "t3.csv", header, [["t-1", "Delta", "13800138009", "hot;vip"]]),
+        actor=SYSTEM,
+    )
+    assert [(r.created, r.updated, r.unchanged) for r in (first, same, other)] == [
+        (1, 0, 0),
+        (0, 0, 1),
+        (0, 1, 0),
+    ]
+    with session_scope(engine) as s:
+        assert s.scalars(select(Customer.tags).where(Customer.external_id == "t-1")).one() == "hot, vip"
+
+
 def test_a_known_external_id_updates_fields_history_and_amount_once(engine, tmp_path):
     import_file(engine, _write_csv(tmp_path / "v1.csv", REIMPORT_HEADER, REIMPORT_ROWS), actor=SYSTEM)
     header = ["external_id", "name", "company", "stage", "proposal_at", "amount", "email"]
