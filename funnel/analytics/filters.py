@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, select, union_all
 
 from funnel.access.permissions import Scope
 from funnel.core.clock import day_start_utc, next_day
@@ -79,7 +79,10 @@ class CustomerFilter:
 
         activity = select(Activity.customer_id).where(*within(Activity.at))  # type: ignore[arg-type]
         moved = select(StageEvent.customer_id).where(*within(StageEvent.at))  # type: ignore[arg-type]
-        return or_(Customer.id.in_(activity), Customer.id.in_(moved))
+        # One IN over the union, not two INs under an OR: PostgreSQL turns it into a hashed semi-join
+        # (an OR of two large IN lists it may run as a subplan per customer row), and SQLite builds the
+        # set once per query.
+        return Customer.id.in_(union_all(activity, moved))
 
 
 def _attribute_condition(name: str, wanted: tuple[str, ...]) -> ColumnElement[bool]:
