@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -10,20 +11,26 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from funnel.core.errors import FieldError, ValidationError
 
 _hasher = PasswordHasher()
+# Each argon2 hash or verify holds its memory cost (64 MiB by default) while it runs: twenty sign-ins at
+# once would take over a gigabyte. At most this many run at a time; the rest wait their turn (~60 ms each).
+CONCURRENT_HASHES = 4
+_hashing = threading.BoundedSemaphore(CONCURRENT_HASHES)
 
 
 MIN_PASSWORD_LENGTH = 8
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -31,7 +38,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """A hash of a password no one has, made on first use: what a sign-in with an unknown name checks."""
-    return _hasher.hash("loudou: no such user")
+    return hash_password("loudou: no such user")
 
 
 def _verify_evenly(password_hash: str | None, password: str) -> bool:
