@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -215,3 +216,33 @@ def test_speed_to_lead_per_owner(session, rep, lead, role_users):
     assert row["median_minutes"] == pytest.approx(30, abs=0.1)
     assert row["within_sla"] == 1.0
     assert session.scalar(select(Customer.id).where(Customer.first_contacted_at.is_(None))) is not None
+
+
+def test_speed_to_lead_percentiles_stream_and_equal_pandas(session, role_users):
+    # Two owners and an unowned group, odd and even counts, a contact logged before creation (0 minutes):
+    # the streamed percentiles equal pandas' median and quantile(0.8) of the same minutes.
+    delays = {
+        role_users["rep"].id: [5, 90, 30, 2000, 45, 1],
+        role_users["rep2"].id: [10, 20, 700],
+        None: [-30, 15],
+    }
+    now = utcnow().replace(microsecond=0)
+    for owner_id, minutes in delays.items():
+        for i, m in enumerate(minutes):
+            created = now - timedelta(days=3, minutes=i)
+            customer = create_lead(
+                session,
+                LeadInput(name=f"s{owner_id}-{i}", email=f"s{owner_id}-{i}@x.cn", owner_id=owner_id),
+                actor=SYSTEM,
+            )
+            customer.created_at = created
+            customer.first_contacted_at = created + timedelta(minutes=m)
+    session.flush()
+    frame = speed_to_lead(session, actor=SYSTEM).set_index("group")
+    names = {role_users["rep"].id: "REP", role_users["rep2"].id: "REP2", None: "-"}
+    for owner_id, minutes in delays.items():
+        clipped = pd.Series([max(m, 0) for m in minutes], dtype=float)
+        row = frame.loc[names[owner_id]]
+        assert row["median_minutes"] == pytest.approx(clipped.median(), abs=0.01)
+        assert row["p80_minutes"] == pytest.approx(clipped.quantile(0.8), abs=0.01)
+        assert row["within_sla"] == pytest.approx(float((clipped <= 24 * 60).mean()))
