@@ -452,7 +452,8 @@ def replicate(engine: Engine, copies: int, extra: Sequence[str] = ()) -> None:
     history whole, so each copy's funnel is the base funnel exactly (checked: check_scaled).
     """
     tables = [table for table in demo_tables() if table.name != "user"]  # users are shared
-    tables += [Base.metadata.tables[name] for name in extra]  # e.g. customer_tag (no id of its own)
+    # e.g. customer_tag (no id of its own), unless the demo fills it already (then it is copied once)
+    tables += [Base.metadata.tables[name] for name in extra if name not in {t.name for t in tables}]
     with engine.begin() as conn:
         top = {
             t.name: int(conn.execute(select(func.max(t.c.id))).scalar_one() or 0)
