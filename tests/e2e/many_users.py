@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from funnel.core.i18n import t
-from tests.e2e.conftest import CHROMIUM, ROOT
-from tests.e2e.conftest import CHROMIUM_ARGS as _ONE_USER_ARGS
 
-# Twenty contexts outgrow a container's small /dev/shm: Chromium keeps its shared memory in /tmp instead.
-CHROMIUM_ARGS = [*_ONE_USER_ARGS, "--disable-dev-shm-usage"]
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+]  # fmt: skip
 PASSWORD = "loudou-demo"  # funnel.demo.catalog's DEMO_PASSWORD
 # Demo users who may both read the dashboard and enter a lead (the leader, "boss", may not enter one).
 LOAD_USERS = (*(f"rep{i:02d}" for i in range(1, 13)), "manager")
