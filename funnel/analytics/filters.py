@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, exists, select, union_all
+from sqlalchemy import ColumnElement, and_, exists, or_, select, union_all
 
 from funnel.access.permissions import Scope
 from funnel.core.clock import day_start_utc, next_day
@@ -67,22 +67,31 @@ class CustomerFilter:
         return conds
 
     def _active_in_period(self) -> ColumnElement[bool]:
-        """An activity or a stage change of the customer falls within the period."""
+        """An activity or a stage change of the customer falls within the period.
+
+        The stored last_active_at (funnel.store.last_active) answers it alone for a period that runs to
+        today: the latest moment is in the period, or nothing happened in it. For a period that ended
+        earlier, a customer whose latest moment is after the period may still have had one in it: only
+        those are looked up in the activity and stage history (one IN over the union: PostgreSQL turns
+        it into a hashed semi-join, SQLite builds the set once per query).
+        """
+        start = day_start_utc(self.since) if self.since else None
+        end = day_start_utc(next_day(self.until)) if self.until else None
+        latest = Customer.last_active_at
+        bounds = [latest >= start] if start is not None else []
+        in_period = and_(*bounds, latest < end) if end is not None else and_(latest.is_not(None), *bounds)
+        if end is None:
+            return in_period
 
         def within(column: ColumnElement[object]) -> list[ColumnElement[bool]]:
-            bounds = []
-            if self.since:
-                bounds.append(column >= day_start_utc(self.since))
-            if self.until:
-                bounds.append(column < day_start_utc(next_day(self.until)))
-            return bounds
+            return [column >= start, column < end] if start is not None else [column < end]
 
         activity = select(Activity.customer_id).where(*within(Activity.at))  # type: ignore[arg-type]
         moved = select(StageEvent.customer_id).where(*within(StageEvent.at))  # type: ignore[arg-type]
-        # One IN over the union, not two INs under an OR: PostgreSQL turns it into a hashed semi-join
-        # (an OR of two large IN lists it may run as a subplan per customer row), and SQLite builds the
-        # set once per query.
-        return Customer.id.in_(union_all(activity, moved))
+        # `id + 0`: the IN is a filter on the customers found by the last_active_at range, not an index
+        # lookup that would drive the query from the history's customer ids.
+        earlier = and_(latest >= end, (Customer.id + 0).in_(union_all(activity, moved)))
+        return or_(in_period, earlier)
 
 
 def _attribute_condition(name: str, wanted: tuple[str, ...]) -> ColumnElement[bool]:

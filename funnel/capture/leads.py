@@ -384,6 +384,12 @@ class NewLead:
     extra_changes: dict[str, list[object]] | None = None
 
 
+def _last_active(history: tuple[tuple[str, datetime], ...], note_at: datetime | None) -> datetime | None:
+    """The new customer's last_active_at (funnel.store.last_active): its latest stage event or note."""
+    moments = [at for _, at in history] + ([note_at] if note_at is not None else [])
+    return max(moments, default=None)
+
+
 def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipeline: Pipeline) -> list[int]:
     """The one write of new leads: customer, primary contact, stage history with its funnel state, deal,
     audit row and LeadCreated event, one INSERT per table however many leads (an import's batch).
@@ -413,6 +419,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
                 created_at=c.created_at, first_contacted_at=first_contact(pipeline, c.history),
                 closed_at=state.closed_at, furthest_stage=state.furthest_stage, won_at=state.won_at,
                 lost_at=state.lost_at, updated_at=c.created_at, version=1,
+                last_active_at=_last_active(c.history, c.created_at if c.note is not None else None),
             )
         )  # fmt: skip
     ids = list(

@@ -9,6 +9,7 @@ from funnel.access.permissions import SYSTEM
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.customers.recount import funnel_differences, repair_funnel_state
 from funnel.customers.search import rebuild_search_index, search_index_problems
+from funnel.store.last_active import last_active_differences, recount_last_active
 
 SHOWN = 20
 
@@ -19,7 +20,8 @@ def register(sub: Any) -> None:
         help="recount every customer's furthest stage from its history; exit 1 on any difference",
         description="Recount every customer's furthest stage reached and won/lost dates from stage_event "
         "and compare them with what the customer row stores (what the reports read), and compare the leads "
-        "search index with the customer and contact rows (SQLite). Exit status: 0 no difference, "
+        "search index with the customer and contact rows (SQLite), and each customer's last-active time with "
+        "its activities and stage events. Exit status: 0 no difference, "
         "1 differences found (with --fix: repaired, and audited; the search index rebuilt).",
     )
     parser.add_argument("--fix", action="store_true", help="write the recount over every difference")
@@ -38,12 +40,25 @@ def check(args: argparse.Namespace) -> int:
             search_problems = search_index_problems(session)
             if args.fix and search_problems:
                 rebuild_search_index(session)
+            stale_active = last_active_differences(session)
+            if args.fix and stale_active:
+                recount_last_active(session, [d.customer_id for d in stale_active])
     finally:
         engine.dispose()
     for problem in search_problems:
         print(f"search index of {problem.table}: {problem.problem}" + (" (rebuilt)" if args.fix else ""))
     if not search_problems:
         print("0 differences: the leads search index equals the customer and contact rows.")
+    for stale in stale_active[:SHOWN]:
+        print(
+            f"{stale.customer_no}: last active stored {stale.stored or '-'}, its activities and stage events "
+            f"say {stale.expected or '-'}" + (" (repaired)" if args.fix else "")
+        )
+    print(
+        f"{len(stale_active):,} customers' last-active time differs from their activities and stage events."
+        if stale_active
+        else "0 differences: every customer's last-active time equals its latest activity or stage event."
+    )
     for diff in found[:SHOWN]:
         print(f"{diff.customer_no}: stored {_state(diff.stored)}, history says {_state(diff.expected)}")
     if len(found) > SHOWN:
@@ -54,7 +69,7 @@ def check(args: argparse.Namespace) -> int:
         if found
         else "0 differences: every customer's stored funnel state equals a recount of its history."
     )
-    return 1 if found or search_problems else 0
+    return 1 if found or search_problems or stale_active else 0
 
 
 def _state(values: tuple[object, ...]) -> str:

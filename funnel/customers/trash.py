@@ -15,6 +15,7 @@ from sqlalchemy import Date, DateTime, Numeric, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from funnel.core.clock import utcnow
+from funnel.store.last_active import recount_last_active
 from funnel.store.models import Base, Customer, DeletedCustomer
 
 UNDO_DAYS = 30
@@ -97,4 +98,6 @@ def put_back(session: Session, record: DeletedCustomer) -> None:
         values = [_typed(table, row) for row in record.rows[name]]
         if values:
             session.execute(insert(table), values)
+    # Core inserts: the flush listener that keeps last_active_at did not see the activities and events.
+    recount_last_active(session, [int(str(row["id"])) for row in record.rows.get("customer", [])])
     session.expire_all()

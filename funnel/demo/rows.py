@@ -192,6 +192,8 @@ class DemoRows:
             first_contacted_at=first_contact(self.pipeline, journey.events),
             closed_at=state.closed_at,
             updated_at=journey.last_at,
+            # Its latest stage event: every activity drawn below is logged before the move it leads to.
+            last_active_at=max(at for _, at in journey.events),
             score_reasons=None,  # with the rule score, once contacts and tags are drawn
             version=1,
         )

@@ -89,6 +89,8 @@ class Customer(Base):
         Index("ix_customer_win_probability", "win_probability"),
         # The board's counts per stage under the usual filters (owner, grade, team) read off the index alone.
         Index("ix_customer_board", "status", "stage", "owner_id", "grade", "team"),
+        # "Active in the period" (the activity basis of the filter bar) as an index range (store.last_active).
+        Index("ix_customer_last_active", "last_active_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +140,9 @@ class Customer(Base):
     furthest_stage: Mapped[str] = mapped_column(String(32), default="lead")
     won_at: Mapped[datetime | None] = mapped_column(DateTime)
     lost_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the customer's latest activity or stage change happened (the latest `at` of its activity and
+    # stage_event rows), kept with every such row by funnel.store.last_active; None with neither.
+    last_active_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Why the lead has its owner (funnel.capture.routing): a message key and its parameters.

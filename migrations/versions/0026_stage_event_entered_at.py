@@ -1,7 +1,7 @@
 """stage_event: the (customer, stage) index also carries the time, so "stuck longest at a stage" is index-only
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 Create Date: 2026-12-05
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from funnel.analytics.report import build_report
 from funnel.analytics.rollups import segment_values
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.customers.tag_links import add_tags
-from funnel.store.models import Activity, Customer, User
+from funnel.store.models import Activity, Customer, StageEvent, User
 
 
 @pytest.fixture
@@ -107,3 +107,34 @@ def test_an_unknown_field_or_basis_is_refused():
         CustomerFilter(values={"colour": ("red",)})
     with pytest.raises(ValueError, match="unknown period basis"):
         CustomerFilter(basis="updated")
+
+
+def test_the_activity_period_equals_a_recount_of_the_history(session, three):
+    """The stored last-active time answers "active in the period" as the activity and stage history
+    does, for periods that end today, end earlier (a customer active in them and again later), or are
+    open at either end."""
+    a, b = three["A"], three["B"]
+    session.add_all(
+        [
+            Activity(customer_id=b, kind="call", at=datetime(2026, 2, 20, 10)),
+            Activity(customer_id=b, kind="call", at=datetime(2026, 5, 2, 10)),
+            Activity(customer_id=a, kind="note", at=datetime(2026, 1, 31, 23, 30)),
+        ]
+    )
+    session.commit()
+    moments: dict[str, list[datetime]] = {}
+    for name, at in session.execute(select(Customer.name, Activity.at).join(Activity)):
+        moments.setdefault(name, []).append(at)
+    for name, at in session.execute(select(Customer.name, StageEvent.at).join(StageEvent)):
+        moments.setdefault(name, []).append(at)
+    days = [None, date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 20), date(2026, 3, 5),
+            date(2026, 3, 10), date(2026, 4, 30), date(2026, 5, 2), date(2026, 12, 31)]  # fmt: skip
+    for since in days:
+        for until in days:
+            if since and until and until < since:
+                continue
+            start = datetime.combine(since, datetime.min.time()) if since else datetime.min
+            end = datetime.combine(until, datetime.min.time()) + timedelta(days=1) if until else datetime.max
+            expected = sorted(n for n, ats in moments.items() if any(start <= at < end for at in ats))
+            got = _names(session, CustomerFilter(since=since, until=until, basis=ACTIVE))
+            assert got == expected, (since, until)
