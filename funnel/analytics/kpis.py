@@ -103,28 +103,20 @@ def _count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _figures(
-    session: Session, filters: CustomerFilter, periods: list[Window]
-) -> list[dict[str, float | None]]:
-    """Every tile's figure for each window: the counts of all windows in one pass over the customers."""
+def window_counts(session: Session, filters: CustomerFilter, periods: list[Window]) -> list[tuple[int, int]]:
+    """(new leads, lost) in each window: the counts of all windows in one pass over the customers."""
     columns: list[ColumnElement[Any]] = []
     for window in periods:
-        created_in = _between(Customer.created_at, window)
         columns += [
-            _count_where(created_in),
+            _count_where(_between(Customer.created_at, window)),
             _count_where(and_(Customer.status == LOST, _between(Customer.lost_at, window))),
-            _count_where(and_(created_in, Customer.first_contacted_at.is_not(None))),
         ]
     counts = session.execute(_where(select(*columns).select_from(Customer), filters)).one()
-    return [
-        _window_figures(session, filters, window, *(int(n) for n in counts[3 * i : 3 * i + 3]))
-        for i, window in enumerate(periods)
-    ]
+    return [(int(counts[2 * i]), int(counts[2 * i + 1])) for i in range(len(periods))]
 
 
-def _window_figures(
-    session: Session, filters: CustomerFilter, window: Window, new_leads: int, lost: int, contacted: int
-) -> dict[str, float | None]:
+def window_figures(session: Session, filters: CustomerFilter, window: Window) -> dict[str, float | None]:
+    """Every tile's figure for one window but those window_counts gives (tiles() puts them together)."""
     dialect = session.get_bind().dialect.name
     won_rows = session.execute(
         _where(
@@ -143,28 +135,32 @@ def _window_figures(
             filters,
         )
     )
-    won = len(won_rows)
     days_to_win = [float(hours) / 24 for hours, _ in won_rows if hours is not None]
     return {
-        "new_leads": float(new_leads),
-        "won": float(won),
-        "win_rate": won / (won + lost) if won + lost else None,
+        "won": float(len(won_rows)),
         "won_amount": float(sum(float(amount or 0) for _, amount in won_rows)),
         "median_days_to_win": statistics.median(days_to_win) if days_to_win else None,
-        "speed_to_lead_hours": _median_hours_to_contact(session, filters, window, contacted),
+        "speed_to_lead_hours": _median_hours_to_contact(session, filters, window),
         "open_pipeline": open_pipeline_at(session, filters, window.end),
         "collected": float(collected or 0),
     }
 
 
-def _median_hours_to_contact(
-    session: Session, filters: CustomerFilter, window: Window, contacted: int
-) -> float | None:
-    """The median hours from creation to first contact of the `contacted` leads created in the window.
+def _tile_figures(counts: tuple[int, int], figures: dict[str, float | None]) -> dict[str, float | None]:
+    new_leads, lost = counts
+    won = int(figures["won"] or 0)
+    return {**figures, "new_leads": float(new_leads), "win_rate": won / (won + lost) if won + lost else None}
+
+
+def _median_hours_to_contact(session: Session, filters: CustomerFilter, window: Window) -> float | None:
+    """The median hours from creation to first contact of the contacted leads created in the window.
 
     Picked in SQL (the middle one or two rows in order, averaged as statistics.median does) rather than
     by reading a float per lead: at 100,000 leads that read was most of the tiles' time.
     """
+    contacted_in = (_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None))
+    counted = select(func.count()).select_from(Customer).where(*contacted_in)
+    contacted = session.scalar(_where(counted, filters))
     if not contacted:
         return None
     dialect = session.get_bind().dialect.name
@@ -173,9 +169,7 @@ def _median_hours_to_contact(
     clamped = cast(case((hours < 0, 0.0), else_=hours), Float)
     middle = (
         _where(
-            select(clamped.label("hours"))
-            .select_from(Customer)
-            .where(_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None)),
+            select(clamped.label("hours")).select_from(Customer).where(*contacted_in),
             filters,
         )
         .order_by(clamped)
@@ -226,6 +220,24 @@ def open_pipeline_at(session: Session, filters: CustomerFilter, at: datetime) ->
     return float(session.scalar(_where(stmt, filters)) or 0)
 
 
+def kpi_filter(session: Session, actor: Actor, filters: CustomerFilter | None) -> CustomerFilter:
+    """What the tiles count: the filter's attributes and the reader's scope, not its creation period."""
+    return _attributes_only(readers_filter(session, actor, filters))
+
+
+def periods_of(since: date | None, until: date | None, *, today: date) -> list[Window]:
+    """The tiles' windows: the period, and the one before it when the period is bounded."""
+    current, previous = windows(since, until, today=today)
+    return [current] if previous is None else [current, previous]
+
+
+def tiles(counts: list[tuple[int, int]], figures: list[dict[str, float | None]]) -> list[Kpi]:
+    """The tiles from window_counts and each window's window_figures (the first window is the period)."""
+    now = _tile_figures(counts[0], figures[0])
+    before = _tile_figures(counts[1], figures[1]) if len(figures) > 1 else {}
+    return [Kpi(key, now[key], before.get(key)) for key in KPI_KEYS]
+
+
 def kpi_tiles(
     session: Session,
     *,
@@ -236,8 +248,7 @@ def kpi_tiles(
     filters: CustomerFilter | None = None,
 ) -> list[Kpi]:
     """Every KPI for the period since..until (the team's days) and the period before it."""
-    scoped = _attributes_only(readers_filter(session, actor, filters))
-    current, previous = windows(since, until, today=today)
-    figures = _figures(session, scoped, [current] if previous is None else [current, previous])
-    now, before = figures[0], (figures[1] if previous else {})
-    return [Kpi(key, now[key], before.get(key)) for key in KPI_KEYS]
+    scoped = kpi_filter(session, actor, filters)
+    periods = periods_of(since, until, today=today)
+    counts = window_counts(session, scoped, periods)
+    return tiles(counts, [window_figures(session, scoped, window) for window in periods])

@@ -45,19 +45,35 @@ def build_report(
     """Overall funnel plus one funnel per value of `by` (none without `by`)."""
     pipeline = pipeline or get_pipeline()
     filters = readers_filter(session, actor, filters)
-    stages = pipeline.funnel_keys
     # A split puts every customer in exactly one segment, so the overall funnel is the sum of the
     # segments' rows: one pass over the data instead of two (benchmarks/README.md).
-    rollup = stage_rollup(session, by=by, filters=filters, pipeline=pipeline)
-    segment_details = loss_details(session, by=by, filters=filters)
-    details = segment_details.assign(segment=None)
+    return assemble_report(
+        pipeline,
+        by=by,
+        rollup=stage_rollup(session, by=by, filters=filters, pipeline=pipeline),
+        segment_details=loss_details(session, by=by, filters=filters),
+        entities=entity_totals(session, filters),
+    )
+
+
+def assemble_report(
+    pipeline: Pipeline,
+    *,
+    by: str | None,
+    rollup: pd.DataFrame,
+    segment_details: pd.DataFrame,
+    entities: dict[str, float | int],
+) -> FunnelReport:
+    """The report from its three queries (stage_rollup, loss_details, entity_totals over a reader's filter),
+    for a caller that runs them apart (funnel.analytics.dashboard runs them at once)."""
+    stages = pipeline.funnel_keys
     return FunnelReport(
         stages=stages,
         overall=funnel_segment(rollup, stages),
         segments=funnel_segments(rollup, stages) if by else [],
-        details=details,
+        details=segment_details.assign(segment=None),
         segment_details=segment_details,
-        entities=entity_totals(session, filters),
+        entities=entities,
     )
 
 

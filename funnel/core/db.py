@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from funnel.core import events
 from funnel.core.settings import DATA_DIR, get_settings
 
+_T = TypeVar("_T")
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -190,6 +192,31 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     finally:
         session.close()
     events.publish(events.take_pending(session), engine)
+
+
+# Reads at once: a page's independent queries (each its own connection and transaction). Two cores in
+# CI and on a small server: more threads than this only queue; PostgreSQL runs each on its own backend,
+# SQLite's driver releases the GIL while a statement runs.
+READ_THREADS = 3
+
+
+def read_concurrently(engine: Engine, jobs: Mapping[str, Callable[[Session], Any]]) -> dict[str, Any]:
+    """Run read-only jobs, each in a session of its own, on up to READ_THREADS threads; their results by
+    name. The first error is raised (as session_scope raises it) once every job has ended.
+
+    An in-memory SQLite database is one per connection, so its jobs run one after another here.
+    """
+    if len(jobs) < 2 or (engine.dialect.name == "sqlite" and _sqlite_file(engine.url) is None):
+        return {name: _read(engine, job) for name, job in jobs.items()}
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(jobs)), thread_name_prefix="read") as pool:
+        futures = {name: pool.submit(_read, engine, job) for name, job in jobs.items()}
+        wait(futures.values())
+    return {name: future.result() for name, future in futures.items()}
+
+
+def _read(engine: Engine, job: Callable[[Session], _T]) -> _T:
+    with session_scope(engine) as session:
+        return job(session)
 
 
 def take_write_lock(session: Session) -> None:

@@ -19,9 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from funnel.access.permissions import Actor
 from funnel.accounts.users import save_language, saved_language
+from funnel.analytics.dashboard import DashboardFigures, dashboard_figures
 from funnel.analytics.filters import CustomerFilter
-from funnel.analytics.kpis import Kpi, kpi_tiles
-from funnel.analytics.reasons import ReasonCount, competitor_mentions, lost_by_reason, open_by_budget_band
 from funnel.analytics.report import FunnelReport, build_report
 from funnel.analytics.rollups import (
     customer_count,
@@ -33,7 +32,6 @@ from funnel.analytics.rollups import (
     stuck_at,
 )
 from funnel.audit.format import reader_zone
-from funnel.closing.surveys import SurveySummary, survey_summary
 from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
 from funnel.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
 from funnel.core.settings import get_settings
@@ -295,12 +293,10 @@ def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, ac
 
 
 @cached(CUSTOMERS)
-def cached_kpis(url: str, filters: CustomerFilter, today: date, actor: Actor) -> list[Kpi]:
-    """The KPI tiles for the filter's period (and the one before it), its attribute filters applied."""
-    with session_scope(_engine(url)) as session:
-        return kpi_tiles(
-            session, actor=actor, since=filters.since, until=filters.until, today=today, filters=filters
-        )
+def cached_dashboard(url: str, filters: CustomerFilter, today: date, actor: Actor) -> DashboardFigures:
+    """The dashboard's figures for the filter (KPI tiles for its period and the one before, the report by
+    channel, lost reasons, qualification, surveys), their queries run at once."""
+    return dashboard_figures(_engine(url), actor=actor, filters=filters, today=today)
 
 
 @cached(CUSTOMERS)
@@ -336,30 +332,4 @@ def cached_drill(
             current=current,
             status=status,
             event=event,
-        )
-
-
-@cached(CUSTOMERS)
-def cached_survey_summary(url: str, filters: CustomerFilter, actor: Actor) -> SurveySummary:
-    """Answered satisfaction surveys of the filter's customers: count, average rating, NPS."""
-    with session_scope(_engine(url)) as session:
-        return survey_summary(session, actor=actor, customer_filter=filters)
-
-
-@cached(CUSTOMERS)
-def cached_lost_by_reason(url: str, filters: CustomerFilter, actor: Actor) -> list[ReasonCount]:
-    """The filter's lost customers counted by lost reason (funnel.analytics.reasons)."""
-    with session_scope(_engine(url)) as session:
-        return lost_by_reason(session, actor=actor, customer_filter=filters)
-
-
-@cached(CUSTOMERS)
-def cached_qualification(
-    url: str, filters: CustomerFilter, actor: Actor
-) -> tuple[list[ReasonCount], list[ReasonCount]]:
-    """The filter's open customers by budget band, and its customers' competitor mentions."""
-    with session_scope(_engine(url)) as session:
-        return (
-            open_by_budget_band(session, actor=actor, customer_filter=filters),
-            competitor_mentions(session, actor=actor, customer_filter=filters),
         )

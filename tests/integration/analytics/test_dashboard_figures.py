@@ -1,0 +1,72 @@
+"""The dashboard's figures, their queries run at once, equal each analytics function called on its own:
+for filters by attribute, by creation and by activity period, for a manager and a rep, on each backend."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from funnel.access.permissions import SYSTEM, Actor
+from funnel.analytics.dashboard import dashboard_figures
+from funnel.analytics.filters import ACTIVE, CREATED, CustomerFilter
+from funnel.analytics.kpis import kpi_tiles
+from funnel.analytics.reasons import competitor_mentions, lost_by_reason, open_by_budget_band
+from funnel.analytics.report import build_report
+from funnel.closing.surveys import survey_summary
+from funnel.core.db import read_concurrently, session_scope
+from funnel.demo.generate import generate_demo
+from funnel.store.models import User
+
+TODAY = date(2026, 6, 1)
+SINCE = TODAY - timedelta(days=89)
+FILTERS = {
+    "everyone": CustomerFilter(),
+    "one channel": CustomerFilter(values={"channel": ("展会",)}),
+    "90 days by creation": CustomerFilter(since=SINCE, until=TODAY, basis=CREATED),
+    "90 days by activity": CustomerFilter(since=SINCE, until=TODAY, basis=ACTIVE),
+    "a month that ended, by activity": CustomerFilter(
+        since=date(2026, 3, 1), until=date(2026, 3, 31), basis=ACTIVE
+    ),
+    "grade and tag": CustomerFilter(values={"grade": ("A", "B"), "tag": ("高意向",)}),
+}
+
+
+@pytest.fixture
+def demo(engine):
+    generate_demo(engine, leads=400, seed=3, anchor=TODAY, actor=SYSTEM)
+    return engine
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_the_figures_equal_each_function_on_its_own(demo, name):
+    filters = FILTERS[name]
+    with session_scope(demo) as session:
+        rep = Actor.of(session.scalars(select(User).where(User.role == "rep").order_by(User.id)).first())
+    for actor in (SYSTEM, rep):
+        figures = dashboard_figures(demo, actor=actor, filters=filters, today=TODAY)
+        with session_scope(demo) as s:
+            report = build_report(s, actor=actor, by="channel", filters=filters)
+            assert figures.tiles == kpi_tiles(
+                s, actor=actor, since=filters.since, until=filters.until, today=TODAY, filters=filters
+            )
+            assert figures.lost_reasons == lost_by_reason(s, actor=actor, customer_filter=filters)
+            assert figures.budget_bands == open_by_budget_band(s, actor=actor, customer_filter=filters)
+            assert figures.competitors == competitor_mentions(s, actor=actor, customer_filter=filters)
+            assert figures.surveys == survey_summary(s, actor=actor, customer_filter=filters)
+        assert figures.report.as_dict() == report.as_dict()
+        assert figures.report.entities == report.entities
+        assert figures.report.details.equals(report.details)
+    assert figures.report.overall.total > 0 or name == "grade and tag"
+
+
+def test_jobs_run_apart_and_the_first_error_is_raised(engine):
+    found = read_concurrently(engine, {"one": lambda s: 1, "two": lambda s: s.scalar(select(2))})
+    assert found == {"one": 1, "two": 2}
+
+    def broken(_s):
+        raise ValueError("job failed")
+
+    with pytest.raises(ValueError, match="job failed"):
+        read_concurrently(engine, {"ok": lambda s: 1, "broken": broken})
