@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, union_all
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from funnel.access.permissions import Scope
 from funnel.core.clock import day_start_utc, next_day
@@ -72,8 +72,9 @@ class CustomerFilter:
         The stored last_active_at (funnel.store.last_active) answers it alone for a period that runs to
         today: the latest moment is in the period, or nothing happened in it. For a period that ended
         earlier, a customer whose latest moment is after the period may still have had one in it: only
-        those are looked up in the activity and stage history (one IN over the union: PostgreSQL turns
-        it into a hashed semi-join, SQLite builds the set once per query).
+        for those is the history looked up, by the customer's own rows (an index probe each). Not an IN
+        over the period's history: under the OR, PostgreSQL cannot make that a join, and a set too large
+        for work_mem becomes a list read again for every customer.
         """
         start = day_start_utc(self.since) if self.since else None
         end = day_start_utc(next_day(self.until)) if self.until else None
@@ -83,15 +84,11 @@ class CustomerFilter:
         if end is None:
             return in_period
 
-        def within(column: ColumnElement[object]) -> list[ColumnElement[bool]]:
-            return [column >= start, column < end] if start is not None else [column < end]
+        def happened(model: type[Activity] | type[StageEvent]) -> ColumnElement[bool]:
+            within = [model.at >= start, model.at < end] if start is not None else [model.at < end]
+            return exists().where(model.customer_id == Customer.id, *within)
 
-        activity = select(Activity.customer_id).where(*within(Activity.at))  # type: ignore[arg-type]
-        moved = select(StageEvent.customer_id).where(*within(StageEvent.at))  # type: ignore[arg-type]
-        # `id + 0`: the IN is a filter on the customers found by the last_active_at range, not an index
-        # lookup that would drive the query from the history's customer ids.
-        earlier = and_(latest >= end, (Customer.id + 0).in_(union_all(activity, moved)))
-        return or_(in_period, earlier)
+        return or_(in_period, and_(latest >= end, or_(happened(Activity), happened(StageEvent))))
 
 
 def _attribute_condition(name: str, wanted: tuple[str, ...]) -> ColumnElement[bool]:

@@ -90,6 +90,22 @@ class FunnelSegment:
     def win_rate(self) -> float | None:
         return ratio(self.won, self.won + self.lost)
 
+    def drill_total(self, *, reached: str | None, current: str | None, status: str | None) -> int | None:
+        """How many customers funnel.analytics.rollups.drill_customers lists for one of this segment's
+        figures (a stage reached, open at a stage, an outcome); None for anything else."""
+        picked = [(reached, self.reached), (current, self.current), (status, self._by_status)]
+        given = [(key, counts) for key, counts in picked if key is not None]
+        if len(given) != 1:
+            return None
+        key, counts = given[0]
+        if current == WON:
+            return None  # current[won] counts the won; a drill of "open at won" finds nobody
+        return counts.get(key)
+
+    @property
+    def _by_status(self) -> dict[str, int]:
+        return {"open": self.open, WON: self.won, LOST: self.lost}
+
     @property
     def incomplete(self) -> bool:
         """A cohort with open leads is still running; its losses are not final."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
@@ -88,20 +88,20 @@ def competitor_mentions(
 ) -> list[ReasonCount]:
     """How many customers the actor may read name each competitor of the list `competitor`.
 
-    Qualification stores the competitors as codes joined by "、" (funnel.working.qualification); one
-    query counts every listed competitor with a CASE per code. Free-text rivals are not counted here.
+    Qualification stores the competitors as codes joined by "、" (funnel.working.qualification). The
+    customers are counted per distinct stored text in SQL (a few dozen combinations however many
+    customers), then each listed code is looked for in those texts. Free-text rivals are not counted.
     """
     filters = readers_filter(session, actor, customer_filter)
     values = list_values(session, COMPETITOR_LIST)
     if not values:
         return []
-    padded = literal("、") + func.coalesce(Customer.competitors, "") + literal("、")
-    columns = [
-        func.sum(case((padded.contains(f"、{v.code}、"), 1), else_=0)).label(f"c{i}")
-        for i, v in enumerate(values)
-    ]
-    row = session.execute(_scoped(select(*columns).select_from(Customer), filters)).one()
-    rows = [
-        ReasonCount(v.code, v.name_en, v.name_zh, int(n or 0), True) for v, n in zip(values, row, strict=True)
-    ]
+    stmt = (
+        select(Customer.competitors, func.count())
+        .where(Customer.competitors.is_not(None), Customer.competitors != "")
+        .group_by(Customer.competitors)
+    )
+    texts = [(f"、{text}、", int(n)) for text, n in session.execute(_scoped(stmt, filters))]
+    counts = {v.code: sum(n for text, n in texts if f"、{v.code}、" in text) for v in values}
+    rows = [ReasonCount(v.code, v.name_en, v.name_zh, counts[v.code], True) for v in values]
     return sorted(rows, key=lambda r: (-r.count, r.code))

@@ -372,10 +372,15 @@ def drill_customers(
     event: tuple[str, datetime | None, datetime] | None = None,
     pipeline: Pipeline | None = None,
     limit: int = 500,
+    total: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """The customers behind a figure: those who `reached` a stage (the funnel bar), are `current`ly at one
     (the table's "there now"), have a `status`, or whose `event` ("created", "won" or "lost", with a
-    [start, end) in naive UTC: a KPI tile) happened then; newest first, at most `limit`, and how many."""
+    [start, end) in naive UTC: a KPI tile) happened then; newest first, at most `limit`, and how many.
+
+    `total`: how many, when the caller knows it already (the report's figure for the same filter,
+    funnel.analytics.funnel_math.FunnelSegment.drill_total); otherwise it is counted.
+    """
     pipeline = pipeline or get_pipeline()
     filters = readers_filter(session, actor, filters)
     conds: list[ColumnElement[bool]] = []
@@ -399,7 +404,8 @@ def drill_customers(
             conds.append(column >= start)
         if name != "created":
             conds.append(Customer.status == name)
-    total = session.scalar(_scoped(select(func.count()).select_from(Customer), filters).where(*conds))
+    if total is None:
+        total = session.scalar(_scoped(select(func.count()).select_from(Customer), filters).where(*conds))
     stmt = _scoped(_drill_select(), filters, by="owner").where(*conds)
     stmt = stmt.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit)
     return pd.DataFrame(session.execute(stmt).all(), columns=DRILL_COLUMNS), int(total or 0)

@@ -75,7 +75,9 @@ class Customer(Base):
     __tablename__ = "customer"
     __table_args__ = (
         Index("ix_customer_status_stage", "status", "stage"),
-        Index("ix_customer_created_at", "created_at"),
+        # The creation period, and within it the first contacts (the speed-to-lead tile counts and orders
+        # them) read off the index alone.
+        Index("ix_customer_created_contacted", "created_at", "first_contacted_at"),
         # Cover the funnel roll-up (counts per status, stage and furthest stage) and the loss point's lost
         # reasons, overall and split by channel (the dashboard's split), without reading the rows.
         Index("ix_customer_funnel", "status", "stage", "furthest_stage", "channel"),

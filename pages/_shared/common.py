@@ -321,8 +321,10 @@ def cached_drill(
     status: str | None,
     actor: Actor,
     event: tuple[str, datetime | None, datetime] | None = None,
+    total: int | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """The customers behind a funnel figure or a KPI tile (funnel.analytics.rollups.drill_customers)."""
+    """The customers behind a funnel figure or a KPI tile (funnel.analytics.rollups.drill_customers);
+    `total` when the report counted them already."""
     with session_scope(_engine(url)) as session:
         return drill_customers(
             session,
@@ -332,4 +334,5 @@ def cached_drill(
             current=current,
             status=status,
             event=event,
+            total=total,
         )

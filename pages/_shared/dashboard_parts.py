@@ -446,13 +446,15 @@ def drill_section(report: FunnelReport, url: str, filters: CustomerFilter, actor
     current = stage if kind == "current" else None
     status = kind if kind in ("won", "lost", "open") else None
     event = None
+    # The report counted these customers already (a KPI tile's event is counted by the drill).
+    known = report.overall.drill_total(reached=reached, current=current, status=status)
     if kind in KPI_EVENTS:
         # As the tiles count: by the event's own date in the period, the attribute filters only.
         window, _ = windows(filters.since, filters.until, today=team_today())
         event = (KPI_EVENTS[kind], window.start, window.end)
         filters = replace(filters, since=None, until=None)
     with guarded_read():
-        frame, total = cached_drill(url, filters, reached, current, status, actor, event)
+        frame, total = cached_drill(url, filters, reached, current, status, actor, event, known)
     st.caption(tr("dash.drill_count", shown=f"{len(frame):,}", total=f"{total:,}"))
     if not frame.empty:
         customer_table(frame, key="dash_drill_table")
