@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.kpis import Kpi, Window, kpi_filter, periods_of, tiles, window_counts, window_figures
-from funnel.analytics.reasons import ReasonCount, competitor_mentions, lost_by_reason, open_by_budget_band
+from funnel.analytics.reasons import ReasonCount, lost_by_reason_from, qualification_counts
 from funnel.analytics.report import FunnelReport, assemble_report
 from funnel.analytics.rollups import entity_totals, loss_details, readers_filter, stage_rollup
 from funnel.closing.surveys import SurveySummary, survey_summary
@@ -44,7 +44,8 @@ def dashboard_figures(
     engine: Engine, *, actor: Actor, filters: CustomerFilter, today: date
 ) -> DashboardFigures:
     """kpi_tiles, build_report by channel, lost_by_reason, open_by_budget_band, competitor_mentions and
-    survey_summary for the customers `filters` selects, as `actor` may read them."""
+    survey_summary for the customers `filters` selects, as `actor` may read them (lost_by_reason from
+    the report's loss details, the qualification's two in one pass)."""
     pipeline = get_pipeline()
     with session_scope(engine) as session:
         scoped = readers_filter(session, actor, filters)  # the reader's scope, looked up once
@@ -57,12 +58,13 @@ def dashboard_figures(
         "counts": lambda s: window_counts(s, tile_filter, periods),
         **{f"window{i}": _window_job(tile_filter, window) for i, window in enumerate(periods)},
         "entities": lambda s: entity_totals(s, scoped),
-        "competitors": lambda s: competitor_mentions(s, actor=actor, customer_filter=filters),
-        "lost_reasons": lambda s: lost_by_reason(s, actor=actor, customer_filter=filters),
-        "budget_bands": lambda s: open_by_budget_band(s, actor=actor, customer_filter=filters),
+        "qualification": lambda s: qualification_counts(s, actor=actor, customer_filter=filters),
         "surveys": lambda s: survey_summary(s, actor=actor, customer_filter=filters),
     }
     found = read_concurrently(engine, jobs)
+    budget_bands, competitors = found["qualification"]
+    with session_scope(engine) as session:
+        lost_reasons = lost_by_reason_from(session, found["details"])  # the report counted them
     return DashboardFigures(
         tiles=tiles(found["counts"], [found[f"window{i}"] for i in range(len(periods))]),
         report=assemble_report(
@@ -72,9 +74,9 @@ def dashboard_figures(
             segment_details=found["details"],
             entities=found["entities"],
         ),
-        lost_reasons=found["lost_reasons"],
-        budget_bands=found["budget_bands"],
-        competitors=found["competitors"],
+        lost_reasons=lost_reasons,
+        budget_bands=budget_bands,
+        competitors=competitors,
         surveys=found["surveys"],
     )
 

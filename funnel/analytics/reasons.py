@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
@@ -55,6 +56,14 @@ def lost_by_reason(
     return _listed_counts(counts, LOST_REASON_LIST, session)
 
 
+def lost_by_reason_from(session: Session, details: pd.DataFrame) -> list[ReasonCount]:
+    """lost_by_reason for the same filter, from a report's loss details (funnel.analytics.rollups
+    .loss_details): they count the same lost customers by reason, there also per segment and stage."""
+    lost = details[details["kind"] == "lost_reason"]
+    counts = {str(reason): int(n) for reason, n in lost.groupby("detail")["count"].sum().items()}
+    return _listed_counts(counts, LOST_REASON_LIST, session)
+
+
 def _listed_counts(
     counts: dict[str, int], list_name: str, session: Session, *, none_key: str = "reasons.none"
 ) -> list[ReasonCount]:
@@ -76,32 +85,43 @@ def open_by_budget_band(
     session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
 ) -> list[ReasonCount]:
     """Open customers the actor may read, counted by qualified budget band (list `budget_band`)."""
-    filters = readers_filter(session, actor, customer_filter)
-    stmt = select(Customer.budget_range, func.count()).select_from(Customer)
-    stmt = _scoped(stmt, filters).where(Customer.status == OPEN).group_by(Customer.budget_range)
-    counts = {band or "": int(n) for band, n in session.execute(stmt)}
-    return _listed_counts(counts, BUDGET_BAND_LIST, session, none_key="reasons.no_band")
+    return qualification_counts(session, actor=actor, customer_filter=customer_filter)[0]
 
 
 def competitor_mentions(
     session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
 ) -> list[ReasonCount]:
-    """How many customers the actor may read name each competitor of the list `competitor`.
+    """How many customers the actor may read name each competitor of the list `competitor`."""
+    return qualification_counts(session, actor=actor, customer_filter=customer_filter)[1]
+
+
+def qualification_counts(
+    session: Session, *, actor: Actor, customer_filter: CustomerFilter | None = None
+) -> tuple[list[ReasonCount], list[ReasonCount]]:
+    """The open customers by budget band, and every customer's competitor mentions, in one pass.
 
     Qualification stores the competitors as codes joined by "、" (funnel.working.qualification). The
-    customers are counted per distinct stored text in SQL (a few dozen combinations however many
-    customers), then each listed code is looked for in those texts. Free-text rivals are not counted.
+    customers are counted per (open or not, budget band, stored competitors text) in SQL, a few hundred
+    combinations however many customers; then the bands of the open ones are summed, and each listed
+    competitor code is looked for in the texts. Free-text rivals are not counted.
     """
     filters = readers_filter(session, actor, customer_filter)
+    is_open = case((Customer.status == OPEN, 1), else_=0)
+    stmt = select(is_open, Customer.budget_range, Customer.competitors, func.count()).select_from(Customer)
+    stmt = _scoped(stmt, filters).group_by(is_open, Customer.budget_range, Customer.competitors)
+    bands: dict[str, int] = {}
+    texts: dict[str, int] = {}
+    for opened, band, competitors, n in session.execute(stmt):
+        if opened:
+            bands[band or ""] = bands.get(band or "", 0) + int(n)
+        if competitors:
+            texts[f"、{competitors}、"] = texts.get(f"、{competitors}、", 0) + int(n)
+    by_band = _listed_counts(bands, BUDGET_BAND_LIST, session, none_key="reasons.no_band")
     values = list_values(session, COMPETITOR_LIST)
-    if not values:
-        return []
-    stmt = (
-        select(Customer.competitors, func.count())
-        .where(Customer.competitors.is_not(None), Customer.competitors != "")
-        .group_by(Customer.competitors)
-    )
-    texts = [(f"、{text}、", int(n)) for text, n in session.execute(_scoped(stmt, filters))]
-    counts = {v.code: sum(n for text, n in texts if f"、{v.code}、" in text) for v in values}
-    rows = [ReasonCount(v.code, v.name_en, v.name_zh, counts[v.code], True) for v in values]
-    return sorted(rows, key=lambda r: (-r.count, r.code))
+    mentions = [
+        ReasonCount(
+            v.code, v.name_en, v.name_zh, sum(n for text, n in texts.items() if f"、{v.code}、" in text), True
+        )
+        for v in values
+    ]
+    return by_band, sorted(mentions, key=lambda r: (-r.count, r.code))
