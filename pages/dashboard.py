@@ -4,7 +4,7 @@ figure, all for the customers the filter bar selects (one CustomerFilter drives 
 import streamlit as st
 
 from funnel.analytics.rollups import entity_steps
-from funnel.core.clock import team_today
+from funnel.core.clock import team_today, utcnow
 from pages._shared import dashboard_parts as parts
 from pages._shared.closing_parts import survey_section
 from pages._shared.common import cached_customer_count, cached_dashboard, current_language, database_url, tr
@@ -23,7 +23,8 @@ if empty:
 
 filters = filter_bar(actor, key_prefix="dash")  # the one filter object every query below takes
 with guarded_read():
-    figures = cached_dashboard(url, filters, team_today(), actor)  # every query below at once
+    now = utcnow().replace(minute=0, second=0, microsecond=0)  # by the hour, so the result stays cached
+    figures = cached_dashboard(url, filters, team_today(), now, actor)  # every query below at once
 report = figures.report
 parts.kpi_section(figures.tiles, bounded=filters.since is not None)
 
@@ -36,7 +37,7 @@ parts.metrics(report.overall)
 loss = report.overall.loss_point(report.details)
 parts.loss_callout(loss)
 parts.funnel_section(report, loss)
-parts.loss_section(report.overall, url, filters, actor)
+parts.loss_section(report.overall, figures.loss_points)
 parts.lost_reasons_section(figures.lost_reasons)
 parts.qualification_section(figures.budget_bands, figures.competitors)
 parts.drill_section(report, url, filters, actor)

@@ -132,6 +132,15 @@ class FunnelSegment:
             out[stage] = self.reached[prev] - self.reached[stage]
         return out
 
+    def lowest_steps(self) -> list[str]:
+        """The stage(s) into which the step conversion is lowest (ties all count), as loss_point judges
+        them: the last step, into won, is left to the win rate."""
+        steps = {s: c for s, c in self.step_conversion.items() if c is not None and s != WON}
+        if not steps:
+            return []
+        lowest = min(steps.values())
+        return [s for s, c in steps.items() if abs(c - lowest) < 1e-12]
+
     def loss_point(self, details: pd.DataFrame | None = None) -> LossPoint | None:
         """The step between stages with the lowest step conversion (the earliest on a tie).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -204,16 +204,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 READ_THREADS = 3
 
 
-def read_concurrently(engine: Engine, jobs: Mapping[str, Callable[[Session], Any]]) -> dict[str, Any]:
-    """Run read-only jobs, each in a session of its own, on up to READ_THREADS threads; their results by
-    name. The first error is raised (as session_scope raises it) once every job has ended.
+class ConcurrentReads:
+    """Read-only jobs run on up to READ_THREADS threads, each in a session of its own; `submit` returns
+    a Future, so a caller can submit more once an earlier result is in. Leaving the block waits for
+    every job. An in-memory SQLite database is one per connection: its jobs run at once, in order.
 
-    An in-memory SQLite database is one per connection, so its jobs run one after another here.
+        with ConcurrentReads(engine) as reads:
+            first = reads.submit(job)           # job(session) -> result
+            then = reads.submit(lambda s: follow_up(s, first.result()))
     """
-    if len(jobs) < 2 or (engine.dialect.name == "sqlite" and _sqlite_file(engine.url) is None):
-        return {name: _read(engine, job) for name, job in jobs.items()}
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(jobs)), thread_name_prefix="read") as pool:
-        futures = {name: pool.submit(_read, engine, job) for name, job in jobs.items()}
+
+    def __init__(self, engine: Engine, threads: int | None = None):
+        self.engine = engine
+        serial = engine.dialect.name == "sqlite" and _sqlite_file(engine.url) is None
+        workers = threads or READ_THREADS
+        self._pool = None if serial or workers < 2 else ThreadPoolExecutor(workers, thread_name_prefix="read")
+
+    def submit(self, job: Callable[[Session], _T]) -> Future[_T]:
+        if self._pool is not None:
+            return self._pool.submit(_read, self.engine, job)
+        done: Future[_T] = Future()
+        try:
+            done.set_result(_read(self.engine, job))
+        except BaseException as exc:  # handed to whoever asks for the result, as a pool would
+            done.set_exception(exc)
+        return done
+
+    def __enter__(self) -> ConcurrentReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+def read_concurrently(engine: Engine, jobs: Mapping[str, Callable[[Session], Any]]) -> dict[str, Any]:
+    """Run read-only jobs at once (ConcurrentReads); their results by name. The first error is raised
+    (as session_scope raises it) once every job has ended."""
+    with ConcurrentReads(engine, threads=min(READ_THREADS, len(jobs)) or 1) as reads:
+        futures = {name: reads.submit(job) for name, job in jobs.items()}
         wait(futures.values())
     return {name: future.result() for name, future in futures.items()}
 

@@ -26,10 +26,7 @@ from funnel.analytics.rollups import (
     customer_count,
     drill_customers,
     entity_funnel,
-    lost_reasons_at,
-    objections_at,
     segment_values,
-    stuck_at,
 )
 from funnel.audit.format import reader_zone
 from funnel.core.db import DatabaseUnavailable, make_engine, session_scope, upgrade
@@ -293,23 +290,13 @@ def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, ac
 
 
 @cached(CUSTOMERS)
-def cached_dashboard(url: str, filters: CustomerFilter, today: date, actor: Actor) -> DashboardFigures:
+def cached_dashboard(
+    url: str, filters: CustomerFilter, today: date, now: datetime, actor: Actor
+) -> DashboardFigures:
     """The dashboard's figures for the filter (KPI tiles for its period and the one before, the report by
-    channel, lost reasons, qualification, surveys), their queries run at once."""
-    return dashboard_figures(_engine(url), actor=actor, filters=filters, today=today)
-
-
-@cached(CUSTOMERS)
-def cached_loss_detail(
-    url: str, filters: CustomerFilter, stage: str, now: datetime, actor: Actor
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """What is recorded at a loss point's stage: lost reasons, objection categories, who is stuck longest."""
-    with session_scope(_engine(url)) as session:
-        return (
-            lost_reasons_at(session, actor=actor, stage=stage, filters=filters),
-            objections_at(session, actor=actor, stage=stage, filters=filters),
-            stuck_at(session, actor=actor, stage=stage, now=now, filters=filters),
-        )
+    channel, the loss points, lost reasons, qualification, surveys), their queries run at once. `now`
+    by the hour (the stuck customers' days), so that the result stays cached within the hour."""
+    return dashboard_figures(_engine(url), actor=actor, filters=filters, today=today, now=now)
 
 
 @cached(CUSTOMERS)

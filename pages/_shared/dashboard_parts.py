@@ -22,6 +22,7 @@ from funnel.analytics.charts import (
     table_csv,
     table_xlsx,
 )
+from funnel.analytics.dashboard import LossDetail
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.funnel_math import FunnelSegment, LossPoint
 from funnel.analytics.kpis import LOWER_IS_BETTER, Kpi, windows
@@ -29,7 +30,7 @@ from funnel.analytics.presentation import entity_table, short_money
 from funnel.analytics.reasons import ReasonCount
 from funnel.analytics.report import FunnelReport, report_table
 from funnel.closing.objections import LIST_NAME as OBJECTION_LIST
-from funnel.core.clock import team_today, utcnow
+from funnel.core.clock import team_today
 from funnel.core.export import spreadsheet_safe
 from funnel.core.i18n import catalogue, t
 from funnel.pipeline.stages import WON, get_pipeline
@@ -38,7 +39,6 @@ from pages._shared.common import (
     USERS,
     cached_drill,
     cached_list_labels,
-    cached_loss_detail,
     clear_area,
     current_language,
     database_url,
@@ -305,24 +305,14 @@ def funnel_export_table(report: FunnelReport) -> pd.DataFrame:
 # ---- loss points
 
 
-def lowest_steps(overall: FunnelSegment) -> list[str]:
-    """The stage(s) into which the step conversion is lowest (ties all count), as FunnelSegment.loss_point
-    judges them: the last step, into won, is left to the win rate."""
-    steps = {s: c for s, c in overall.step_conversion.items() if c is not None and s != WON}
-    if not steps:
-        return []
-    lowest = min(steps.values())
-    return [s for s, c in steps.items() if abs(c - lowest) < 1e-12]
-
-
-def loss_section(overall: FunnelSegment, url: str, filters: CustomerFilter, actor: Actor) -> None:
+def loss_section(overall: FunnelSegment, loss_points: dict[str, LossDetail]) -> None:
     """For each lowest step: the lost reasons and objections recorded at the stage before it, and the
-    customers stuck there longest (a click opens one)."""
-    to_stages = lowest_steps(overall)
+    customers stuck there longest (a click opens one); `loss_points` by that stage, from the dashboard's
+    figures (funnel.analytics.dashboard)."""
+    to_stages = overall.lowest_steps()
     if not to_stages:
         return
     pipeline, lang = get_pipeline(), current_language()
-    now = utcnow().replace(minute=0, second=0, microsecond=0)  # by the hour, so the result stays cached
     st.subheader(tr("dash.loss_points"))
     for to_stage in to_stages:
         at_stage = overall.stages[overall.stages.index(to_stage) - 1]
@@ -335,8 +325,7 @@ def loss_section(overall: FunnelSegment, url: str, filters: CustomerFilter, acto
                 dropped=f"{overall.drop_off[to_stage]:,}",
             )
         )
-        with guarded_read():
-            reasons, objections, stuck = cached_loss_detail(url, filters, at_stage, now, actor)
+        reasons, objections, stuck = loss_points[at_stage]
         reasons_col, objections_col = st.columns(2)
         reasons_col.caption(tr("dash.lost_reasons_there"))
         if reasons.empty:

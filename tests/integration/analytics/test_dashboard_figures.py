@@ -3,7 +3,7 @@ for filters by attribute, by creation and by activity period, for a manager and 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,13 +14,14 @@ from funnel.analytics.filters import ACTIVE, CREATED, CustomerFilter
 from funnel.analytics.kpis import kpi_tiles
 from funnel.analytics.reasons import competitor_mentions, lost_by_reason, open_by_budget_band
 from funnel.analytics.report import build_report
-from funnel.analytics.rollups import drill_customers
+from funnel.analytics.rollups import drill_customers, lost_reasons_at, objections_at, stuck_at
 from funnel.closing.surveys import survey_summary
-from funnel.core.db import read_concurrently, session_scope
+from funnel.core.db import ConcurrentReads, read_concurrently, session_scope
 from funnel.demo.generate import generate_demo
 from funnel.store.models import User
 
 TODAY = date(2026, 6, 1)
+NOW = datetime(2026, 6, 1, 9)
 SINCE = TODAY - timedelta(days=89)
 FILTERS = {
     "everyone": CustomerFilter(),
@@ -46,7 +47,7 @@ def test_the_figures_equal_each_function_on_its_own(demo, name):
     with session_scope(demo) as session:
         rep = Actor.of(session.scalars(select(User).where(User.role == "rep").order_by(User.id)).first())
     for actor in (SYSTEM, rep):
-        figures = dashboard_figures(demo, actor=actor, filters=filters, today=TODAY)
+        figures = dashboard_figures(demo, actor=actor, filters=filters, today=TODAY, now=NOW)
         with session_scope(demo) as s:
             report = build_report(s, actor=actor, by="channel", filters=filters)
             assert figures.tiles == kpi_tiles(
@@ -59,10 +60,21 @@ def test_the_figures_equal_each_function_on_its_own(demo, name):
         assert figures.report.as_dict() == report.as_dict()
         assert figures.report.entities == report.entities
         assert figures.report.details.equals(report.details)
+        loss_stages = [report.stages[report.stages.index(to) - 1] for to in report.overall.lowest_steps()]
+        assert list(figures.loss_points) == loss_stages
+        with session_scope(demo) as s:
+            for stage, (reasons, objections, stuck) in figures.loss_points.items():
+                assert reasons.equals(lost_reasons_at(s, actor=actor, stage=stage, filters=filters))
+                assert objections.equals(objections_at(s, actor=actor, stage=stage, filters=filters))
+                assert stuck.equals(stuck_at(s, actor=actor, stage=stage, now=NOW, filters=filters))
     assert figures.report.overall.total > 0 or name == "grade and tag"
 
 
 def test_jobs_run_apart_and_the_first_error_is_raised(engine):
+    with ConcurrentReads(engine) as reads:
+        first = reads.submit(lambda s: s.scalar(select(3)))
+        then = reads.submit(lambda s: first.result() + 1)
+    assert then.result() == 4
     found = read_concurrently(engine, {"one": lambda s: 1, "two": lambda s: s.scalar(select(2))})
     assert found == {"one": 1, "two": 2}
 
