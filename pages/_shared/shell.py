@@ -17,6 +17,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from funnel.access.permissions import Actor, allowed
 from funnel.core.errors import UserError
+from funnel.core.runtime import tune_gc_once
 from pages._shared.auth_ui import account_sidebar, cookie_bridge, current_actor, sign_in_page
 from pages._shared.common import configure_page, language_switch, tr
 from pages._shared.forms import DATABASE_ERROR, guarded_read
@@ -42,6 +43,7 @@ def use_navigation_only() -> None:
 
 def run_app(table: Sequence[PageRow], *, hidden: Collection[str], default: str) -> None:
     """One run of the app: the shell around the page st.navigation picks."""
+    tune_gc_once()  # the first run of the process (funnel/core/runtime.py)
     configure_page()
     with guarded_read():
         actor = current_actor()
