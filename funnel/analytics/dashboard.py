@@ -72,7 +72,7 @@ def dashboard_figures(
     pipeline = get_pipeline()
     with session_scope(engine) as session:
         scoped = readers_filter(session, actor, filters)  # the reader's scope, looked up once
-        tile_filter = kpi_filter(session, actor, filters)
+        tile_filter = kpi_filter(session, actor=actor, filters=filters)
     periods = periods_of(filters.since, filters.until, today=today)
     with ConcurrentReads(engine) as reads:
         # The longer ones first, so that the short ones fill in beside them.

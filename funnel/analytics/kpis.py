@@ -220,7 +220,7 @@ def open_pipeline_at(session: Session, filters: CustomerFilter, at: datetime) ->
     return float(session.scalar(_where(stmt, filters)) or 0)
 
 
-def kpi_filter(session: Session, actor: Actor, filters: CustomerFilter | None) -> CustomerFilter:
+def kpi_filter(session: Session, *, actor: Actor, filters: CustomerFilter | None) -> CustomerFilter:
     """What the tiles count: the filter's attributes and the reader's scope, not its creation period."""
     return _attributes_only(readers_filter(session, actor, filters))
 
@@ -248,7 +248,7 @@ def kpi_tiles(
     filters: CustomerFilter | None = None,
 ) -> list[Kpi]:
     """Every KPI for the period since..until (the team's days) and the period before it."""
-    scoped = kpi_filter(session, actor, filters)
+    scoped = kpi_filter(session, actor=actor, filters=filters)
     periods = periods_of(since, until, today=today)
     counts = window_counts(session, scoped, periods)
     return tiles(counts, [window_figures(session, scoped, window) for window in periods])

@@ -48,9 +48,10 @@ from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
 from funnel.customers.duplicates import duplicate_error, lock_intake
 from funnel.customers.fields import AUDITED_FIELDS
+from funnel.customers.lists import ListValue, list_values
 from funnel.customers.numbering import new_customer_no
 from funnel.customers.stages import add_history
-from funnel.customers.tags import same_tags
+from funnel.customers.tags import TAG_LIST, same_tags
 from funnel.pipeline.stages import WON, Pipeline, get_pipeline
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
 
@@ -127,6 +128,8 @@ class _Importer:
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
         self.route = route
         self.routes_on_scores: bool | None = None  # read once, when the first unowned rows are routed
+        # The tag list, read once for comparing updated rows' tags (same_tags adds tags created meanwhile).
+        self.tag_values: list[ListValue] = list_values(session, TAG_LIST, include_inactive=True)
         # The batch checks its new people for duplicates against contacts loaded below: take the lock a
         # lead save takes first, so nobody stores one of them between that load and the batch's commit.
         lock_intake(session)
@@ -330,7 +333,7 @@ class _Importer:
         before = _snapshot(state)
         for name in UPDATED_FIELDS:
             value = getattr(lead, name)
-            if name == "tags" and value and same_tags(self.session, value, customer.tags):
+            if name == "tags" and value and same_tags(self.session, value, customer.tags, self.tag_values):
                 continue  # the same tags written another way (the stored copy reads 'hot, expo')
             _assign(customer, name, value)
         _assign(customer, "owner_id", owner_id)

@@ -423,7 +423,15 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
             )
         )  # fmt: skip
     ids = list(
-        session.scalars(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), customers)
+        # render_nulls: a None is sent as NULL instead of leaving the column out, so every row has the same
+        # columns and the rows go in batches; otherwise each pattern of empty fields is its own batch,
+        # and the ORM splices their RETURNING rows one batch at a time (a 10,000-row import spent 1.3 s
+        # there). No column of these rows has a default that a None would have stood for.
+        session.scalars(
+            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
+            customers,
+            execution_options={"render_nulls": True},
+        )
     )
     contacts: list[dict[str, object]] = []
     stage_events: list[dict[str, object]] = []

@@ -7,6 +7,7 @@ settings allow free values, a value typed by a user joins its list unmanaged (`m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -52,8 +53,13 @@ def labels(session: Session, list_name: str, lang: str) -> dict[str, str]:
 
 def find_value(session: Session, list_name: str, text: str) -> ListValue | None:
     """The value whose code or either name is `text` (case-insensitive, trimmed), if any."""
+    return match_value(list_values(session, list_name, include_inactive=True), text)
+
+
+def match_value(values: Iterable[ListValue], text: str) -> ListValue | None:
+    """find_value among values already read (a caller that looks up many names reads the list once)."""
     wanted = text.strip().casefold()
-    for value in list_values(session, list_name, include_inactive=True):
+    for value in values:
         if wanted in {value.code.casefold(), value.name_en.casefold(), value.name_zh.casefold()}:
             return value
     return None

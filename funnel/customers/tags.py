@@ -24,7 +24,7 @@ from funnel.audit.actions import AuditAction
 from funnel.core.clock import utcnow
 from funnel.core.errors import FieldError, ValidationError
 from funnel.core.settings import get_settings
-from funnel.customers.lists import CODE_MAX, ListValue, find_value, list_values, save_value
+from funnel.customers.lists import CODE_MAX, ListValue, find_value, list_values, match_value, save_value
 from funnel.customers.read import get_customer
 from funnel.store.models import Customer, CustomerTag, ListItem
 
@@ -50,12 +50,22 @@ def display_text(codes: Iterable[str]) -> str | None:
     return text[:TAGS_TEXT_MAX] or None
 
 
-def same_tags(session: Session, text: str | None, stored: str | None) -> bool:
+def same_tags(
+    session: Session, text: str | None, stored: str | None, known: list[ListValue] | None = None
+) -> bool:
     """Whether `text` (names or codes, any separator or order) names the tags of the display copy `stored`:
-    an import of 'hot;expo' over a stored 'hot, expo' changes nothing."""
+    an import of 'hot;expo' over a stored 'hot, expo' changes nothing.
+
+    `known`: the tag list as a caller read it before (an import, row after row); a name not in it is
+    looked up in the database (a tag an earlier row created) and added to it.
+    """
     wanted = set()
     for name in split_tags(text):
-        value = find_value(session, TAG_LIST, name)
+        value = match_value(known, name) if known is not None else None
+        if value is None:
+            value = find_value(session, TAG_LIST, name)
+            if value is not None and known is not None:
+                known.append(value)
         wanted.add((value.code if value else name).casefold())
     return wanted == {code.casefold() for code in split_tags(stored)}
 
