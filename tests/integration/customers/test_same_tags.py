@@ -21,8 +21,7 @@ def test_names_codes_separators_and_order_do_not_matter(session):
 def test_a_tag_created_after_the_list_was_read_is_looked_up_and_kept(session):
     save_value(session, TAG_LIST, code="hot", name_en="Hot lead", name_zh="热线索")
     known = list_values(session, TAG_LIST, include_inactive=True)
-    save_value(
-        session, TAG_LIST, code="vip", name_en="Very important", name_zh="重点客户甲"
-    )  # an earlier row's
+    # A tag an earlier row of the import created:
+    save_value(session, TAG_LIST, code="vip", name_en="Very important", name_zh="重点客户甲")
     assert same_tags(session, "热线索;重点客户甲", "hot, vip", known)
     assert [value.code for value in known][-1] == "vip"  # kept for the next row
