@@ -147,10 +147,12 @@ class FunnelSegment:
         The last step, into `won`, is left to the win rate: deals still open at the last stage would
         otherwise make it look like the worst step in any young funnel.
         """
-        steps = [(s, c) for s, c in self.step_conversion.items() if c is not None and s != WON]
-        if not steps:
+        lowest = self.lowest_steps()
+        if not lowest:
             return None
-        to_stage, conversion = min(steps, key=lambda item: item[1])
+        to_stage = lowest[0]
+        conversion = self.step_conversion[to_stage]
+        assert conversion is not None  # lowest_steps names only steps with a conversion
         at_stage = self.stages[self.stages.index(to_stage) - 1]
         reasons: dict[str, int] = {}
         objections: dict[str, int] = {}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,7 +207,8 @@ READ_THREADS = 3
 class ConcurrentReads:
     """Read-only jobs run on up to READ_THREADS threads, each in a session of its own; `submit` returns
     a Future, so a caller can submit more once an earlier result is in. Leaving the block waits for
-    every job. An in-memory SQLite database is one per connection: its jobs run at once, in order.
+    every job. An in-memory SQLite database is one per connection: there each job runs as it is
+    submitted, one after another.
 
         with ConcurrentReads(engine) as reads:
             first = reads.submit(job)           # job(session) -> result
@@ -236,15 +237,6 @@ class ConcurrentReads:
     def __exit__(self, *exc: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-
-
-def read_concurrently(engine: Engine, jobs: Mapping[str, Callable[[Session], Any]]) -> dict[str, Any]:
-    """Run read-only jobs at once (ConcurrentReads); their results by name. The first error is raised
-    (as session_scope raises it) once every job has ended."""
-    with ConcurrentReads(engine, threads=min(READ_THREADS, len(jobs)) or 1) as reads:
-        futures = {name: reads.submit(job) for name, job in jobs.items()}
-        wait(futures.values())
-    return {name: future.result() for name, future in futures.items()}
 
 
 def _read(engine: Engine, job: Callable[[Session], _T]) -> _T:

@@ -42,28 +42,22 @@ def test_a_new_lead_is_active_when_it_was_created(session):
 
 def test_an_activity_moves_it_forward_and_an_earlier_one_does_not_move_it_back(session):
     customer_id = _lead(session, created_at=T0)
-    now = T0 + timedelta(days=5)
-    log_activity(
-        session,
-        actor=SYSTEM,
-        customer_id=customer_id,
-        kind="call",
-        at=T0 + timedelta(days=3),
-        now=now,
-        note="n",
-    )
-    session.commit()
+
+    def call(at: datetime) -> None:
+        log_activity(
+            session,
+            actor=SYSTEM,
+            customer_id=customer_id,
+            kind="call",
+            at=at,
+            note="n",
+            now=T0 + timedelta(days=5),
+        )
+        session.commit()
+
+    call(T0 + timedelta(days=3))
     assert _stored(session, customer_id) == T0 + timedelta(days=3)
-    log_activity(
-        session,
-        actor=SYSTEM,
-        customer_id=customer_id,
-        kind="call",
-        at=T0 + timedelta(days=1),
-        now=now,
-        note="n",
-    )
-    session.commit()
+    call(T0 + timedelta(days=1))
     assert _stored(session, customer_id) == T0 + timedelta(days=3)
     assert last_active_differences(session) == []
 
