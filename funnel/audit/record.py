@@ -23,11 +23,12 @@ def _plain(value: object) -> object:
 
 def diff(old: dict[str, object], new: dict[str, object]) -> dict[str, list[object]]:
     """Fields whose value changed, as {field: [old, new]}."""
-    return {
-        key: [_plain(old.get(key)), _plain(value)]
-        for key, value in new.items()
-        if _plain(old.get(key)) != _plain(value)
-    }
+    changed: dict[str, list[object]] = {}
+    for key, value in new.items():
+        before, after = _plain(old.get(key)), _plain(value)
+        if before != after:
+            changed[key] = [before, after]
+    return changed
 
 
 def record(

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -40,10 +39,10 @@ from funnel.capture.import_parsing import (
     resolve_stage_map,
 )
 from funnel.capture.leads import CleanLead, NewLead, store_leads
-from funnel.capture.routing import mark_not_routed, route_many, rules_read_scores_or_tags
+from funnel.capture.routing import mark_not_routed, route_many
 from funnel.capture.scoring import score_before_routing
 from funnel.core import events
-from funnel.core.db import session_factory, take_write_lock
+from funnel.core.db import rows_where_in, session_factory, take_write_lock
 from funnel.core.errors import FORM, FieldError, ValidationError
 from funnel.core.i18n import DEFAULT_LANGUAGE, t
 from funnel.customers.duplicates import duplicate_error, lock_intake
@@ -64,8 +63,6 @@ CONTACT_KEYS = ("phone", "email", "wechat")
 UPDATED_FIELDS = (
     "name", "company", "channel", "campaign", "region", "industry", "tags", "grade", "lost_reason", "team",
 )  # fmt: skip
-# IN lists stay well under SQLite's and PostgreSQL's bound-parameter limits.
-_CHUNK = 500
 # Rows are written this many at a time, one transaction per batch (new leads: one INSERT per table).
 _WRITE_BATCH = 1000
 # A row whose customer someone else saved meanwhile is reloaded and applied again this many times in all.
@@ -106,12 +103,6 @@ class _State:
     events: list[tuple[str, datetime]] = field(default_factory=list)
 
 
-def _where_in(session: Session, query: Any, column: Any, values: Sequence[object]) -> list[Any]:
-    """Rows of `query` whose `column` is one of `values`, asked in chunks (one query per 500, not per row)."""
-    chunks = (values[start : start + _CHUNK] for start in range(0, len(values), _CHUNK))
-    return [row for chunk in chunks for row in session.execute(query.where(column.in_(chunk)))]
-
-
 class _Importer:
     """One import run: existing ids, contacts and users preloaded in bulk, then one pass of writes."""
 
@@ -127,7 +118,6 @@ class _Importer:
     ):
         self.session, self.report, self.actor, self.pipeline = session, report, actor, pipeline
         self.route = route
-        self.routes_on_scores: bool | None = None  # read once, when the first unowned rows are routed
         # The tag list, read once for comparing updated rows' tags (same_tags adds tags created meanwhile).
         self.tag_values: list[ListValue] = list_values(session, TAG_LIST, include_inactive=True)
         # The batch checks its new people for duplicates against contacts loaded below: take the lock a
@@ -137,7 +127,9 @@ class _Importer:
         self.may_assign = allowed(actor, "customer.assign")
         self.sees_all = customer_scope(session, actor) is EVERYTHING
         external = sorted({r.cleaned.external_id for r in rows if r.cleaned.external_id})
-        known = _where_in(session, select(Customer.external_id, Customer.id), Customer.external_id, external)
+        known = rows_where_in(
+            session, select(Customer.external_id, Customer.id), Customer.external_id, external
+        )
         self.ids: dict[str, int] = {ext: cid for ext, cid in known}
         self.states = self._load_states(sorted(self.ids.values()))
         self.contacts: dict[tuple[str, str], tuple[int | None, str]] = {}
@@ -145,7 +137,7 @@ class _Importer:
             values = sorted({getattr(r.cleaned, kind) for r in rows if getattr(r.cleaned, kind)})
             column = getattr(Contact, kind)
             query = select(column, Customer.id, Customer.customer_no).join(Customer)
-            found = _where_in(session, query, column, values)
+            found = rows_where_in(session, query, column, values)
             self.contacts |= {(kind, value): (cid, no) for value, cid, no in found}
         users = session.execute(select(User.id, User.username, User.display_name)).all()
         self.usernames = {username.casefold() for _, username, _ in users}
@@ -164,15 +156,15 @@ class _Importer:
         # populate_existing: a customer reloaded after someone else saved it must show their values.
         fresh = {"populate_existing": True}
         customers = select(Customer).execution_options(**fresh)
-        states = {c.id: _State(c) for (c,) in _where_in(session, customers, Customer.id, ids)}
+        states = {c.id: _State(c) for (c,) in rows_where_in(session, customers, Customer.id, ids)}
         contacts = select(Contact).order_by(Contact.is_primary.desc(), Contact.id).execution_options(**fresh)
-        for (contact,) in _where_in(session, contacts, Contact.customer_id, ids):
+        for (contact,) in rows_where_in(session, contacts, Contact.customer_id, ids):
             states[contact.customer_id].contact = states[contact.customer_id].contact or contact
         deals = select(Opportunity).order_by(Opportunity.id).execution_options(**fresh)
-        for (deal,) in _where_in(session, deals, Opportunity.customer_id, ids):
+        for (deal,) in rows_where_in(session, deals, Opportunity.customer_id, ids):
             states[deal.customer_id].opportunity = states[deal.customer_id].opportunity or deal
         events = select(StageEvent.customer_id, StageEvent.to_stage, StageEvent.at).order_by(StageEvent.at)
-        for customer_id, to_stage, at in _where_in(session, events, StageEvent.customer_id, ids):
+        for customer_id, to_stage, at in rows_where_in(session, events, StageEvent.customer_id, ids):
             states[customer_id].events.append((to_stage, at))
         return states
 
@@ -191,7 +183,7 @@ class _Importer:
                 numbers[row.number] = number
             drawn = [numbers[r.number] for r in pending]
             query = select(Customer.customer_no)
-            taken = {no for (no,) in _where_in(self.session, query, Customer.customer_no, drawn)}
+            taken = {no for (no,) in rows_where_in(self.session, query, Customer.customer_no, drawn)}
             pending = [r for r in pending if numbers[r.number] in taken]
         return numbers
 
@@ -312,11 +304,7 @@ class _Importer:
         unowned = [
             customer_id for customer_id, new in zip(ids, self.pending, strict=True) if new.owner_id is None
         ]
-        if unowned and self.route and self.may_assign:
-            if self.routes_on_scores is None:
-                self.routes_on_scores = rules_read_scores_or_tags(self.session)
-            if self.routes_on_scores:  # a rule on score or tags sees them as the form's leads do
-                score_before_routing(self.session, unowned)
+        if unowned and self.route and self.may_assign:  # stored scored and tagged, as a rule on either reads
             self.report.routed += len(route_many(self.session, unowned, actor=self.actor))
         elif unowned:
             mark_not_routed(self.session, unowned)

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from funnel.access.permissions import Actor, allowed, can_see, require, require_customer
 from funnel.audit import record as audit
 from funnel.audit.actions import AuditAction, AuditEntity
+from funnel.capture.scoring import intake_of, load_rules, new_lead_facts, score_facts
 from funnel.core import events
 from funnel.core.clock import utcnow
-from funnel.core.db import take_write_lock
+from funnel.core.db import rows_where_in, take_write_lock
 from funnel.core.errors import FieldError, NotFound, ValidationError
 from funnel.core.validation import clean, normalize_email, normalize_phone, normalize_wechat
 from funnel.customers.duplicates import (
@@ -31,10 +32,21 @@ from funnel.customers.duplicates import (
     lock_intake,
 )
 from funnel.customers.fields import AUDITED_FIELDS, OPEN, STATUSES, clean_grade, clean_text
+from funnel.customers.lists import ListValue
 from funnel.customers.numbering import unused_customer_no
+from funnel.customers.tags import TagNames, display_text
 from funnel.pipeline.rules import first_contact, funnel_state, new_lead_history, stage_after
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
-from funnel.store.models import Activity, AuditLog, Contact, Customer, Opportunity, StageEvent, User
+from funnel.store.models import (
+    Activity,
+    AuditLog,
+    Contact,
+    Customer,
+    CustomerTag,
+    Opportunity,
+    StageEvent,
+    User,
+)  # fmt: skip
 
 # The kind of activity a lead's first note is stored as.
 NOTE = "note"
@@ -404,17 +416,24 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
     teams: dict[int | None, str | None] = {
         uid: team for uid, team in session.execute(select(User.id, User.team))
     }
-    customers = []
+    # Each lead goes in finished: its tags linked (and the display copy written as the links read), how it
+    # came in, and its rule score, so the write needs no second pass.
+    tag_names, rules, intake = TagNames(session), load_rules(session), intake_of(actor.role)
+    tag_links: list[list[ListValue]] = []
+    customers: list[dict[str, object]] = []
     for lead in leads:
         c = lead.cleaned
         state = funnel_state(pipeline, c.history, status=c.status, stage=c.stage)
+        tags = tag_names.resolve(c.tags)
+        tag_links.append(tags)
         customers.append(
             dict(
                 customer_no=lead.customer_no, external_id=c.external_id, name=c.name, company=c.company,
-                industry=c.industry, region=c.region, channel=c.channel, campaign=c.campaign, tags=c.tags,
+                industry=c.industry, region=c.region, channel=c.channel, campaign=c.campaign,
+                tags=display_text(t.code for t in tags), intake=intake,
                 owner_id=lead.owner_id,
                 team=c.team or teams.get(lead.owner_id) or actor.team,
-                score=None, grade=c.grade, stage=c.stage, status=c.status, lost_reason=c.lost_reason,
+                grade=c.grade, stage=c.stage, status=c.status, lost_reason=c.lost_reason,
                 budget_range=None, purchase_timeline=None, use_case=None, competitors=None,
                 created_at=c.created_at, first_contacted_at=first_contact(pipeline, c.history),
                 closed_at=state.closed_at, furthest_stage=state.furthest_stage, won_at=state.won_at,
@@ -422,24 +441,29 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
                 last_active_at=_last_active(c.history, c.created_at if c.note is not None else None),
             )
         )  # fmt: skip
-    ids = list(
-        # render_nulls: a None is sent as NULL instead of leaving the column out, so every row has the same
-        # columns and the rows go in batches; otherwise each pattern of empty fields is its own batch,
-        # and the ORM splices their RETURNING rows one batch at a time (a 10,000-row import spent 1.3 s
-        # there). No column of these rows has a default that a None would have stood for.
-        session.scalars(
-            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-            customers,
-            execution_options={"render_nulls": True},
-        )
-    )
+        facts = new_lead_facts(
+            customers[-1], phone=bool(c.phone), email=bool(c.email), wechat=bool(c.wechat),
+            tags=(t.code for t in tags),
+        )  # fmt: skip
+        customers[-1]["score"], customers[-1]["score_reasons"] = score_facts(rules, facts)
+    # A Core insert of many rows (executemany), then the ids looked up by the unique customer numbers: on
+    # SQLite, an ORM insert with RETURNING in parameter order falls back to one statement per row (SQLite
+    # does not promise RETURNING's order), which was a third of a 100,000-row import.
+    session.execute(insert(cast(Table, Customer.__table__)), customers)
+    numbers = [lead.customer_no for lead in leads]
+    query = select(Customer.customer_no, Customer.id)
+    id_of: dict[str, int] = dict(rows_where_in(session, query, Customer.customer_no, numbers))
+    ids = [id_of[number] for number in numbers]
     contacts: list[dict[str, object]] = []
     stage_events: list[dict[str, object]] = []
     deals: list[dict[str, object]] = []
     notes: list[dict[str, object]] = []
     audit_rows: list[dict[str, object]] = []
-    for customer_id, lead, row in zip(ids, leads, customers, strict=True):
+    links: list[dict[str, object]] = []
+    now = utcnow()
+    for customer_id, lead, row, tags in zip(ids, leads, customers, tag_links, strict=True):
         c = lead.cleaned
+        links += [dict(customer_id=customer_id, tag_id=tag.id, created_at=now) for tag in tags]
         contacts.append(
             dict(customer_id=customer_id, name=c.contact_name or c.name, title=None, phone=c.phone,
                  email=c.email, wechat=c.wechat, is_primary=True, is_decision_maker=False,
@@ -480,6 +504,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
         (Opportunity, deals),
         (Activity, notes),
         (AuditLog, audit_rows),
+        (CustomerTag, links),
     ):
         if rows:
             session.execute(insert(cast(Table, model.__table__)), rows)

@@ -165,15 +165,6 @@ def load_rules(session: Session, *, active_only: bool = False) -> list[Rule]:
     ]
 
 
-def rules_read_scores_or_tags(session: Session) -> bool:
-    """Whether an active rule matches on the score or on tags: facts the scorer fills in after the
-    commit, so a caller routing in the same transaction as the write must score first."""
-    return any(
-        rule.conditions.tags or rule.conditions.score_min is not None or rule.conditions.score_max is not None
-        for rule in load_rules(session, active_only=True)
-    )
-
-
 def load_settings(session: Session) -> RoutingSettings:
     row = session.get(RoutingConfig, 1)
     if row is None:

@@ -6,8 +6,9 @@ of every rule that holds, clamped to 0..100; its reasons are those rules, stored
 [{"points": 20, "kind": "intake_is", "arg": "form", "en": "left details themselves", "zh": ...}].
 `reasons_text(reasons, lang)` renders them as "+20 left details themselves · +15 budget stated".
 
-Scores are recomputed after the commit of a new lead or an edit (handlers below, subscribed in
-funnel.integrations.handlers) and in bulk by `rescore_all`. The scorer writes score columns with a
+A new lead is scored as it is stored (funnel.capture.leads.store_leads, with `new_lead_facts`); an edit
+or a stage move is scored again after its commit (handlers below, subscribed in
+funnel.integrations.handlers); everyone in bulk by `rescore_all`. The scorer writes score columns with a
 Core UPDATE and records no event, so its write never triggers it again, bumps no version (a rep's open
 form does not become stale) and keeps `updated_at`.
 """
@@ -15,7 +16,7 @@ form does not become stale) and keeps `updated_at`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -313,34 +314,24 @@ def rescore_all(engine: Engine) -> int:
 _INTAKE_OF_ROLE = {"public": "form", "system": "import"}
 
 
-def score_new_leads(created: list[events.LeadCreated], engine: Engine) -> None:
-    """After new leads are stored (one form, or an import's batch): note how each came in, link its
-    tags, score them, in one unit of work."""
-    table = _CUSTOMERS
-    by_intake: dict[str, list[int]] = defaultdict(list)
-    for event in created:
-        by_intake[_INTAKE_OF_ROLE.get(event.by_role, "rep")].append(event.customer_id)
-    with session_scope(engine) as session:
-        for intake, ids in by_intake.items():
-            for start in range(0, len(ids), 5000):
-                session.execute(
-                    sa.update(table)
-                    .where(table.c.id.in_(ids[start : start + 5000]), table.c.intake.is_(None))
-                    .values(intake=intake, updated_at=table.c.updated_at)
-                )
-        ids = [event.customer_id for event in created]
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            tagged = session.scalars(
-                select(table.c.id).where(table.c.id.in_(chunk), table.c.tags.is_not(None))
-            )
-            sync_tags_from_texts(session, tagged.all())
-            score_customers(session, chunk)
+def intake_of(role: str) -> str:
+    """How a lead entered by someone in `role` came in: "form" (a prospect), "import" (the system: the
+    command line, the demo), else "rep"."""
+    return _INTAKE_OF_ROLE.get(role, "rep")
+
+
+def new_lead_facts(
+    row: Mapping[str, object], *, phone: bool, email: bool, wechat: bool, tags: Iterable[str]
+) -> Facts:
+    """The facts of a lead about to be stored (`row`: its customer columns), as load_facts would read them
+    back: handles from its one contact, no decision maker yet."""
+    fields = {name: row.get(name) for name in _FACT_COLUMNS}
+    fields.update(phone=phone, email=email, wechat=wechat)
+    return Facts(fields=fields, tags=frozenset(tags))
 
 
 def score_before_routing(session: Session, customer_ids: Sequence[int]) -> None:
-    """Link the tags and score these leads in the caller's transaction: an import's new rows before they
-    are routed (the after-commit handler then finds them already scored), and the rows it updated."""
+    """Link the tags and score these customers in the caller's transaction (the rows an import updated)."""
     for start in range(0, len(customer_ids), 5000):
         chunk = list(customer_ids[start : start + 5000])
         tagged = session.scalars(

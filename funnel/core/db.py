@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -242,6 +243,31 @@ class ConcurrentReads:
 def _read(engine: Engine, job: Callable[[Session], _T]) -> _T:
     with session_scope(engine) as session:
         return job(session)
+
+
+# A lookup's values per query: well under SQLite's and PostgreSQL's bound-parameter limits.
+_IN_CHUNK = 500
+
+
+def rows_where_in(session: Session, query: Any, column: Any, values: Sequence[object]) -> list[Any]:
+    """Rows of `query` whose `column` is one of `values`, asked in chunks (one query per 500, not per row).
+
+    On PostgreSQL each chunk is a join against a VALUES list rather than `IN (...)`: since PostgreSQL 14 a
+    pg_trgm GIN index answers equality too, and for a long IN list on phone, email or customer_no the
+    planner picks it (a bitmap scan of posting lists that every number shares) over the btree: 1 s per 500
+    phones at 20,000 contacts, where the join is an index lookup per value. SQLite has no such index (its
+    "contains" search is a separate FTS table) and no column names for a VALUES list: IN it is."""
+    rows: list[Any] = []
+    distinct = list(dict.fromkeys(values))
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    for start in range(0, len(distinct), _IN_CHUNK):
+        chunk = distinct[start : start + _IN_CHUNK]
+        if on_postgres:
+            wanted = sa.values(sa.column("wanted", column.type), name="wanted").data([(v,) for v in chunk])
+            rows += session.execute(query.join(wanted, column == wanted.c.wanted))
+        else:
+            rows += session.execute(query.where(column.in_(chunk)))
+    return rows
 
 
 def take_write_lock(session: Session) -> None:

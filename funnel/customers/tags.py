@@ -141,18 +141,42 @@ def sync_tags_from_text(session: Session, customer_id: int) -> None:
     sync_tags_from_texts(session, [customer_id])
 
 
+class TagNames:
+    """Tag names as a writer of the old string gives them (the lead form, an import) resolved to the tag
+    list: the list read once, each name once. An unknown name follows the free-tags setting: kept as an
+    unmanaged tag when allowed, dropped (from the links and the display copy) otherwise."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.allow_free = get_settings().free_tags
+        self.by_name: dict[str, ListValue] = {}
+        # find_value's order: the first value in list order whose code or either name matches wins.
+        for value in reversed(list_values(session, TAG_LIST, include_inactive=True)):
+            for text in (value.name_zh, value.name_en, value.code):
+                self.by_name[text.casefold()] = value
+
+    def resolve(self, text: str | None) -> list[ListValue]:
+        """The values `text` names, each once, in the order written."""
+        items: list[ListValue] = []
+        for name in split_tags(text):
+            found = self.by_name.get(name.casefold())
+            if found is None:
+                if not self.allow_free or len(name) > CODE_MAX:
+                    continue  # refused as resolve_tags refuses it
+                found = save_value(self.session, TAG_LIST, code=name, managed=False)
+                self.by_name[name.casefold()] = found
+            if found not in items:
+                items.append(found)
+        return items
+
+
 def sync_tags_from_texts(session: Session, customer_ids: Sequence[int]) -> int:
     """The bulk form of `sync_tags_from_text` (an import's batch): the tag list read once, each name
     resolved once, links replaced and display copies written a few statements per 5,000 customers.
 
     Returns how many customers' links or display copy changed.
     """
-    allow_free = get_settings().free_tags
-    by_name: dict[str, ListValue] = {}
-    # find_value's order: the first value in list order whose code or either name matches wins.
-    for value in reversed(list_values(session, TAG_LIST, include_inactive=True)):
-        for text in (value.name_zh, value.name_en, value.code):
-            by_name[text.casefold()] = value
+    names = TagNames(session)
     changed = 0
     ids = list(dict.fromkeys(customer_ids))
     for start in range(0, len(ids), 5000):
@@ -164,16 +188,7 @@ def sync_tags_from_texts(session: Session, customer_ids: Sequence[int]) -> int:
             current[customer_id].add(tag_id)
         wanted: dict[int, list[ListValue]] = {}
         for customer_id, tags_text in texts.items():
-            items: list[ListValue] = []
-            for name in split_tags(tags_text):
-                found = by_name.get(name.casefold())
-                if found is None:
-                    if not allow_free or len(name) > CODE_MAX:
-                        continue  # refused as resolve_tags refuses it: dropped from the links
-                    found = save_value(session, TAG_LIST, code=name, managed=False)
-                    by_name[name.casefold()] = found
-                if found not in items:
-                    items.append(found)
+            items = names.resolve(tags_text)
             if {i.id for i in items} != current[customer_id] or display_text(
                 i.code for i in items
             ) != tags_text:

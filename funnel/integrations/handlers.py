@@ -25,9 +25,8 @@ def install_handlers() -> None:
     from funnel.closing import reminders
     from funnel.core.events import CustomerUpdated, LeadCreated, StageMoved
 
-    # Batch handlers run first (funnel.core.events.publish): a new lead is scored before it is routed.
-    subscribe_batch(LeadCreated, scoring.score_new_leads)
-    # then an unowned new lead goes through the routing rules (once per commit, a whole import batch)
+    # A new lead is stored scored, with its tags linked (funnel.capture.leads.store_leads); an unowned one
+    # goes through the routing rules after the commit (once per commit, a whole import batch).
     subscribe_batch(LeadCreated, route_new_leads)
     subscribe(CustomerUpdated, scoring.score_updated_customer)
     subscribe(StageMoved, scoring.score_after_stage)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from funnel.core.settings import DATA_DIR, get_settings
@@ -97,14 +97,18 @@ class Pipeline:
 
     def resolve(self, value: str) -> str | None:
         """The stage or outcome key for a key, a display name in any language, or an alias."""
-        wanted = _fold(value)
-        if not wanted:
-            return None
+        return self._spellings.get(_fold(value))
+
+    @cached_property
+    def _spellings(self) -> dict[str, str]:
+        """{folded spelling: key}, built once (an import resolves a stage per row); the first stage that
+        has a spelling keeps it."""
+        found: dict[str, str] = {}
         for stage in (*self.stages, *self.outcomes.values()):
-            spellings = {stage.key, *stage.names.values(), *stage.aliases}
-            if wanted in {_fold(s) for s in spellings}:
-                return stage.key
-        return None
+            for spelling in (stage.key, *stage.names.values(), *stage.aliases):
+                if _fold(spelling):
+                    found.setdefault(_fold(spelling), stage.key)
+        return found
 
 
 def _fold(text: str) -> str:
