@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
 from funnel.access.permissions import EVERYTHING, Actor, allowed, can_see, customer_scope, require
@@ -65,6 +65,9 @@ UPDATED_FIELDS = (
 )  # fmt: skip
 # Rows are written this many at a time, one transaction per batch (new leads: one INSERT per table).
 _WRITE_BATCH = 1000
+# Updates are flushed this many at a time, in one savepoint (a savepoint and a flush per row were most of
+# a re-import); a group that meets a concurrent edit is rolled back and its rows applied one at a time.
+_UPDATE_GROUP = 200
 # A row whose customer someone else saved meanwhile is reloaded and applied again this many times in all.
 _ATTEMPTS = 3
 # On SQLite, the pause between two batches in which a waiting writer's busy handler finds the lock free.
@@ -90,6 +93,17 @@ class ImportReport:
     @property
     def imported(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class _Applied:
+    """An update applied in memory in the open group, with what to report once the group is flushed."""
+
+    row: ParsedRow
+    customer_id: int
+    owner_id: int | None
+    warnings: list[FieldError]
+    changed: bool
 
 
 @dataclass
@@ -149,6 +163,9 @@ class _Importer:
         self.pending: list[NewLead] = []
         self.pending_ids: set[str] = set()
         self.updated_ids: list[int] = []  # customers this batch changed: their tags linked, scored again
+        # Updates not yet flushed: applied in memory inside one savepoint, counted once it holds.
+        self.group: list[_Applied] = []
+        self.group_savepoint: SessionTransaction | None = None
 
     def _load_states(self, ids: list[int]) -> dict[int, _State]:
         """Customers with their primary contact, first opportunity and the stages they have events for."""
@@ -211,34 +228,75 @@ class _Importer:
                 self._create(row, owner_id)
             else:
                 self._apply_update(row, customer_id, owner_id)
-        self._store_pending()
+        self._store_pending()  # closes the group of updates first
         if self.updated_ids:  # as an edit in the app does (funnel.capture.scoring.score_updated_customer)
             score_before_routing(self.session, self.updated_ids)
             self.updated_ids = []
 
     def _apply_update(self, row: ParsedRow, customer_id: int, owner_id: int | None) -> None:
-        """Update a customer in a savepoint; if someone saved it since it was read, reload and apply again."""
+        """Apply an update in the open group of updates (one savepoint, one flush for _UPDATE_GROUP rows)."""
+        if self.group_savepoint is None:
+            self.group_savepoint = self.session.begin_nested()
+            # The group's changes are flushed once, at its end, where the version checks run for all of it.
+            self.session.autoflush = False
+        warnings: list[FieldError] = []
+        changed = self._update(row, self._state(customer_id), owner_id, warnings)
+        self.group.append(_Applied(row, customer_id, owner_id, warnings, changed))
+        if len(self.group) >= _UPDATE_GROUP:
+            self._close_group()
+
+    def _close_group(self) -> None:
+        """Flush the open group of updates; if someone saved one of its customers since it was read, roll
+        the group back and apply its rows again one savepoint each (each reloaded and retried)."""
+        savepoint, group = self.group_savepoint, self.group
+        if savepoint is None:
+            return
+        self.group_savepoint, self.group = None, []
+        try:
+            self.session.flush()  # the version check: StaleDataError when a customer changed meanwhile
+            savepoint.commit()
+            held = True
+        except StaleDataError:
+            savepoint.rollback()
+            held = False
+        finally:
+            self.session.autoflush = True
+        if held:
+            for applied in group:
+                self._count(applied)
+            return
+        for applied in group:
+            self.states.pop(applied.customer_id, None)
+        for applied in group:
+            self._apply_alone(applied.row, applied.customer_id, applied.owner_id)
+
+    def _apply_alone(self, row: ParsedRow, customer_id: int, owner_id: int | None) -> None:
+        """Update a customer in its own savepoint; if someone saved it since it was read, reload and apply
+        again, _ATTEMPTS times in all."""
         for _attempt in range(_ATTEMPTS):
             state = self._state(customer_id)
             warnings: list[FieldError] = []
             try:
                 with self.session.begin_nested():
                     changed = self._update(row, state, owner_id, warnings)
-                    self.session.flush()  # the version check: StaleDataError when it changed meanwhile
+                    self.session.flush()
             except StaleDataError:
                 self.states.pop(customer_id, None)
                 continue
-            self.report.warnings.extend((row.number, warning) for warning in warnings)
-            if changed:
-                self.report.updated += 1
-                self.updated_ids.append(customer_id)
-            else:
-                self.report.unchanged += 1
+            self._count(_Applied(row, customer_id, owner_id, warnings, changed))
             return
         params = {"customer_no": self._state(customer_id).customer.customer_no, "attempts": str(_ATTEMPTS)}
         self.report.rejected.append(
             (row.number, [FieldError(FORM, "import.error.changed_meanwhile", params)])
         )
+
+    def _count(self, applied: _Applied) -> None:
+        self.report.warnings.extend((applied.row.number, warning) for warning in applied.warnings)
+        if applied.changed:
+            self.report.updated += 1
+            self.updated_ids.append(applied.customer_id)
+        else:
+            self.report.unchanged += 1
 
     def _state(self, customer_id: int) -> _State:
         if customer_id not in self.states:  # created by an earlier row of this file
@@ -268,6 +326,7 @@ class _Importer:
         if not name:
             return None
         if name.casefold() not in self.users:
+            self._close_group()  # nor the new user, whose id later rows use
             user = create_inactive_owner(self.session, display_name=name, actor=self.actor)
             self.users[name.casefold()] = user.id
             self.report.new_owners.append(name)
@@ -295,6 +354,7 @@ class _Importer:
 
     def _store_pending(self) -> None:
         """Write the queued new leads through the bulk form of the lead write path."""
+        self._close_group()  # a group rolled back must not take the new leads with it
         ids = store_leads(self.session, self.pending, actor=self.actor, pipeline=self.pipeline)
         for customer_id, new in zip(ids, self.pending, strict=True):
             self._remember(new.cleaned, customer_id, new.customer_no)
