@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor, allowed, can_see, require, require_customer
@@ -37,6 +37,7 @@ from funnel.customers.numbering import unused_customer_no
 from funnel.customers.tags import TagNames, display_text
 from funnel.pipeline.rules import first_contact, funnel_state, new_lead_history, stage_after
 from funnel.pipeline.stages import OUTCOMES, Pipeline, get_pipeline
+from funnel.store.bulk import BulkLoader
 from funnel.store.models import (
     Activity,
     AuditLog,
@@ -446,10 +447,11 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
             tags=(t.code for t in tags),
         )  # fmt: skip
         customers[-1]["score"], customers[-1]["score_reasons"] = score_facts(rules, facts)
-    # A Core insert of many rows (executemany), then the ids looked up by the unique customer numbers: on
-    # SQLite, an ORM insert with RETURNING in parameter order falls back to one statement per row (SQLite
-    # does not promise RETURNING's order), which was a third of a 100,000-row import.
-    session.execute(insert(cast(Table, Customer.__table__)), customers)
+    # A bulk insert (COPY on PostgreSQL, the driver's executemany on SQLite), then the ids looked up by the
+    # unique customer numbers: on SQLite an insert with RETURNING in parameter order goes row by row
+    # (SQLite does not promise RETURNING's order), which was a third of a 100,000-row import.
+    loader = BulkLoader(session.connection())
+    loader.insert(cast(Table, Customer.__table__), customers)
     numbers = [lead.customer_no for lead in leads]
     query = select(Customer.customer_no, Customer.id)
     id_of: dict[str, int] = dict(rows_where_in(session, query, Customer.customer_no, numbers))
@@ -497,7 +499,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
             session,
             events.LeadCreated(customer_id, lead.customer_no, c.channel, lead.owner_id, actor.role),
         )
-    # Core inserts of the tables: many rows in one statement, no ORM object per row.
+    # The other tables' rows in bulk too: no ORM object and no SQLAlchemy parameter handling per row.
     for model, rows in (
         (Contact, contacts),
         (StageEvent, stage_events),
@@ -506,6 +508,5 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
         (AuditLog, audit_rows),
         (CustomerTag, links),
     ):
-        if rows:
-            session.execute(insert(cast(Table, model.__table__)), rows)
+        loader.insert(cast(Table, model.__table__), rows)
     return ids

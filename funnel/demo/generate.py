@@ -29,10 +29,10 @@ from funnel.core.settings import get_settings
 from funnel.customers.lists_seed import seed_lists
 from funnel.customers.tags import TAG_LIST
 from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
-from funnel.demo.load import BulkLoader, bulk_load_settings
 from funnel.demo.people import pools_for
 from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
+from funnel.store.bulk import BulkLoader, bulk_load_settings
 from funnel.store.models import Base, Contact, Customer, ListItem, User
 
 # Leads drawn, inserted and dropped at a time: bounds memory (a batch of rows is ~8 KB a lead); the rows
