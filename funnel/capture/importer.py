@@ -147,8 +147,11 @@ class _Importer:
         self.ids: dict[str, int] = {ext: cid for ext, cid in known}
         self.states = self._load_states(sorted(self.ids.values()))
         self.contacts: dict[tuple[str, str], tuple[int | None, str]] = {}
+        # Only a row without an external id is checked for a duplicate person, so only its handles are
+        # looked up (a handle a row with an id shares with it is then found stored, not taken by that row).
+        checked = [r.cleaned for r in rows if not r.cleaned.external_id]
         for kind in CONTACT_KEYS:
-            values = sorted({getattr(r.cleaned, kind) for r in rows if getattr(r.cleaned, kind)})
+            values = sorted({getattr(lead, kind) for lead in checked if getattr(lead, kind)})
             column = getattr(Contact, kind)
             query = select(column, Customer.id, Customer.customer_no).join(Customer)
             found = rows_where_in(session, query, column, values)

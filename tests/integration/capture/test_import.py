@@ -310,6 +310,31 @@ def test_rows_without_external_id_that_repeat_a_contact_are_rejected_naming_the_
     ]
 
 
+def test_a_row_without_external_id_is_a_duplicate_of_whoever_holds_its_handle_first(engine, tmp_path):
+    # Only rows without an external id are checked (and only their handles looked up): a row with an id
+    # sharing a stored customer's phone does not take that phone over in the check of a later row.
+    import_file(engine, _write_csv(tmp_path / "a.csv", ["name", "phone"], [["Stored", "13800138100"]]),
+                actor=SYSTEM)  # fmt: skip
+    rows = [
+        ["x-1", "With id", "13800138100", ""],  # shares the stored phone: stored, not checked
+        ["x-2", "With id too", "", "new@x.com"],  # a new handle, first held by this row
+        ["", "No id", "13800138100", ""],
+        ["", "No id either", "", "NEW@x.com"],
+    ]
+
+    report = import_file(
+        engine, _write_csv(tmp_path / "b.csv", ["external_id", "name", "phone", "email"], rows), actor=SYSTEM
+    )
+
+    with session_scope(engine) as s:
+        number = dict(s.execute(select(Customer.name, Customer.customer_no)).all())
+    assert report.created == 2
+    assert [(row, e[0].code, e[0].params) for row, e in report.rejected] == [
+        (4, "error.duplicate", {"customer_no": number["Stored"]}),
+        (5, "error.duplicate", {"customer_no": number["With id too"]}),
+    ]
+
+
 def test_an_unknown_owner_becomes_an_inactive_rep_and_known_ones_are_matched(engine, tmp_path, capsys):
     with session_scope(engine) as s:
         s.add_all(
