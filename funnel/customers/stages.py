@@ -32,10 +32,11 @@ NOTE_REQUIRED = "other"
 
 
 def _apply_state(customer: Customer, state: FunnelState) -> None:
-    customer.furthest_stage = state.furthest_stage
-    customer.won_at = state.won_at
-    customer.lost_at = state.lost_at
-    customer.closed_at = state.closed_at
+    # Only what differs is set: setting an equal value still marks the row modified, and a re-import of
+    # 100,000 unchanged rows then made the flush compare every attribute of every customer.
+    for name in ("furthest_stage", "won_at", "lost_at", "closed_at"):
+        if getattr(customer, name) != getattr(state, name):
+            setattr(customer, name, getattr(state, name))
 
 
 def customer_values(customer: Customer) -> dict[str, object]:
