@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -32,7 +33,7 @@ from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
 from funnel.demo.people import pools_for
 from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
-from funnel.store.bulk import BulkLoader, bulk_load_settings
+from funnel.store.bulk import BulkLoader, bulk_load_settings, deferred_indexes
 from funnel.store.models import Base, Contact, Customer, ListItem, User
 
 # Leads drawn, inserted and dropped at a time: bounds memory (a batch of rows is ~8 KB a lead); the rows
@@ -253,7 +254,10 @@ def generate_demo(
         connection = session.connection()
         loader = BulkLoader(connection)
         tables = demo_tables()
-        with bulk_load_settings(connection):
+        # Into empty tables the indexes are built once after the rows (not kept row by row); appending,
+        # the rows already there would be indexed again, so they are kept as they are.
+        indexes = nullcontext() if existing else deferred_indexes(connection, tables)
+        with bulk_load_settings(connection), indexes:
             for start in range(0, leads, BATCH_LEADS):
                 for _ in range(min(BATCH_LEADS, leads - start)):
                     rows.add_lead()

@@ -126,8 +126,57 @@ def bulk_load_settings(connection: Connection) -> Iterator[None]:
         return
     raw: Any = connection.connection.driver_connection
     (cache_size,) = raw.execute("PRAGMA cache_size").fetchone()
+    (mmap_size,) = raw.execute("PRAGMA mmap_size").fetchone()
     raw.execute(f"PRAGMA cache_size={-SQLITE_LOAD_CACHE_KIB}")
+    # Pages read through the memory map count as the process's resident memory: rebuilding the indexes
+    # of a million-lead load reads the whole file, through the map up to its 256 MB on top of the cache.
+    raw.execute("PRAGMA mmap_size=0")
     try:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size={cache_size}")
+        raw.execute(f"PRAGMA mmap_size={mmap_size}")
+
+
+@contextmanager
+def deferred_indexes(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
+    """Drop the tables' secondary indexes for a load into empty tables and build them again after it.
+
+    Building an index once over the loaded rows sorts them; keeping ~30 indexes as each row arrives is a
+    random write per index and row, most of a million-lead demo load. Indexes behind a primary key or a
+    unique constraint stay (they check the rows as they arrive), and so do SQLite's search triggers. The
+    drop and the rebuild are in the caller's transaction (DDL is transactional on both backends): a load
+    that fails leaves the indexes as they were.
+    """
+    names = [table.name for table in tables]
+    if connection.dialect.name == "sqlite":
+        raw: Any = connection.connection.driver_connection
+        if not raw.in_transaction:
+            # The driver opens a transaction only before a data change; a DROP INDEX before any would
+            # commit on its own, and a failed load would leave the table without it.
+            raw.execute("BEGIN")
+        marks = ", ".join("?" * len(names))
+        found = connection.exec_driver_sql(
+            f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks})",
+            tuple(names),
+        ).all()
+    else:
+        found = connection.exec_driver_sql(
+            "SELECT ci.relname, pg_get_indexdef(ci.oid) FROM pg_index x "
+            "JOIN pg_class ci ON ci.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = current_schema() AND t.relname = ANY(%(tables)s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+            {"tables": names},
+        ).all()
+    preparer = connection.dialect.identifier_preparer
+    for name, _ in found:
+        connection.exec_driver_sql(f"DROP INDEX {preparer.quote(name)}")
+    yield
+    if connection.dialect.name == "postgresql":
+        # Room to sort a million customers' keys in memory rather than in temporary files (the default is
+        # 64 MB); the server's memory, for this transaction only.
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    for _, ddl in found:
+        connection.exec_driver_sql(ddl)

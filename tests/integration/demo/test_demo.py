@@ -22,11 +22,13 @@ from funnel.core.clock import utcnow
 from funnel.core.db import session_scope
 from funnel.core.settings import PROJECT_ROOT
 from funnel.customers.numbering import _NO_ALPHABET, new_customer_no
+from funnel.customers.search import search_condition, search_index_problems
 from funnel.demo.catalog import CHANNELS
 from funnel.demo.deals import payment_schedule
 from funnel.demo.generate import DemoError, demo_tables, generate_demo
 from funnel.demo.journey import BEIJING, WORK_END, WORK_START, step_rate, working_time
 from funnel.pipeline.stages import LOST, WON, get_pipeline
+from funnel.store.bulk import BulkLoader
 from funnel.store.models import (
     Activity,
     Contract,
@@ -351,3 +353,47 @@ def test_drawing_unique_values_ends_even_when_the_pool_is_exhausted():
     values = [unique("a@x.cn", taken, lambda: "a@x.cn") for _ in range(3)]
 
     assert values == ["a.2@x.cn", "a.3@x.cn", "a.4@x.cn"]
+
+
+def _indexes(engine: Engine) -> set[tuple[str, str]]:
+    """Every index of the database with its definition."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+        else:
+            query = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        return {(name, ddl) for name, ddl in conn.exec_driver_sql(query)}
+
+
+def test_a_load_into_an_empty_database_rebuilds_every_index_it_set_aside_and_search_finds_the_leads(engine):
+    before = _indexes(engine)
+    assert any(name == "ix_customer_funnel" for name, _ in before)
+
+    generate_demo(engine, leads=LEADS, seed=42, anchor=ANCHOR, actor=SYSTEM)
+
+    assert _indexes(engine) == before
+    with session_scope(engine) as session:
+        some = session.execute(select(Customer.id, Customer.name).order_by(Customer.id).limit(1)).one()
+        condition = search_condition(session, [], some.name)
+        assert some.id in session.scalars(select(Customer.id).where(condition))
+        assert search_index_problems(session) == []
+
+
+def test_a_load_that_fails_midway_leaves_no_rows_and_every_index(engine, monkeypatch):
+    before = _indexes(engine)
+    original = BulkLoader.insert
+    inserted: list[str] = []
+
+    def failing_insert(self, table, rows):
+        inserted.append(table.name)
+        if len(inserted) > len(demo_tables()):  # the second batch of leads
+            raise RuntimeError("disk full")
+        return original(self, table, rows)
+
+    monkeypatch.setattr(BulkLoader, "insert", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        generate_demo(engine, leads=6_000, seed=42, anchor=ANCHOR, actor=SYSTEM)
+
+    assert _indexes(engine) == before
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
