@@ -17,17 +17,17 @@ and by the app when stale (`is_stale`: older than STALE_DAYS, or the closed hist
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from funnel.core.clock import utcnow
-from funnel.core.db import session_scope
+from funnel.core.db import rows_where_in, session_scope
 from funnel.store.models import Customer, CustomerTag, ListItem, ScoreModel
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -37,6 +37,11 @@ MIN_PER_CLASS = 20
 TRAIN_SHARE = 0.7  # the earliest 70 % of closed deals (by close date) train, the latest 30 % evaluate
 STALE_DAYS = 7
 STALE_GROWTH = 1.2
+# The latest closed deals the model learns from: recent selling is what it should reflect, and at a million
+# customers all of them (hundreds of thousands of rows as Python objects and a dense matrix) took the app
+# past 4 GB resident when the scoring page retrained on open.
+MAX_TRAINING = 50_000
+PREDICT_CHUNK = 5_000  # customers scored and updated at a time
 TOP_REASONS = 3
 FEATURE_COLUMNS = ("channel", "campaign", "region", "industry", "grade", "intake")
 
@@ -73,31 +78,54 @@ class Row:
     score: int | None
 
 
-def _rows(session: Session, *, closed_only: bool) -> list[Row]:
-    cols = [
-        Customer.id,
-        *(getattr(Customer, c) for c in FEATURE_COLUMNS),
-        Customer.status,
-        Customer.closed_at,
-    ]
-    query = select(*cols, Customer.score)
-    if closed_only:
-        query = query.where(Customer.status.in_(("won", "lost")), Customer.closed_at.is_not(None))
+def _rows(session: Session, query: sa.Select[Any]) -> list[Row]:
+    """The customers `query` selects (it selects `_ROW_COLUMNS`), each with its features and tags."""
+    n = len(FEATURE_COLUMNS)
     rows: dict[int, Row] = {}
     for r in session.execute(query):
-        n = len(FEATURE_COLUMNS)
         features = [
             f"{name}={value}" for name, value in zip(FEATURE_COLUMNS, r[1 : 1 + n], strict=True) if value
         ]
         rows[r[0]] = Row(r[0], features, r[1 + n], r[2 + n], r[3 + n])
-    tag_query = select(CustomerTag.customer_id, ListItem.code).join(
-        ListItem, ListItem.id == CustomerTag.tag_id
-    )
-    for customer_id, code in session.execute(tag_query):
-        row = rows.get(customer_id)
-        if row is not None:
-            row.features.append(f"tag={code}")
+    if rows:
+        tags = select(CustomerTag.customer_id, ListItem.code).join(
+            ListItem, ListItem.id == CustomerTag.tag_id
+        )
+        for customer_id, code in rows_where_in(session, tags, CustomerTag.customer_id, list(rows)):
+            rows[customer_id].features.append(f"tag={code}")
     return list(rows.values())
+
+
+_ROW_COLUMNS = (
+    Customer.id,
+    *(getattr(Customer, c) for c in FEATURE_COLUMNS),
+    Customer.status,
+    Customer.closed_at,
+    Customer.score,
+)
+
+
+def _closed_rows(session: Session) -> list[Row]:
+    """The latest MAX_TRAINING closed customers (all of them below that), oldest first."""
+    query = (
+        select(*_ROW_COLUMNS)
+        .where(Customer.status.in_(("won", "lost")), Customer.closed_at.is_not(None))
+        .order_by(Customer.closed_at.desc(), Customer.id.desc())
+        .limit(MAX_TRAINING)
+    )
+    return sorted(_rows(session, query), key=lambda r: (r.closed_at, r.customer_id))
+
+
+def _all_rows_in_chunks(session: Session) -> Iterator[list[Row]]:
+    """Every customer, PREDICT_CHUNK at a time in id order: memory holds one chunk at a million."""
+    after = 0
+    while True:
+        query = select(*_ROW_COLUMNS).where(Customer.id > after).order_by(Customer.id).limit(PREDICT_CHUNK)
+        chunk = _rows(session, query)
+        if not chunk:
+            return
+        yield chunk
+        after = chunk[-1].customer_id
 
 
 def auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
@@ -126,7 +154,7 @@ def train(session: Session) -> TrainResult:
     """Fit on the closed history before the time cut, evaluate after it, store the model if trained."""
     from sklearn.linear_model import LogisticRegression
 
-    closed = sorted(_rows(session, closed_only=True), key=lambda r: (r.closed_at, r.customer_id))
+    closed = _closed_rows(session)
     won = sum(1 for r in closed if r.status == "won")
     lost = len(closed) - won
     cut = int(len(closed) * TRAIN_SHARE)
@@ -161,7 +189,7 @@ def train(session: Session) -> TrainResult:
     session.add(
         ScoreModel(
             trained_at=utcnow(),
-            closed=len(closed),
+            closed=closed_count(session),  # the whole history, which is_stale compares with
             auc_learned=auc_learned,
             auc_rule=auc_rule,
             model={
@@ -206,13 +234,15 @@ def predict_all(session: Session) -> int:
         .where(table.c.id == bindparam("b_id"))
         .values(win_probability=bindparam("b_p"), win_reasons=bindparam("b_r"), updated_at=table.c.updated_at)
     )
-    batch: list[dict[str, object]] = []
-    for row in _rows(session, closed_only=False):
-        probability, reasons = explain(stored.model, row.features)
-        batch.append({"b_id": row.customer_id, "b_p": round(probability, 4), "b_r": reasons})
-    for start in range(0, len(batch), 5000):
-        session.execute(stmt, batch[start : start + 5000])
-    return len(batch)
+    count = 0
+    for chunk in _all_rows_in_chunks(session):
+        batch = []
+        for row in chunk:
+            probability, reasons = explain(stored.model, row.features)
+            batch.append({"b_id": row.customer_id, "b_p": round(probability, 4), "b_r": reasons})
+        session.execute(stmt, batch)
+        count += len(batch)
+    return count
 
 
 def closed_count(session: Session) -> int:

@@ -6,9 +6,10 @@ import random
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from funnel.access.permissions import SYSTEM, Actor
+from funnel.capture import learned_score
 from funnel.capture.leads import LeadInput, create_lead
 from funnel.capture.learned_score import MIN_CLOSED, auc, is_stale, latest_model, train
 from funnel.capture.scoring import BASE, score_customers
@@ -189,6 +190,32 @@ def test_the_learned_model_beats_a_constant_on_held_out_deals(session):
         select(Customer.win_probability).where(Customer.channel == "转介绍")
     ) > session.scalar(select(Customer.win_probability).where(Customer.channel == "广告投放"))
     assert not is_stale(session)
+
+
+def test_the_model_learns_from_the_latest_closed_deals_and_scores_every_customer_a_chunk_at_a_time(
+    session, monkeypatch
+):
+    _history(session, 400, random.Random(5))
+    monkeypatch.setattr(learned_score, "MAX_TRAINING", 250)
+    monkeypatch.setattr(learned_score, "PREDICT_CHUNK", 7)
+    latest = set(session.scalars(select(Customer.id).order_by(Customer.closed_at.desc()).limit(250)))
+    read: list[set[int]] = []
+    original = learned_score._rows
+
+    def recording_rows(session, query):
+        rows = original(session, query)
+        read.append({row.customer_id for row in rows})
+        return rows
+
+    monkeypatch.setattr(learned_score, "_rows", recording_rows)
+
+    result = train(session)
+
+    assert result.trained and (result.closed, result.train_size, result.test_size) == (250, 175, 75)
+    assert read[0] == latest
+    assert result.predicted == 400 and max(len(ids) for ids in read[1:]) == 7
+    assert session.scalar(select(func.count()).where(Customer.win_probability.is_(None))) == 0
+    assert not is_stale(session)  # the stored history is all 400 closed deals, not the 250 used
 
 
 def test_too_little_history_trains_nothing(session):
