@@ -255,6 +255,17 @@ def list_customers(
         raise ValidationError([FieldError("sort", "leads.error.choice_invalid", {"value": sort})])
     now = now or utcnow()
     conds = _conditions(session, actor=actor, search=search, status=status, filters=filters, now=now)
+    # The page's ids first, then its rows: with an offset the database skips rows of the id query alone,
+    # where skipping rows of the full query computed every per-row subquery below for each skipped row
+    # (the last page of a million customers took over 5 minutes on SQLite).
+    page_ids = (
+        select(Customer.id)
+        .where(*conds)
+        .order_by(*SORTS[sort]())
+        .limit(limit)
+        .offset(max(offset, 0))
+        .scalar_subquery()
+    )
     stmt = (
         select(
             Customer.id,
@@ -281,10 +292,8 @@ def list_customers(
             task_overdue(now).label("task_overdue"),
         )
         .outerjoin(User, User.id == Customer.owner_id)
-        .where(*conds)
+        .where(Customer.id.in_(page_ids))
         .order_by(*SORTS[sort]())
-        .limit(limit)
-        .offset(max(offset, 0))
     )
     rows = session.execute(stmt).all()
     frame = pd.DataFrame(rows, columns=list(LEAD_COLUMNS))

@@ -33,7 +33,7 @@ from funnel.demo.catalog import DEMO_PASSWORD, DEMO_USERS
 from funnel.demo.people import pools_for
 from funnel.demo.rows import TABLES, DemoRows, Rep
 from funnel.pipeline.stages import get_pipeline
-from funnel.store.bulk import BulkLoader, bulk_load_settings, deferred_indexes
+from funnel.store.bulk import BulkLoader, bulk_load_settings, deferred_indexes, refresh_statistics
 from funnel.store.models import Base, Contact, Customer, ListItem, User
 
 # Leads drawn, inserted and dropped at a time: bounds memory (a batch of rows is ~8 KB a lead); the rows
@@ -266,4 +266,5 @@ def generate_demo(
                     loader.insert(table, batch[table.name])
                 del batch
         _sync_sequences(session, [table for table in tables if rows.counts[table.name]])
+        refresh_statistics(connection, tables)
     return DemoSummary(leads, seed, anchor, rows.counts, users, time.perf_counter() - started)

@@ -180,3 +180,20 @@ def deferred_indexes(connection: Connection, tables: Sequence[Table]) -> Iterato
         connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     for _, ddl in found:
         connection.exec_driver_sql(ddl)
+
+
+def refresh_statistics(connection: Connection, tables: Sequence[Table]) -> None:
+    """Table statistics for the planner after a bulk load, in the caller's transaction.
+
+    SQLite keeps none until ANALYZE runs, and without them picks plans for a million-row table as if it
+    were small: the leads list's first page took 3.8 s instead of 44 ms. A sampled ANALYZE
+    (analysis_limit) takes about 2 s at a million customers. PostgreSQL's autovacuum would get there, a
+    minute or more after the load.
+    """
+    preparer = connection.dialect.identifier_preparer
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        connection.exec_driver_sql("ANALYZE")
+    else:
+        names = ", ".join(preparer.format_table(table) for table in tables)
+        connection.exec_driver_sql(f"ANALYZE {names}")

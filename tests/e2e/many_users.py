@@ -116,6 +116,14 @@ def resident_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def file_resident_kib(pid: int) -> int:
+    """RssFile of a process in KiB: the file-backed part of its resident memory (SQLite's memory map)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    return 0
+
+
 class MemorySampler:
     """Samples a process's resident memory every `interval` s; the peak is kept per label (what runs now)."""
 
@@ -123,6 +131,7 @@ class MemorySampler:
         self.pid, self.interval = pid, interval
         self.label = "start"
         self.peak_kib: dict[str, int] = {}
+        self.peak_file_kib: dict[str, int] = {}  # of which file-backed, at the same peak sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -138,9 +147,12 @@ class MemorySampler:
         while not self._stop.is_set():
             try:
                 rss, _ = resident_kib(self.pid)
+                file_backed = file_resident_kib(self.pid)
             except (OSError, KeyError):
                 return
-            self.peak_kib[self.label] = max(self.peak_kib.get(self.label, 0), rss)
+            if rss > self.peak_kib.get(self.label, 0):
+                self.peak_kib[self.label] = rss
+                self.peak_file_kib[self.label] = file_backed
             self._stop.wait(self.interval)
 
     @property
@@ -361,6 +373,7 @@ class WalkResult:
     peak_rss_mb: dict[str, float]  # page (or "leads page N") -> the server's peak resident memory there
     errors: list[str]
     seconds: dict[str, float]
+    file_rss_mb: dict[str, float] = field(default_factory=dict)  # of which file-backed (SQLite's map)
 
 
 async def _walk(
@@ -410,6 +423,7 @@ async def _walk(
         await browser.close()
     for label, kib in sampler.peak_kib.items():
         result.peak_rss_mb[label] = round(kib / 1024, 1)
+        result.file_rss_mb[label] = round(sampler.peak_file_kib.get(label, 0) / 1024, 1)
 
 
 async def _page_through_leads(page: Any, visit: Any, timeout_ms: float) -> None:
@@ -462,7 +476,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         walk = walk_pages(server, timeout=args.timeout)
         print(
             json.dumps(
-                {"peak_rss_mb": walk.peak_rss_mb, "seconds": walk.seconds, "errors": walk.errors}, indent=1
+                {
+                    "peak_rss_mb": walk.peak_rss_mb,
+                    "of_which_file_backed_mb": walk.file_rss_mb,
+                    "seconds": walk.seconds,
+                    "errors": walk.errors,
+                },
+                indent=1,
             )
         )
         return 1 if walk.errors else 0
