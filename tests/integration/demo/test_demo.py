@@ -372,6 +372,12 @@ def test_a_load_into_an_empty_database_rebuilds_every_index_it_set_aside_and_sea
     generate_demo(engine, leads=LEADS, seed=42, anchor=ANCHOR, actor=SYSTEM)
 
     assert _indexes(engine) == before
+    with engine.connect() as conn:  # the planner has statistics for the loaded tables (ANALYZE ran)
+        if engine.dialect.name == "sqlite":
+            stats = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'customer'"
+        else:
+            stats = "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'customer' AND last_analyze IS NOT NULL"
+        assert conn.exec_driver_sql(stats).scalar() > 0
     with session_scope(engine) as session:
         some = session.execute(select(Customer.id, Customer.name).order_by(Customer.id).limit(1)).one()
         condition = search_condition(session, [], some.name)
