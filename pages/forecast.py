@@ -101,10 +101,15 @@ with right:
     st.dataframe(totals, hide_index=True, width="stretch")
 
 st.subheader(tr("forecast.deals_title"))
-deals = result.deals[result.deals["amount"] > 0].sort_values("weighted", ascending=False)
+with_amount = result.deals[result.deals["amount"] > 0]
+# The largest weighted deals, not every one: at a million customers there are a quarter of a million open
+# deals, and sending them all to the browser held the server past 1 GB (#12). The totals count them all.
+deals = with_amount.sort_values("weighted", ascending=False).head(parts.DEALS_SHOWN)
 if deals.empty:
     st.info(tr("forecast.no_deals"))
 else:
+    if len(with_amount) > len(deals):
+        st.caption(tr("forecast.deals.top", shown=f"{len(deals):,}", total=f"{len(with_amount):,}"))
     # Labels by dictionary, not per row: the table can hold tens of thousands of deals.
     stage_names = {key: pipeline.name(key, lang) for key in pipeline.keys}
     category_names = {key: tr(f"forecast.category.{key}") for key in (*CATEGORIES, "omitted")}

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from funnel.capture.learned_score import MIN_CLOSED, latest_model, train, train_if_stale
+from funnel.capture.learned_score import MIN_CLOSED, latest_model, retrain_in_background, train
 from funnel.capture.scoring import KINDS, Rule, load_rules, save_rules, score_customers
 from funnel.core.db import session_scope
 from funnel.customers.lists import list_values
@@ -65,7 +65,10 @@ if st.button(tr("lists.save"), key="lists_save", type="primary"):
 st.subheader(tr("scoring.title"))
 with forms.guarded_read(), session_scope(get_engine()) as session:
     rules = load_rules(session, include_inactive=True)
-freshly = train_if_stale(get_engine())  # "by the app when stale": a cheap check, a retrain when due
+with forms.guarded_read():
+    # "By the app when stale": a cheap check here, the retrain (every customer rescored) on its own thread.
+    if retrain_in_background(get_engine()):
+        st.info(tr("scoring.retraining"))
 with forms.guarded_read(), session_scope(get_engine()) as session:
     model = latest_model(session)
     status = (model.auc_learned, model.auc_rule, model.closed, model.trained_at) if model else None

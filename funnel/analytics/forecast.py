@@ -34,6 +34,7 @@ from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.forecast_overrides import current_calls
 from funnel.analytics.rollups import readers_filter
 from funnel.core.clock import day_start_utc, team_today, team_zone, utcnow
+from funnel.core.frames import Kind, read_frame
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
 from funnel.store.models import Contract, Customer, ForecastSnapshot, Opportunity, StageEvent, User
 
@@ -143,12 +144,6 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _frame(rows: Any, columns: list[str]) -> pd.DataFrame:
-    """A DataFrame from result rows, made from plain tuples (pandas probes each SQLAlchemy Row's attributes
-    one by one, which took 3.6 s for 300,000 rows against 0.8 s from tuples)."""
-    return pd.DataFrame([tuple(row) for row in rows], columns=columns)
-
-
 @dataclass(frozen=True)
 class ForecastHistory:
     """Everything the forecast reads for one reader's customers, loaded in a few scans so that many as-of
@@ -210,52 +205,52 @@ def load_history(
 
 
 def _load_history(session: Session, scoped: CustomerFilter, *, labels: bool) -> ForecastHistory:
-    events = _frame(
-        session.execute(
-            _scoped(
-                select(
-                    StageEvent.customer_id,
-                    StageEvent.to_stage,
-                    StageEvent.at,
-                    Customer.created_at,
-                    StageEvent.id,
-                ).join(Customer, Customer.id == StageEvent.customer_id),
-                scoped,
-            )
+    events = read_frame(
+        session,
+        _scoped(
+            select(
+                StageEvent.customer_id,
+                StageEvent.to_stage,
+                StageEvent.at,
+                Customer.created_at,
+                StageEvent.id,
+            ).join(Customer, Customer.id == StageEvent.customer_id),
+            scoped,
         ),
-        ["customer_id", "stage", "at", "created_at", "id"],
+        {"customer_id": "int", "stage": "category", "at": "datetime", "created_at": "datetime", "id": "int"},
     )
     events = events.sort_values(["customer_id", "at", "id"], kind="stable").drop(columns="id")
-    events["stage"] = events["stage"].astype("category")
-    events["at"] = pd.to_datetime(events["at"])
-    events["created_at"] = pd.to_datetime(events["created_at"])
-    opportunities = _frame(
-        session.execute(
-            _scoped(
-                select(
-                    Opportunity.customer_id,
-                    Opportunity.amount,
-                    Opportunity.expected_close,
-                    Opportunity.created_at,
-                ).join(Customer, Customer.id == Opportunity.customer_id),
-                scoped,
-            )
+    opportunities = read_frame(
+        session,
+        _scoped(
+            select(
+                Opportunity.customer_id,
+                Opportunity.amount,
+                Opportunity.expected_close,
+                Opportunity.created_at,
+            ).join(Customer, Customer.id == Opportunity.customer_id),
+            scoped,
         ),
-        ["customer_id", "amount", "expected_close", "created_at"],
+        {"customer_id": "int", "amount": "float", "expected_close": "datetime", "created_at": "datetime"},
     )
-    opportunities["amount"] = opportunities["amount"].astype("float64")
-    opportunities["expected_close"] = pd.to_datetime(opportunities["expected_close"])
-    opportunities["created_at"] = pd.to_datetime(opportunities["created_at"])
-    names = ["customer_id", "customer_no", "name", "owner"]
-    label_rows: Any = []
+    names: dict[str, Kind] = {
+        "customer_id": "int",
+        "customer_no": "str",
+        "name": "str",
+        "owner": "str",
+    }
     if labels:
         query = select(Customer.id, Customer.customer_no, Customer.name, User.display_name).outerjoin(
             User, User.id == Customer.owner_id
         )
         conditions = scoped.conditions()
-        label_rows = session.execute(query.where(and_(*conditions)) if conditions else query)
+        label_frame = read_frame(session, query.where(and_(*conditions)) if conditions else query, names)
+    else:
+        label_frame = pd.DataFrame(
+            {name: pd.Series(dtype="int64" if name == "customer_id" else "str") for name in names}
+        )
     return ForecastHistory(
-        events=events.reset_index(drop=True), opportunities=opportunities, labels=_frame(label_rows, names)
+        events=events.reset_index(drop=True), opportunities=opportunities, labels=label_frame
     )
 
 

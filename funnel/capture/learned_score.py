@@ -16,7 +16,9 @@ and by the app when stale (`is_stale`: older than STALE_DAYS, or the closed hist
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +33,8 @@ from funnel.core.db import rows_where_in, session_scope
 from funnel.store.models import Customer, CustomerTag, ListItem, ScoreModel
 
 _CUSTOMERS = cast(Table, Customer.__table__)
+
+log = logging.getLogger(__name__)
 
 MIN_CLOSED = 200
 MIN_PER_CLASS = 20
@@ -265,11 +269,49 @@ def is_stale(session: Session, *, now: datetime | None = None) -> bool:
 
 
 def train_if_stale(engine: Engine) -> TrainResult | None:
-    """Retrain when stale (the scoring page calls it on open); None when the model is fresh or no history."""
+    """Retrain when stale, here and now; None when the model is fresh or there is no history."""
     with session_scope(engine) as session:
         if not is_stale(session):
             return None
         return train(session)
+
+
+# One retrain at a time per process: it rescores every customer, and two would only write the same scores.
+_retraining = threading.Lock()
+
+
+def retrain_in_background(engine: Engine) -> bool:
+    """Start a retrain on a thread of its own when the model is stale (the scoring page calls it on open);
+    True while one is running. At a million customers a retrain rescores every one of them, which took
+    the page four minutes when it waited for it; now it shows the model it has and says a newer is on
+    its way."""
+    if not _retraining.acquire(blocking=False):
+        return True
+    try:
+        with session_scope(engine) as session:
+            stale = is_stale(session)
+    except BaseException:
+        _retraining.release()
+        raise
+    if not stale:
+        _retraining.release()
+        return False
+
+    def run() -> None:
+        try:
+            train_if_stale(engine)
+        except Exception:  # a thread's failure reaches no page: the log says it, the next visit retries
+            log.exception("retraining the learned lead score failed")
+        finally:
+            _retraining.release()
+
+    threading.Thread(target=run, name="loudou-retrain-score", daemon=True).start()
+    return True
+
+
+def retraining() -> bool:
+    """Whether a retrain started by retrain_in_background is still running."""
+    return _retraining.locked()
 
 
 def train_score(engine: Engine) -> TrainResult:

@@ -46,6 +46,8 @@ MAX_WEEKS = 26  # the page's slider goes up to this; the forecast is made once f
 # in the app clears it at once (clear_area); one made outside the app (the CLI, an import job, another
 # server) shows within this many seconds.
 HISTORY_TTL_SECONDS = 600
+# How many open deals the page lists (the largest weighted first).
+DEALS_SHOWN = 1000
 
 
 @cached_shared(CUSTOMERS, ttl=HISTORY_TTL_SECONDS)

@@ -14,6 +14,7 @@ from funnel.core.clock import team_today
 from funnel.core.db import session_scope
 from funnel.demo.generate import generate_demo
 from funnel.store.models import ForecastSnapshot, Notification
+from pages._shared import forecast_parts
 from tests.app.helpers import metric_values, open_page
 
 
@@ -107,3 +108,20 @@ def test_the_weekly_summary_is_prepared_downloaded_and_announced_from_the_page(
     with session_scope(app_engine) as session:
         told = session.scalars(select(Notification.kind).where(Notification.kind == "weekly_summary")).all()
     assert len(told) >= 1
+
+
+def test_the_deals_table_lists_the_largest_weighted_deals_and_says_how_many_there_are(
+    app_as, app_engine: Engine, monkeypatch
+) -> None:
+    generate_demo(app_engine, leads=300, seed=3, actor=SYSTEM)
+    monkeypatch.setattr(forecast_parts, "DEALS_SHOWN", 5)
+    with session_scope(app_engine) as session:
+        deals = build_forecast(session, actor=SYSTEM).deals
+    with_amount = deals[deals["amount"] > 0]
+    assert len(with_amount) > 5
+    app: AppTest = open_page(app_as("manager"), "pages/forecast.py")
+    assert not app.exception
+    [table] = [df for df in app.dataframe if "customer_no" in df.value.columns]
+    assert len(table.value) == 5
+    assert table.value["customer_no"].tolist() == with_amount.nlargest(5, "weighted")["customer_no"].tolist()
+    assert any(f"The 5 largest weighted deals of {len(with_amount):,}" in c.value for c in app.caption)

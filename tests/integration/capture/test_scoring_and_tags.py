@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -289,3 +291,49 @@ def test_a_batch_handler_gets_all_events_of_a_commit_at_once(engine):
     finally:
         events._batch_handlers[events.LeadCreated].remove(count)
     assert calls == [3]
+
+
+def test_a_stale_model_is_retrained_on_a_thread_of_its_own_and_only_once_at_a_time(engine, monkeypatch):
+    with session_scope(engine) as s:
+        _history(s, 300, random.Random(2))
+    release = threading.Event()
+    started: list[int] = []
+    original = learned_score.train
+
+    def slow_train(session):
+        started.append(1)
+        release.wait(10)  # the page's caller returns while this still runs
+        return original(session)
+
+    monkeypatch.setattr(learned_score, "train", slow_train)
+    assert learned_score.retrain_in_background(engine) is True
+    assert learned_score.retrain_in_background(engine) is True  # still running: no second thread
+    assert learned_score.retraining()
+    release.set()
+    deadline = time.monotonic() + 30
+    while learned_score.retraining() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not learned_score.retraining() and started == [1]
+    with session_scope(engine) as s:
+        assert latest_model(s) is not None and not is_stale(s)
+    assert learned_score.retrain_in_background(engine) is False  # fresh now: nothing to start
+
+
+def test_a_failed_background_retrain_is_logged_and_the_next_visit_may_try_again(engine, monkeypatch, caplog):
+    with session_scope(engine) as s:
+        _history(s, 300, random.Random(3))
+
+    def failing_train(session):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(learned_score, "train", failing_train)
+    assert learned_score.retrain_in_background(engine) is True
+    deadline = time.monotonic() + 30
+    while learned_score.retraining() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not learned_score.retraining()
+    assert "retraining the learned lead score failed" in caplog.text
+    monkeypatch.undo()
+    assert learned_score.retrain_in_background(engine) is True  # still stale, so it starts again
+    while learned_score.retraining() and time.monotonic() < deadline:
+        time.sleep(0.05)
