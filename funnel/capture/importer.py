@@ -52,6 +52,7 @@ from funnel.customers.numbering import new_customer_no
 from funnel.customers.stages import add_history
 from funnel.customers.tags import TAG_LIST, same_tags
 from funnel.pipeline.stages import WON, Pipeline, get_pipeline
+from funnel.store.bulk import refresh_stale_statistics
 from funnel.store.models import Contact, Customer, Opportunity, StageEvent, User
 
 __all__ = [
@@ -573,6 +574,8 @@ def import_file(
         finally:
             session.rollback()  # a dry run's writes, or a batch cut short by an error
             events.take_pending(session)
+    if not dry_run and report.created:
+        refresh_stale_statistics(engine)  # an import can grow a table tenfold: SQLite's plans follow
     report.dry_run = dry_run
     return report
 

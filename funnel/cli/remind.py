@@ -10,6 +10,7 @@ from typing import Any
 
 from funnel.core.clock import utcnow
 from funnel.core.db import make_engine, upgrade
+from funnel.store.bulk import refresh_stale_statistics
 from funnel.timers.engine import run_timers
 
 
@@ -50,6 +51,7 @@ def remind(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         created = run_timers(engine, now)
+        refresh_stale_statistics(engine)  # SQLite's planner statistics, as the database grows by use
     finally:
         engine.dispose()
     result = {

@@ -126,22 +126,30 @@ def make_engine(url: str | None = None, *, create: bool = False) -> Engine:
     hide_parameters keeps bound values out of SQLAlchemy's error messages: pages log those messages,
     and the values of a failed user save include the password hash.
     """
-    url = url or get_settings().database_url
+    settings = get_settings()
+    url = url or settings.database_url
     parsed = make_url(url)
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None and not path.exists():
             if not (create or _may_create(path)):
                 raise DatabaseMissing(path=str(path))
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True)
+        # An in-memory database is one connection (SingletonThreadPool): no pool to size.
+        sized = pool if path is not None else {}
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=True, **sized)
         event.listen(engine, "connect", _sqlite_pragmas(_opens_read_only(parsed, path)))
         return engine
     # No JIT compilation: it pays off for queries that run for many seconds, not for the app's sub-second
     # ones over large tables, which it made 0.2-0.5 s slower each (JIT starts above a planner cost, not
     # a measured time). A URL that sets `options` itself keeps them.
     connect_args = {} if "options" in parsed.query else {"options": "-c jit=off"}
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args, **pool)
 
 
 def unavailable(exc: DBAPIError, engine: Engine) -> DatabaseUnavailable | None:

@@ -17,6 +17,13 @@ SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # Connections per app process: a Streamlit session runs on a thread of its own and a dashboard reads
+    # on up to three more (funnel.core.db.ConcurrentReads). With SQLAlchemy's 5 + 10 and 30 s, twenty
+    # people opening dashboards at once at a million customers failed for want of a connection while
+    # the CPU was the real queue; a larger pool and a longer wait queue the work instead (#12).
+    db_pool_size: int = 10
+    db_max_overflow: int = 30
+    db_pool_timeout_seconds: int = 300
     pipeline_file: Path | None = None
     first_contact_sla_hours: int = 24
     quote_idle_days: int = 3
@@ -133,6 +140,9 @@ def load_settings() -> Settings:
     pipeline = os.environ.get("CRM_PIPELINE_FILE")
     return Settings(
         database_url=url,
+        db_pool_size=_int_env("CRM_DB_POOL_SIZE", 10),
+        db_max_overflow=_int_env("CRM_DB_MAX_OVERFLOW", 30),
+        db_pool_timeout_seconds=_int_env("CRM_DB_POOL_TIMEOUT_SECONDS", 300),
         pipeline_file=Path(pipeline) if pipeline else None,
         first_contact_sla_hours=_int_env("CRM_FIRST_CONTACT_SLA_HOURS", 24),
         quote_idle_days=_int_env("CRM_QUOTE_IDLE_DAYS", 3),

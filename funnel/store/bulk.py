@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Engine, Table
 from sqlalchemy.dialects.sqlite import DATE as SQLITE_DATE
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.types import JSON
@@ -197,3 +197,39 @@ def refresh_statistics(connection: Connection, tables: Sequence[Table]) -> None:
     else:
         names = ", ".join(preparer.format_table(table) for table in tables)
         connection.exec_driver_sql(f"ANALYZE {names}")
+
+
+# How far SQLite's recorded customer count may drift from the real one before statistics are redone.
+STALE_STATISTICS_FACTOR = 2
+
+
+def refresh_stale_statistics(engine: Engine) -> bool:
+    """On SQLite, ANALYZE when the customer table has no statistics yet or has since doubled (or halved)
+    in size; True when it ran. A no-op on PostgreSQL, whose autovacuum keeps its statistics.
+
+    A database that grows by use, not by `demo`, had none at all: every plan was the small-table one.
+    The `remind` job (every few minutes) and each import call this; the check is a count over the
+    smallest index and one row of sqlite_stat1, the ANALYZE about 2 s at a million customers.
+    """
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.begin() as connection:
+        has_stats = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).first()
+        recorded = None
+        if has_stats:
+            # Each index's row gives its row count first; a partial index's is smaller, so the largest.
+            stats = connection.exec_driver_sql(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = 'customer'"
+            ).scalars()
+            counts = [int(str(stat).split()[0]) for stat in stats if stat]
+            recorded = max(counts) if counts else None
+        rows = int(connection.exec_driver_sql("SELECT count(*) FROM customer").scalar() or 0)
+        if recorded is None:
+            stale = rows > 0
+        else:
+            stale = rows > recorded * STALE_STATISTICS_FACTOR or rows * STALE_STATISTICS_FACTOR < recorded
+        if stale:
+            refresh_statistics(connection, [])
+        return stale

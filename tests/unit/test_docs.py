@@ -36,3 +36,11 @@ def test_every_cli_command_is_in_the_readme(command):
 
 def test_ci_runs_the_readme_test_command():
     assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("make test")
+
+
+SETTINGS_SOURCE = (ROOT / "funnel" / "core" / "settings.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("variable", sorted(set(re.findall(r'"(CRM_[A-Z0-9_]+)"', SETTINGS_SOURCE))))
+def test_every_setting_read_from_the_environment_is_in_the_readme(variable):
+    assert f"`{variable}`" in README

@@ -1,0 +1,64 @@
+"""SQLite's planner statistics follow a database that grows by use: remind and imports refresh them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from funnel.access.permissions import SYSTEM
+from funnel.capture.importer import import_file
+from funnel.capture.leads import LeadInput, create_lead
+from funnel.cli.main import main
+from funnel.core.db import session_scope
+from funnel.store.bulk import refresh_stale_statistics
+
+
+def _add_leads(engine: Engine, start: int, count: int) -> None:
+    with session_scope(engine) as session:
+        for n in range(start, start + count):
+            create_lead(session, LeadInput(name=f"S{n}", email=f"s{n}@x.cn"), actor=SYSTEM)
+
+
+def _recorded_customers(engine: Engine) -> int | None:
+    with engine.connect() as connection:
+        if not connection.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+            return None
+        stats = connection.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'customer'")).scalars()
+        counts = [int(stat.split()[0]) for stat in stats]
+        return max(counts) if counts else None
+
+
+def test_statistics_are_taken_when_missing_and_again_only_when_the_table_doubled(engine):
+    if engine.dialect.name != "sqlite":
+        assert refresh_stale_statistics(engine) is False  # PostgreSQL's autovacuum keeps its own
+        return
+    assert refresh_stale_statistics(engine) is False  # nothing to describe yet
+    _add_leads(engine, 0, 10)
+    assert _recorded_customers(engine) is None
+    assert refresh_stale_statistics(engine) is True
+    assert _recorded_customers(engine) == 10
+    _add_leads(engine, 10, 5)
+    assert refresh_stale_statistics(engine) is False  # 15 against 10 recorded: close enough
+    _add_leads(engine, 15, 10)
+    assert refresh_stale_statistics(engine) is True
+    assert _recorded_customers(engine) == 25
+
+
+def test_the_remind_job_refreshes_missing_statistics(engine, capsys):
+    if engine.dialect.name != "sqlite":
+        return
+    _add_leads(engine, 0, 12)
+    assert main(["remind", "--format", "json"]) == 0
+    capsys.readouterr()
+    assert _recorded_customers(engine) == 12
+
+
+def test_an_import_that_adds_customers_leaves_statistics_for_them(engine, tmp_path):
+    if engine.dialect.name != "sqlite":
+        return
+    csv = tmp_path / "leads.csv"
+    csv.write_text("name,email\n" + "".join(f"I{n},i{n}@x.cn\n" for n in range(30)), encoding="utf-8")
+    dry = import_file(engine, csv, actor=SYSTEM, dry_run=True)
+    assert dry.created == 30 and _recorded_customers(engine) is None  # a dry run writes nothing
+    report = import_file(engine, csv, actor=SYSTEM)
+    assert report.created == 30
+    assert _recorded_customers(engine) == 30
