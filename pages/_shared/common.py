@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, TypeVar, cast
@@ -220,11 +221,24 @@ def cached_shared(area: str, *, ttl: int = 60) -> Callable[[F], F]:
     return register
 
 
+# When this session last wrote (clear_area): part of the dashboard's cache key, see cached_dashboard.
+_WRITTEN_KEY = "_written_at"
+
+
 def clear_area(*areas: str) -> None:
-    """After a write: drop the cached results of the areas it changed, so the next run shows it."""
+    """After a write: drop the cached results of the areas it changed, so the next run shows it; the
+    dashboard's figures are recomputed for this session only (cached_dashboard)."""
+    st.session_state[_WRITTEN_KEY] = time.time_ns()
     for area in areas:
         for cached_func in _CACHED_BY_AREA[area]:
             cached_func.clear()
+
+
+def written_at() -> int | None:
+    """When this session last wrote, or None: a cache key for figures that must show the reader's own
+    writes at once and may show others' up to the cache's age later."""
+    value = st.session_state.get(_WRITTEN_KEY)
+    return value if isinstance(value, int) else None
 
 
 def _filters(since: date | None, until: date | None, channels: tuple[str, ...]) -> CustomerFilter:
@@ -283,35 +297,39 @@ def cached_list_labels(url: str, list_name: str, lang: str) -> dict[str, str]:
 
 # The same queries for the filter bar's CustomerFilter (pages/_shared/filter_bar.py): the filter object
 # itself is part of the cache key, so that one filter drives every query of a page.
-@cached(CUSTOMERS)
-def cached_filtered_report(url: str, filters: CustomerFilter, by: str | None, actor: Actor) -> FunnelReport:
-    with session_scope(_engine(url)) as session:
-        return build_report(session, actor=actor, by=by, filters=filters)
+@st.cache_data(ttl=60, show_spinner=False)
+def _dashboard(
+    url: str, filters: CustomerFilter, today: date, now: datetime, actor: Actor, written: int | None
+) -> DashboardFigures:
+    return dashboard_figures(_engine(url), actor=actor, filters=filters, today=today, now=now)
 
 
-@cached(CUSTOMERS)
 def cached_dashboard(
     url: str, filters: CustomerFilter, today: date, now: datetime, actor: Actor
 ) -> DashboardFigures:
     """The dashboard's figures for the filter (KPI tiles for its period and the one before, the report by
     channel, the loss points, lost reasons, qualification, surveys), their queries run at once. `now`
-    by the hour (the stuck customers' days), so that the result stays cached within the hour."""
-    return dashboard_figures(_engine(url), actor=actor, filters=filters, today=today, now=now)
+    by the hour (the stuck customers' days), so that the result stays cached within the hour.
+
+    Not cleared by every write, as the lists are: at a million customers one dashboard takes seconds to
+    compute, and with twenty reps saving leads no one's stayed cached. The session that wrote gets
+    fresh figures at once (its last write is part of the key); everyone else's are at most a minute
+    old, as they always were for writes made by another app server or a job."""
+    return _dashboard(url, filters, today, now, actor, written_at())
 
 
-@cached(CUSTOMERS)
-def cached_drill(
+@st.cache_data(ttl=60, show_spinner=False)
+def _drill(
     url: str,
     filters: CustomerFilter,
     reached: str | None,
     current: str | None,
     status: str | None,
     actor: Actor,
-    event: tuple[str, datetime | None, datetime] | None = None,
-    total: int | None = None,
+    event: tuple[str, datetime | None, datetime] | None,
+    total: int | None,
+    written: int | None,
 ) -> tuple[pd.DataFrame, int]:
-    """The customers behind a funnel figure or a KPI tile (funnel.analytics.rollups.drill_customers);
-    `total` when the report counted them already."""
     with session_scope(_engine(url)) as session:
         return drill_customers(
             session,
@@ -323,3 +341,19 @@ def cached_drill(
             event=event,
             total=total,
         )
+
+
+def cached_drill(
+    url: str,
+    filters: CustomerFilter,
+    reached: str | None,
+    current: str | None,
+    status: str | None,
+    actor: Actor,
+    event: tuple[str, datetime | None, datetime] | None = None,
+    total: int | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """The customers behind a funnel figure or a KPI tile (funnel.analytics.rollups.drill_customers);
+    `total` when the report counted them already. Cached as the dashboard is (cached_dashboard), so that
+    a figure and the customers behind it agree."""
+    return _drill(url, filters, reached, current, status, actor, event, total, written_at())

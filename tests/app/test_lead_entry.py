@@ -7,7 +7,8 @@ from funnel.access.permissions import SYSTEM
 from funnel.analytics.rollups import customer_count
 from funnel.core.db import session_scope
 from funnel.customers.duplicates import duplicate_match
-from tests.app.helpers import DASHBOARD, LEAD_ENTRY, element_after, metric_values, open_page
+from pages._shared import common
+from tests.app.helpers import DASHBOARD, LEAD_ENTRY, element_after, metric_values, open_page, seed
 
 
 def fill(app: AppTest, **values: str) -> AppTest:
@@ -105,3 +106,26 @@ def test_a_201_character_company_gets_a_message_on_the_company_field_and_the_inp
     assert app.text_input(key="lead_company").value == company
     with session_scope(app_engine) as session:
         assert customer_count(session, actor=SYSTEM) == 0
+
+
+def test_a_save_refreshes_the_writers_dashboard_while_other_sessions_keep_their_cached_figures(
+    app_as, app_engine: Engine
+) -> None:
+    seed(app_engine, {"lead": 2})
+    writer, other = app_as("admin"), app_as("admin")
+    for session in (writer, other):
+        open_page(session, DASHBOARD)
+        assert metric_values(session)["Leads"] == "2"
+    open_page(writer, LEAD_ENTRY)
+    fill(writer, name="新线索", company="新公司", phone="139 0000 1111")
+    submit(writer)
+    assert not writer.exception and not writer.error
+    writer.switch_page(DASHBOARD).run()
+    assert metric_values(writer)["Leads"] == "3"  # the writer sees its own save at once
+    other.run()
+    # Another session's figures are not thrown away by every save (at a million customers they take
+    # seconds to compute): they are at most the cache's minute old.
+    assert metric_values(other)["Leads"] == "2"
+    common._dashboard.clear()  # what the minute's expiry does
+    other.run()
+    assert metric_values(other)["Leads"] == "3"
