@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
-from funnel.analytics.rollups import _deal_amount, readers_filter
+from funnel.analytics.rollups import readers_filter
 from funnel.core.clock import day_start_utc, team_zone, utcnow
 from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import LOST, WON
+from funnel.store.deal_amounts import worth
 from funnel.store.models import Customer, Opportunity, Payment, User
 
 KPI_KEYS = (
@@ -120,7 +121,7 @@ def window_figures(session: Session, filters: CustomerFilter, window: Window) ->
     dialect = session.get_bind().dialect.name
     won_rows = session.execute(
         _where(
-            select(_hours_between(Customer.won_at, Customer.created_at, dialect), _deal_amount())
+            select(_hours_between(Customer.won_at, Customer.created_at, dialect), worth())
             .select_from(Customer)
             .where(Customer.status == WON, _between(Customer.won_at, window)),
             filters,

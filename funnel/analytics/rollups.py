@@ -15,6 +15,7 @@ from funnel.analytics.filters import ATTRIBUTE_FIELDS, PERIOD_FIELDS, SEGMENT_FI
 from funnel.core.clock import team_zone
 from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
+from funnel.store.deal_amounts import worth
 from funnel.store.models import (
     Contract,
     Customer,
@@ -81,20 +82,6 @@ def _furthest_ranks(stored: pd.Series, pipeline: Pipeline) -> pd.Series:
     return stored.map(lambda key: ranks.get(key, 0)).astype("int64")
 
 
-def _deal_amount() -> ColumnElement[Any]:
-    """What a customer is worth: signed contracts if any, else its opportunities (a draft, pending or
-    rejected contract is not signed business: funnel.closing.merged counts the same way)."""
-    signed = (
-        select(func.sum(Contract.amount))
-        .where(Contract.customer_id == Customer.id, Contract.status == "signed")
-        .scalar_subquery()
-    )
-    expected = (
-        select(func.sum(Opportunity.amount)).where(Opportunity.customer_id == Customer.id).scalar_subquery()
-    )
-    return func.coalesce(signed, expected, 0)
-
-
 def stage_rollup(
     session: Session,
     *,
@@ -118,7 +105,7 @@ def stage_rollup(
     stmt = _scoped(stmt, filters, by=by).group_by(*segment, Customer.status, Customer.stage, furthest)
     columns = ["status", "stage", "furthest", "customers"]
     frame = pd.DataFrame(session.execute(stmt).all(), columns=(["segment"] if by else []) + columns)
-    won = select(*segment, func.sum(_deal_amount()).label("won_amount")).select_from(Customer)
+    won = select(*segment, func.sum(worth()).label("won_amount")).select_from(Customer)
     won = _scoped(won, filters, by=by).where(Customer.status == WON).group_by(*segment)
     amounts = {tuple(row[:-1]): float(row[-1] or 0) for row in session.execute(won)}
     keys = zip(*(frame[name] for name in ["segment"] if by), strict=True) if by else ((),) * len(frame)

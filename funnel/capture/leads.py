@@ -440,6 +440,7 @@ def store_leads(session: Session, leads: list[NewLead], *, actor: Actor, pipelin
                 closed_at=state.closed_at, furthest_stage=state.furthest_stage, won_at=state.won_at,
                 lost_at=state.lost_at, updated_at=c.created_at, version=1,
                 last_active_at=_last_active(c.history, c.created_at if c.note is not None else None),
+                opportunity_amount=c.amount, signed_amount=None,  # funnel.store.deal_amounts: its deal below
             )
         )  # fmt: skip
         facts = new_lead_facts(

@@ -9,6 +9,7 @@ from funnel.access.permissions import SYSTEM
 from funnel.core.db import make_engine, session_scope, upgrade
 from funnel.customers.recount import funnel_differences, repair_funnel_state
 from funnel.customers.search import rebuild_search_index, search_index_problems
+from funnel.store.deal_amounts import deal_amount_differences, recount_deal_amounts
 from funnel.store.last_active import last_active_differences, recount_last_active
 
 SHOWN = 20
@@ -21,7 +22,8 @@ def register(sub: Any) -> None:
         description="Recount every customer's furthest stage reached and won/lost dates from stage_event "
         "and compare them with what the customer row stores (what the reports read), and compare the leads "
         "search index with the customer and contact rows (SQLite), and each customer's last-active time with "
-        "its activities and stage events. Exit status: 0 no difference, "
+        "its activities and stage events, and each customer's stored deal sums with its opportunities and "
+        "signed contracts. Exit status: 0 no difference, "
         "1 differences found (with --fix: repaired, and audited; the search index rebuilt).",
     )
     parser.add_argument("--fix", action="store_true", help="write the recount over every difference")
@@ -43,6 +45,9 @@ def check(args: argparse.Namespace) -> int:
             stale_active = last_active_differences(session)
             if args.fix and stale_active:
                 recount_last_active(session, [d.customer_id for d in stale_active])
+            stale_amounts = deal_amount_differences(session)
+            if args.fix and stale_amounts:
+                recount_deal_amounts(session, [d.customer_id for d in stale_amounts])
     finally:
         engine.dispose()
     for problem in search_problems:
@@ -59,6 +64,17 @@ def check(args: argparse.Namespace) -> int:
         if stale_active
         else "0 differences: every customer's last-active time equals its latest activity or stage event."
     )
+    for stale_amount in stale_amounts[:SHOWN]:
+        stored, expected = _amounts(stale_amount.stored), _amounts(stale_amount.expected)
+        print(
+            f"{stale_amount.customer_no}: opportunities / signed contracts stored {stored}, "
+            f"its rows sum to {expected}" + (" (repaired)" if args.fix else "")
+        )
+    print(
+        f"{len(stale_amounts):,} customers' deal sums differ from their opportunities and signed contracts."
+        if stale_amounts
+        else "0 differences: every customer's deal sums equal its opportunities and signed contracts."
+    )
     for diff in found[:SHOWN]:
         print(f"{diff.customer_no}: stored {_state(diff.stored)}, history says {_state(diff.expected)}")
     if len(found) > SHOWN:
@@ -69,7 +85,11 @@ def check(args: argparse.Namespace) -> int:
         if found
         else "0 differences: every customer's stored funnel state equals a recount of its history."
     )
-    return 1 if found or search_problems or stale_active else 0
+    return 1 if found or search_problems or stale_active or stale_amounts else 0
+
+
+def _amounts(values: tuple[object, object]) -> str:
+    return " / ".join("-" if value is None else f"{value}" for value in values)
 
 
 def _state(values: tuple[object, ...]) -> str:

@@ -156,13 +156,9 @@ class LeadFilters:
 
 
 def deal_amount() -> ColumnElement[Any]:
-    """SQL per customer: the amount of its deals (opportunities), None without any."""
-    return (
-        select(func.sum(Opportunity.amount))
-        .where(Opportunity.customer_id == Customer.id)
-        .correlate(Customer)
-        .scalar_subquery()
-    )
+    """SQL per customer: the amount of its deals (opportunities), None without any (the stored sum,
+    funnel.store.deal_amounts)."""
+    return Customer.opportunity_amount.expression
 
 
 def last_activity_at() -> ColumnElement[Any]:

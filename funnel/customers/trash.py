@@ -15,6 +15,7 @@ from sqlalchemy import Date, DateTime, Numeric, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from funnel.core.clock import utcnow
+from funnel.store.deal_amounts import recount_deal_amounts
 from funnel.store.last_active import recount_last_active
 from funnel.store.models import Base, Customer, DeletedCustomer
 
@@ -98,6 +99,9 @@ def put_back(session: Session, record: DeletedCustomer) -> None:
         values = [_typed(table, row) for row in record.rows[name]]
         if values:
             session.execute(insert(table), values)
-    # Core inserts: the flush listener that keeps last_active_at did not see the activities and events.
-    recount_last_active(session, [int(str(row["id"])) for row in record.rows.get("customer", [])])
+    # Core inserts: the flush listeners that keep last_active_at and the deal sums did not see the rows
+    # (and a record kept before those columns existed has none).
+    restored = [int(str(row["id"])) for row in record.rows.get("customer", [])]
+    recount_last_active(session, restored)
+    recount_deal_amounts(session, restored)
     session.expire_all()

@@ -70,8 +70,9 @@ def add_deal(
     quoted: datetime | None,
     won_at: datetime | None,
     today: date,
-) -> None:
-    """The opportunity of a qualified lead and, when won, its contract and the payments received so far."""
+) -> Decimal | None:
+    """The opportunity of a qualified lead and, when won, its contract and the payments received so far;
+    the signed amount (None: no contract)."""
     if won_at is not None:
         # Forecasts miss in both directions, so leadership's comparison has something to show.
         expected = won_at.date() + timedelta(days=rng.randint(-20, 25))
@@ -87,7 +88,7 @@ def add_deal(
         created_at=opened,
     )
     if won_at is None:
-        return
+        return None
     signed = won_at.date()
     signed_amount = _hundreds(amount * rng.uniform(0.85, 1.0))
     contract_id = add(
@@ -122,6 +123,7 @@ def add_deal(
             received_on=received,
             created_at=datetime.combine(received, time(2, rng.randrange(60))),
         )
+    return Decimal(signed_amount)
 
 
 def add_objections(

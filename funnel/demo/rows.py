@@ -7,6 +7,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from itertools import accumulate
 
 from funnel.capture.scoring import FILLABLE, Facts, Rule, score_facts
@@ -194,6 +195,9 @@ class DemoRows:
             updated_at=journey.last_at,
             # Its latest stage event: every activity drawn below is logged before the move it leads to.
             last_active_at=max(at for _, at in journey.events),
+            # funnel.store.deal_amounts: its opportunity, and its contract once add_deal draws one.
+            opportunity_amount=Decimal(amount) if amount is not None else None,
+            signed_amount=None,
             score_reasons=None,  # with the rule score, once contacts and tags are drawn
             version=1,
         )
@@ -204,7 +208,7 @@ class DemoRows:
         if amount is not None:
             opened = self._reached_at(journey, self.qualified_from)
             assert opened is not None
-            add_deal(
+            customer["signed_amount"] = add_deal(
                 self.add,
                 rng,
                 customer_id=customer_id,

@@ -145,6 +145,11 @@ class Customer(Base):
     # When the customer's latest activity or stage change happened (the latest `at` of its activity and
     # stage_event rows), kept with every such row by funnel.store.last_active; None with neither.
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The sums of its opportunities' amounts and of its signed contracts' (None with none), kept with every
+    # such row by funnel.store.deal_amounts: what the board and the leads list show as its deal, and what
+    # the reports count it worth (signed business, else its opportunities).
+    opportunity_amount: Mapped[Decimal | None] = mapped_column(Money)
+    signed_amount: Mapped[Decimal | None] = mapped_column(Money)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Why the lead has its owner (funnel.capture.routing): a message key and its parameters.
