@@ -219,7 +219,10 @@ def _load_history(session: Session, scoped: CustomerFilter, *, labels: bool) -> 
         ),
         {"customer_id": "int", "stage": "category", "at": "datetime", "created_at": "datetime", "id": "int"},
     )
-    events = events.sort_values(["customer_id", "at", "id"], kind="stable").drop(columns="id")
+    # In the order the events happened: by customer, time and id. One take of the columns that stay,
+    # rather than a sort of all five (a copy of the whole frame at a million customers).
+    order = np.lexsort((events["id"].to_numpy(), events["at"].to_numpy(), events["customer_id"].to_numpy()))
+    events = events.drop(columns="id").take(order)
     opportunities = read_frame(
         session,
         _scoped(

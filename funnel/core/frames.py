@@ -95,4 +95,4 @@ def read_frame(
         else:
             data[name] = np.concatenate(chunks)
         chunks.clear()
-    return pd.DataFrame(data, columns=names)
+    return pd.DataFrame(data, columns=names, copy=False)  # the arrays as they are: no second copy
