@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from funnel.core.clock import utcnow
-from funnel.core.db import rows_where_in, session_scope
+from funnel.core.db import rows_where_in, session_scope, take_write_lock
 from funnel.store.models import Customer, CustomerTag, ListItem, ScoreModel
 
 _CUSTOMERS = cast(Table, Customer.__table__)
@@ -154,8 +154,10 @@ def _matrix(rows: Sequence[Row], names: list[str]) -> object:
     return x
 
 
-def train(session: Session) -> TrainResult:
-    """Fit on the closed history before the time cut, evaluate after it, store the model if trained."""
+def train(session: Session, *, commit_chunks: bool = False) -> TrainResult:
+    """Fit on the closed history before the time cut, evaluate after it, store the model if trained.
+
+    `commit_chunks` commits the model, then each PREDICT_CHUNK of scores (see predict_all)."""
     from sklearn.linear_model import LogisticRegression
 
     closed = _closed_rows(session)
@@ -206,7 +208,7 @@ def train(session: Session) -> TrainResult:
         )
     )
     session.flush()
-    predicted = predict_all(session)
+    predicted = predict_all(session, commit_chunks=commit_chunks)
     return result(True, "trained", auc_learned=auc_learned, auc_rule=auc_rule, predicted=predicted)
 
 
@@ -227,8 +229,16 @@ def explain(model: dict[str, object], features: Sequence[str]) -> tuple[float, l
     return probability, reasons
 
 
-def predict_all(session: Session) -> int:
-    """Store every customer's win probability and top reasons from the latest model; returns how many."""
+def predict_all(session: Session, *, commit_chunks: bool = False) -> int:
+    """Store every customer's win probability and top reasons from the latest model; returns how many.
+
+    With `commit_chunks` each PREDICT_CHUNK of customers is its own transaction (the model's too): at a
+    million customers the rescoring takes minutes, and on SQLite one transaction would hold the write
+    lock all that time, so every rep's save would fail with "database is locked". The scores are advice:
+    for a minute some are the new model's and some the old one's."""
+    if commit_chunks:
+        session.commit()
+        take_write_lock(session)
     stored = latest_model(session)
     if stored is None:
         return 0
@@ -246,6 +256,9 @@ def predict_all(session: Session) -> int:
             batch.append({"b_id": row.customer_id, "b_p": round(probability, 4), "b_r": reasons})
         session.execute(stmt, batch)
         count += len(batch)
+        if commit_chunks:
+            session.commit()
+            take_write_lock(session)  # the next chunk reads, then writes: under the lock (take_write_lock)
     return count
 
 
@@ -269,11 +282,12 @@ def is_stale(session: Session, *, now: datetime | None = None) -> bool:
 
 
 def train_if_stale(engine: Engine) -> TrainResult | None:
-    """Retrain when stale, here and now; None when the model is fresh or there is no history."""
+    """Retrain when stale, here and now, committing the scores a chunk at a time; None when the model is
+    fresh or there is no history."""
     with session_scope(engine) as session:
         if not is_stale(session):
             return None
-        return train(session)
+        return train(session, commit_chunks=True)
 
 
 # One retrain at a time per process: it rescores every customer, and two would only write the same scores.
@@ -320,4 +334,4 @@ def train_score(engine: Engine) -> TrainResult:
 
     with session_scope(engine) as session:
         score_customers(session)
-        return train(session)
+        return train(session, commit_chunks=True)

@@ -8,7 +8,8 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from funnel.access.permissions import SYSTEM, Actor
 from funnel.capture import learned_score
@@ -300,10 +301,10 @@ def test_a_stale_model_is_retrained_on_a_thread_of_its_own_and_only_once_at_a_ti
     started: list[int] = []
     original = learned_score.train
 
-    def slow_train(session):
+    def slow_train(session, **options):
         started.append(1)
         release.wait(10)  # the page's caller returns while this still runs
-        return original(session)
+        return original(session, **options)
 
     monkeypatch.setattr(learned_score, "train", slow_train)
     assert learned_score.retrain_in_background(engine) is True
@@ -323,7 +324,7 @@ def test_a_failed_background_retrain_is_logged_and_the_next_visit_may_try_again(
     with session_scope(engine) as s:
         _history(s, 300, random.Random(3))
 
-    def failing_train(session):
+    def failing_train(session, **options):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(learned_score, "train", failing_train)
@@ -337,3 +338,19 @@ def test_a_failed_background_retrain_is_logged_and_the_next_visit_may_try_again(
     assert learned_score.retrain_in_background(engine) is True  # still stale, so it starts again
     while learned_score.retraining() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_a_retrain_commits_the_scores_a_chunk_at_a_time_so_writers_are_not_held_off(engine, monkeypatch):
+    with session_scope(engine) as s:
+        _history(s, 300, random.Random(4))
+    monkeypatch.setattr(learned_score, "PREDICT_CHUNK", 50)
+    commits: list[int] = []
+    listen = event.listens_for(Session, "after_commit")(lambda session: commits.append(1))
+    try:
+        result = learned_score.train_if_stale(engine)
+    finally:
+        event.remove(Session, "after_commit", listen)
+    assert result is not None and result.trained and result.predicted == 300
+    assert len(commits) >= 300 // 50 + 1  # the model, then each chunk of scores
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).where(Customer.win_probability.is_(None))) == 0
