@@ -53,6 +53,24 @@ def test_sqlite_keeps_a_large_page_cache_and_maps_the_file_for_the_analytics_sca
     assert SQLITE_CACHE_KIB >= 32 * 1024 and SQLITE_MMAP_BYTES >= 128 * 1024 * 1024
 
 
+def test_a_file_far_larger_than_the_map_is_read_through_the_os_with_a_smaller_cache(tmp_path, monkeypatch):
+    from funnel.core import db
+
+    assert db.sqlite_read_settings(300 * 1024 * 1024) == (db.SQLITE_CACHE_KIB, db.SQLITE_MMAP_BYTES)  # 100k
+    assert db.sqlite_read_settings(3 * 1024**3) == (db.SQLITE_LARGE_FILE_CACHE_KIB, 0)  # a million customers
+    path = tmp_path / "big.db"
+    first = make_engine(f"sqlite:///{path}", create=True)
+    with first.connect() as conn:
+        conn.execute(text("CREATE TABLE t (x)"))  # the file exists, a few KB
+    first.dispose()
+    monkeypatch.setattr(db, "SQLITE_MAPPED_FILE_LIMIT", 1)  # this small file now counts as large
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        cache, mmap = (conn.execute(text(f"PRAGMA {name}")).scalar() for name in ("cache_size", "mmap_size"))
+    assert (cache, mmap) == (-db.SQLITE_LARGE_FILE_CACHE_KIB, 0)
+    engine.dispose()
+
+
 def test_creating_a_lead_stores_customer_contact_history_opportunity_and_audit(session):
     created = datetime(2026, 3, 1, 9, 0)
     customer = create_lead(
