@@ -39,7 +39,7 @@ def test_sqlite_runs_with_wal_foreign_keys_and_a_busy_timeout(tmp_path):
             for name in ("journal_mode", "foreign_keys", "busy_timeout")
         }
 
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30_000}
 
 
 def test_sqlite_keeps_a_large_page_cache_and_maps_the_file_for_the_analytics_scans(tmp_path):
