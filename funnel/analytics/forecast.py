@@ -34,7 +34,7 @@ from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.forecast_overrides import current_calls
 from funnel.analytics.rollups import readers_filter
 from funnel.core.clock import day_start_utc, team_today, team_zone, utcnow
-from funnel.core.frames import Kind, read_frame
+from funnel.core.frames import Kind, empty_frame, read_frame
 from funnel.pipeline.stages import LOST, WON, Pipeline, get_pipeline
 from funnel.store.models import Contract, Customer, ForecastSnapshot, Opportunity, StageEvent, User
 
@@ -249,9 +249,7 @@ def _load_history(session: Session, scoped: CustomerFilter, *, labels: bool) -> 
         conditions = scoped.conditions()
         label_frame = read_frame(session, query.where(and_(*conditions)) if conditions else query, names)
     else:
-        label_frame = pd.DataFrame(
-            {name: pd.Series(dtype="int64" if name == "customer_id" else "str") for name in names}
-        )
+        label_frame = empty_frame(names)
     return ForecastHistory(
         events=events.reset_index(drop=True), opportunities=opportunities, labels=label_frame
     )

@@ -55,6 +55,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def empty_frame(columns: Mapping[str, Kind]) -> pd.DataFrame:
+    """No rows, with the columns and dtypes read_frame would give them."""
+    return pd.DataFrame({name: _column((), kind) for name, kind in columns.items()}, copy=False)
+
+
 def read_frame(
     session: Session, query: Any, columns: Mapping[str, Kind], *, chunk: int = CHUNK_ROWS
 ) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from funnel.access.permissions import SYSTEM
 from funnel.capture.leads import LeadInput, create_lead
-from funnel.core.frames import read_frame
+from funnel.core.frames import empty_frame, read_frame
 from funnel.store.models import Customer, Opportunity
 
 COLUMNS = {
@@ -102,6 +102,7 @@ def test_categories_from_different_chunks_are_joined_and_an_empty_result_keeps_i
     empty = read_frame(session, _query(Customer.id < 0), COLUMNS)
     assert list(empty.columns) == list(COLUMNS) and len(empty) == 0
     assert empty["made"].dtype == "datetime64[us]"
+    assert (empty.dtypes == empty_frame(COLUMNS).dtypes).all()  # the shape a caller makes without a query
 
 
 def test_the_garbage_collector_is_on_again_after_a_read_even_a_failing_one(session):
