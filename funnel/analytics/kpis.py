@@ -13,7 +13,6 @@ period of the filter object does not (the period here is the tiles' own).
 from __future__ import annotations
 
 import dataclasses
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -100,33 +99,33 @@ def _hours_between(later: Any, earlier: Any, dialect: str) -> ColumnElement[Any]
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
-def _count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def window_counts(session: Session, filters: CustomerFilter, periods: list[Window]) -> list[tuple[int, int]]:
-    """(new leads, lost) in each window: the counts of all windows in one pass over the customers."""
-    columns: list[ColumnElement[Any]] = []
+    """(new leads, lost) in each window, in one round trip: each count a sub-select of its own, so that
+    without an attribute filter it is a range of an index (the creation index; status and lost date)
+    rather than one pass over every customer (0.8-1.4 s at a million customers)."""
+    counts: list[ColumnElement[Any]] = []
     for window in periods:
-        columns += [
-            _count_where(_between(Customer.created_at, window)),
-            _count_where(and_(Customer.status == LOST, _between(Customer.lost_at, window))),
-        ]
-    counts = session.execute(_where(select(*columns).select_from(Customer), filters)).one()
-    return [(int(counts[2 * i]), int(counts[2 * i + 1])) for i in range(len(periods))]
+        for condition in (
+            _between(Customer.created_at, window),
+            and_(Customer.status == LOST, _between(Customer.lost_at, window)),
+        ):
+            counted = select(func.count()).select_from(Customer).where(condition)
+            counts.append(_where(counted, filters).scalar_subquery())
+    row = session.execute(select(*counts)).one()
+    return [(int(row[2 * i]), int(row[2 * i + 1])) for i in range(len(periods))]
 
 
 def window_figures(session: Session, filters: CustomerFilter, window: Window) -> dict[str, float | None]:
-    """Every tile's figure for one window but those window_counts gives (tiles() puts them together)."""
+    """Every tile's figure for one window but those window_counts gives (tiles() puts them together).
+
+    The won customers are counted, summed and their middle days to win picked in SQL, off the won index
+    (status, won_at, created_at, ..., the stored deal sums), not read a row each.
+    """
     dialect = session.get_bind().dialect.name
-    won_rows = session.execute(
-        _where(
-            select(_hours_between(Customer.won_at, Customer.created_at, dialect), worth())
-            .select_from(Customer)
-            .where(Customer.status == WON, _between(Customer.won_at, window)),
-            filters,
-        )
-    ).all()
+    won_in = (Customer.status == WON, _between(Customer.won_at, window))
+    won_sum = select(func.count(), func.coalesce(func.sum(worth()), 0)).select_from(Customer).where(*won_in)
+    won, won_amount = session.execute(_where(won_sum, filters)).one()
+    days_to_win = _hours_between(Customer.won_at, Customer.created_at, dialect) / 24.0
     collected = session.scalar(
         _where(
             select(func.coalesce(func.sum(Payment.amount), 0))
@@ -136,11 +135,10 @@ def window_figures(session: Session, filters: CustomerFilter, window: Window) ->
             filters,
         )
     )
-    days_to_win = [float(hours) / 24 for hours, _ in won_rows if hours is not None]
     return {
-        "won": float(len(won_rows)),
-        "won_amount": float(sum(float(amount or 0) for _, amount in won_rows)),
-        "median_days_to_win": statistics.median(days_to_win) if days_to_win else None,
+        "won": float(won),
+        "won_amount": float(won_amount or 0),
+        "median_days_to_win": _median(session, filters, cast(days_to_win, Float), won_in, int(won)),
         "speed_to_lead_hours": _median_hours_to_contact(session, filters, window),
         "open_pipeline": open_pipeline_at(session, filters, window.end),
         "collected": float(collected or 0),
@@ -154,32 +152,40 @@ def _tile_figures(counts: tuple[int, int], figures: dict[str, float | None]) -> 
 
 
 def _median_hours_to_contact(session: Session, filters: CustomerFilter, window: Window) -> float | None:
-    """The median hours from creation to first contact of the contacted leads created in the window.
-
-    Picked in SQL (the middle one or two rows in order, averaged as statistics.median does) rather than
-    by reading a float per lead: at 100,000 leads that read was most of the tiles' time.
-    """
+    """The median hours from creation to first contact of the contacted leads created in the window."""
     contacted_in = (_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None))
     counted = select(func.count()).select_from(Customer).where(*contacted_in)
-    contacted = session.scalar(_where(counted, filters))
-    if not contacted:
-        return None
+    contacted = int(session.scalar(_where(counted, filters)) or 0)
     dialect = session.get_bind().dialect.name
     hours = _hours_between(Customer.first_contacted_at, Customer.created_at, dialect)
     # A first contact logged before the lead was entered (a call imported later) counts as immediate.
     clamped = cast(case((hours < 0, 0.0), else_=hours), Float)
+    return _median(session, filters, clamped, contacted_in, contacted)
+
+
+def _median(
+    session: Session,
+    filters: CustomerFilter,
+    value: ColumnElement[Any],
+    conditions: tuple[ColumnElement[bool], ...],
+    count: int,
+) -> float | None:
+    """The median of `value` over the `count` customers `conditions` select (None: there are none).
+
+    Picked in SQL (the middle one or two rows in order, averaged as statistics.median does) rather than
+    by reading a float per customer: at 100,000 leads that read was most of the tiles' time.
+    """
+    if not count:
+        return None
     middle = (
-        _where(
-            select(clamped.label("hours")).select_from(Customer).where(*contacted_in),
-            filters,
-        )
-        .order_by(clamped)
-        .limit(2 - contacted % 2)
-        .offset((contacted - 1) // 2)
+        _where(select(value.label("value")).select_from(Customer).where(*conditions), filters)
+        .order_by(value)
+        .limit(2 - count % 2)
+        .offset((count - 1) // 2)
         .subquery()
     )
-    value = session.scalar(select(func.avg(middle.c.hours)))
-    return None if value is None else float(value)
+    median = session.scalar(select(func.avg(middle.c.value)))
+    return None if median is None else float(median)
 
 
 def _between_days(column: Any, window: Window) -> ColumnElement[bool]:

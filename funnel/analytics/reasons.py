@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from funnel.access.permissions import Actor
@@ -106,13 +106,14 @@ def qualification_counts(
     competitor code is looked for in the texts. Free-text rivals are not counted.
     """
     filters = readers_filter(session, actor, customer_filter)
-    is_open = case((Customer.status == OPEN, 1), else_=0)
-    stmt = select(is_open, Customer.budget_range, Customer.competitors, func.count()).select_from(Customer)
-    stmt = _scoped(stmt, filters).group_by(is_open, Customer.budget_range, Customer.competitors)
+    # Grouped by the status itself (three values), so that the qualification index (status, budget band,
+    # competitors) answers it alone.
+    grouped = (Customer.status, Customer.budget_range, Customer.competitors)
+    stmt = _scoped(select(*grouped, func.count()).select_from(Customer), filters).group_by(*grouped)
     bands: dict[str, int] = {}
     texts: dict[str, int] = {}
-    for opened, band, competitors, n in session.execute(stmt):
-        if opened:
+    for status, band, competitors, n in session.execute(stmt):
+        if status == OPEN:
             bands[band or ""] = bands.get(band or "", 0) + int(n)
         if competitors:
             texts[f"、{competitors}、"] = texts.get(f"、{competitors}、", 0) + int(n)

@@ -203,13 +203,20 @@ def refresh_statistics(connection: Connection, tables: Sequence[Table]) -> None:
 STALE_STATISTICS_FACTOR = 2
 
 
+UNMEASURED_INDEXES = (
+    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer' "
+    "AND name NOT IN (SELECT idx FROM sqlite_stat1 WHERE tbl = 'customer' AND idx IS NOT NULL)"
+)
+
+
 def refresh_stale_statistics(engine: Engine) -> bool:
-    """On SQLite, ANALYZE when the customer table has no statistics yet or has since doubled (or halved)
-    in size; True when it ran. A no-op on PostgreSQL, whose autovacuum keeps its statistics.
+    """On SQLite, ANALYZE when the customer table has no statistics yet, has since doubled (or halved) in
+    size, or has an index without statistics (one a migration added); True when it ran. A no-op on
+    PostgreSQL, whose autovacuum keeps its statistics.
 
     A database that grows by use, not by `demo`, had none at all: every plan was the small-table one.
     The `remind` job (every few minutes) and each import call this; the check is a count over the
-    smallest index and one row of sqlite_stat1, the ANALYZE about 2 s at a million customers.
+    smallest index and sqlite_stat1's rows, the ANALYZE about 2 s at a million customers.
     """
     if engine.dialect.name != "sqlite":
         return False
@@ -230,6 +237,9 @@ def refresh_stale_statistics(engine: Engine) -> bool:
             stale = rows > 0
         else:
             stale = rows > recorded * STALE_STATISTICS_FACTOR or rows * STALE_STATISTICS_FACTOR < recorded
+            # An index a migration added since: without its row SQLite guesses its selectivity, and at a
+            # million customers the loss details took 4.1 s instead of 0.2 s through the new lost index.
+            stale = stale or (rows > 0 and bool(connection.exec_driver_sql(UNMEASURED_INDEXES).scalar()))
         if stale:
             refresh_statistics(connection, [])
         return stale

@@ -93,6 +93,21 @@ class Customer(Base):
         Index("ix_customer_board", "status", "stage", "owner_id", "grade", "team"),
         # "Active in the period" (the activity basis of the filter bar) as an index range (store.last_active).
         Index("ix_customer_last_active", "last_active_at"),
+        # The dashboard's won figures off the index alone: the won customers of a period (by the day won)
+        # with their days from creation and what they are worth, and the won amount per channel.
+        Index(
+            "ix_customer_won",
+            "status",
+            "won_at",
+            "created_at",
+            "channel",
+            "signed_amount",
+            "opportunity_amount",
+        ),
+        # The lost tile: customers lost in a period, an index range.
+        Index("ix_customer_lost_at", "status", "lost_at"),
+        # The qualification panel: open customers per budget band and the competitor mentions.
+        Index("ix_customer_qualification", "status", "budget_range", "competitors"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -179,3 +179,37 @@ def test_speed_to_lead_is_the_median_of_every_lead_picked_in_sql(session, role_u
     expected = statistics.median(max(0.0, h) for h in hours)
     assert tiles["speed_to_lead_hours"].value == pytest.approx(expected, abs=1e-6)
     assert tiles["speed_to_lead_hours"].previous is None  # nobody was contacted in May
+
+
+@pytest.mark.parametrize("days", [[10.0], [3.0, 1.5, 20.0, 4.0], [7.25, 0.5, 0.5, 12.0, 3.0]])
+def test_won_tiles_are_counted_summed_and_their_median_picked_in_sql(session, role_users, days):
+    """The won count, the won amount and the median days from creation to won come from SQL over the won
+    index; the median equals statistics.median of the won customers' days, for odd and even counts, and
+    an attribute filter narrows all three."""
+    import statistics
+    from datetime import timedelta
+
+    from funnel.store.models import Opportunity
+
+    created = _at(6, 2)
+    for i, d in enumerate(days):
+        for j, channel in enumerate(("官网", "展会")):  # the 展会 twins are filtered out below
+            lead = LeadInput(
+                name=f"W{i}{channel}", email=f"w{i}-{j}@x.cn", channel=channel, created_at=created
+            )
+            customer = session.get(Customer, create_lead(session, lead, actor=SYSTEM).id)
+            assert customer is not None
+            session.add(Opportunity(customer_id=customer.id, name="deal", amount=100 * (i + 1)))
+            session.flush()
+            customer.status, customer.stage = "won", "won"
+            customer.won_at = created + timedelta(days=d)
+    session.commit()
+    only_web = CustomerFilter(values={"channel": ("官网",)})
+    tiles = {
+        k.key: k
+        for k in kpi_tiles(session, actor=SYSTEM, since=JUNE[0], until=JUNE[1], today=TODAY, filters=only_web)
+    }
+    assert tiles["won"].value == len(days)
+    assert tiles["won_amount"].value == sum(100 * (i + 1) for i in range(len(days)))
+    assert tiles["median_days_to_win"].value == pytest.approx(statistics.median(days), abs=1e-6)
+    assert tiles["median_days_to_win"].previous is None  # nobody was won in May

@@ -63,3 +63,19 @@ def test_an_import_that_adds_customers_leaves_statistics_for_them(engine, tmp_pa
     report = import_file(engine, csv, actor=SYSTEM)
     assert report.created == 30
     assert _recorded_customers(engine) == 30
+
+
+def test_an_index_without_statistics_makes_them_stale(engine):
+    """An index a migration adds has no row in sqlite_stat1 until ANALYZE: the next refresh takes them."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL's autovacuum keeps its own statistics")
+    _add_leads(engine, 0, 10)
+    assert refresh_stale_statistics(engine) is True
+    assert refresh_stale_statistics(engine) is False
+    with engine.begin() as connection:
+        connection.execute(text("CREATE INDEX ix_customer_probe ON customer (name, region)"))
+    assert refresh_stale_statistics(engine) is True
+    with engine.connect() as connection:
+        idx = connection.execute(text("SELECT idx FROM sqlite_stat1 WHERE idx = 'ix_customer_probe'"))
+        assert idx.scalar() == "ix_customer_probe"
+    assert refresh_stale_statistics(engine) is False
