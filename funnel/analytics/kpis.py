@@ -4,8 +4,8 @@ Each tile counts what happened in the period, by the date of the event it names:
 creation, won and lost by the day they were won or lost, money collected by the day it was received.
 The open pipeline is a state, not an event: the open customers' opportunities at the end of each period,
 by the stored won / lost dates (so the previous period's figure is what was open then, not now).
-Durations (days lead -> won, hours to first contact) are computed in SQL; their medians over the
-period's rows in Python (a few floats per lead).
+Durations (days lead -> won, hours to first contact) are computed in SQL; their medians by numpy over
+the period's values, read as one float column.
 The attribute filters (channel, owner, ...) and the reader's scope apply to every tile; the creation
 period of the filter object does not (the period here is the tiles' own).
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from funnel.access.permissions import Actor
 from funnel.analytics.filters import CustomerFilter
 from funnel.analytics.rollups import readers_filter
 from funnel.core.clock import day_start_utc, team_zone, utcnow
+from funnel.core.frames import read_frame
 from funnel.pipeline.rules import OPEN
 from funnel.pipeline.stages import LOST, WON
 from funnel.store.deal_amounts import worth
@@ -118,8 +120,8 @@ def window_counts(session: Session, filters: CustomerFilter, periods: list[Windo
 def window_figures(session: Session, filters: CustomerFilter, window: Window) -> dict[str, float | None]:
     """Every tile's figure for one window but those window_counts gives (tiles() puts them together).
 
-    The won customers are counted, summed and their middle days to win picked in SQL, off the won index
-    (status, won_at, created_at, ..., the stored deal sums), not read a row each.
+    The won customers are counted and summed in SQL, off the won index (status, won_at, created_at, ...,
+    the stored deal sums), and only their days to win are read, for the median.
     """
     dialect = session.get_bind().dialect.name
     won_in = (Customer.status == WON, _between(Customer.won_at, window))
@@ -138,7 +140,7 @@ def window_figures(session: Session, filters: CustomerFilter, window: Window) ->
     return {
         "won": float(won),
         "won_amount": float(won_amount or 0),
-        "median_days_to_win": _median(session, filters, cast(days_to_win, Float), won_in, int(won)),
+        "median_days_to_win": _median(session, filters, cast(days_to_win, Float), won_in),
         "speed_to_lead_hours": _median_hours_to_contact(session, filters, window),
         "open_pipeline": open_pipeline_at(session, filters, window.end),
         "collected": float(collected or 0),
@@ -154,13 +156,11 @@ def _tile_figures(counts: tuple[int, int], figures: dict[str, float | None]) -> 
 def _median_hours_to_contact(session: Session, filters: CustomerFilter, window: Window) -> float | None:
     """The median hours from creation to first contact of the contacted leads created in the window."""
     contacted_in = (_between(Customer.created_at, window), Customer.first_contacted_at.is_not(None))
-    counted = select(func.count()).select_from(Customer).where(*contacted_in)
-    contacted = int(session.scalar(_where(counted, filters)) or 0)
     dialect = session.get_bind().dialect.name
     hours = _hours_between(Customer.first_contacted_at, Customer.created_at, dialect)
     # A first contact logged before the lead was entered (a call imported later) counts as immediate.
     clamped = cast(case((hours < 0, 0.0), else_=hours), Float)
-    return _median(session, filters, clamped, contacted_in, contacted)
+    return _median(session, filters, clamped, contacted_in)
 
 
 def _median(
@@ -168,24 +168,17 @@ def _median(
     filters: CustomerFilter,
     value: ColumnElement[Any],
     conditions: tuple[ColumnElement[bool], ...],
-    count: int,
 ) -> float | None:
-    """The median of `value` over the `count` customers `conditions` select (None: there are none).
+    """The median of `value` (computed in SQL) over the customers `conditions` select; None: there are none.
 
-    Picked in SQL (the middle one or two rows in order, averaged as statistics.median does) rather than
-    by reading a float per customer: at 100,000 leads that read was most of the tiles' time.
+    The values come from the creation or won index as one float column, read in chunks from the driver
+    (funnel.core.frames), and numpy picks the middle. Ordering them in SQL to take the middle row cost a
+    sort of every row: at a million customers 1.9 s on SQLite and 0.65 s on PostgreSQL for the speed to
+    lead, against about 0.4 s for the read.
     """
-    if not count:
-        return None
-    middle = (
-        _where(select(value.label("value")).select_from(Customer).where(*conditions), filters)
-        .order_by(value)
-        .limit(2 - count % 2)
-        .offset((count - 1) // 2)
-        .subquery()
-    )
-    median = session.scalar(select(func.avg(middle.c.value)))
-    return None if median is None else float(median)
+    stmt = _where(select(value.label("value")).select_from(Customer).where(*conditions), filters)
+    values = read_frame(session, stmt, {"value": "float"})["value"].to_numpy()
+    return float(np.median(values)) if len(values) else None
 
 
 def _between_days(column: Any, window: Window) -> ColumnElement[bool]:

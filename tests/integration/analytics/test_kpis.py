@@ -163,9 +163,9 @@ def test_the_pipeline_open_now_is_read_from_the_status_and_agrees_with_the_histo
     "hours",
     [[5.0], [3.0, 1.0, 2.0], [4.0, -2.0, 30.0, 1.5], [-1.0, -3.0], [7.25, 0.5, 0.5, 12.0, 3.0]],
 )
-def test_speed_to_lead_is_the_median_of_every_lead_picked_in_sql(session, role_users, hours):
-    """The median is picked in SQL (the middle row or two, averaged): it equals statistics.median of the
-    leads' hours, a contact logged before the lead (negative) counting as 0, for odd and even counts."""
+def test_speed_to_lead_is_the_median_of_every_lead(session, role_users, hours):
+    """The median (the middle value or two, averaged) equals statistics.median of the leads' hours, a
+    contact logged before the lead (negative) counting as 0, for odd and even counts."""
     import statistics
     from datetime import timedelta
 
@@ -182,10 +182,10 @@ def test_speed_to_lead_is_the_median_of_every_lead_picked_in_sql(session, role_u
 
 
 @pytest.mark.parametrize("days", [[10.0], [3.0, 1.5, 20.0, 4.0], [7.25, 0.5, 0.5, 12.0, 3.0]])
-def test_won_tiles_are_counted_summed_and_their_median_picked_in_sql(session, role_users, days):
-    """The won count, the won amount and the median days from creation to won come from SQL over the won
-    index; the median equals statistics.median of the won customers' days, for odd and even counts, and
-    an attribute filter narrows all three."""
+def test_won_tiles_are_counted_and_summed_in_sql_with_their_median(session, role_users, days):
+    """The won count and amount are summed in SQL over the won index; the median days from creation to
+    won equals statistics.median of the won customers' days, for odd and even counts; an attribute
+    filter narrows all three."""
     import statistics
     from datetime import timedelta
 
