@@ -193,7 +193,14 @@ def refresh_statistics(connection: Connection, tables: Sequence[Table]) -> None:
     preparer = connection.dialect.identifier_preparer
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
-        connection.exec_driver_sql("ANALYZE")
+        # Read through the page cache, not the memory map: ANALYZE visits every index, and each mapped page
+        # it touched stayed resident, 115 MB at the end of a 100,000-row import (315 MB -> 430 MB).
+        mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
+        connection.exec_driver_sql("PRAGMA mmap_size = 0")
+        try:
+            connection.exec_driver_sql("ANALYZE")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA mmap_size = {int(mapped or 0)}")
     else:
         names = ", ".join(preparer.format_table(table) for table in tables)
         connection.exec_driver_sql(f"ANALYZE {names}")

@@ -79,3 +79,21 @@ def test_an_index_without_statistics_makes_them_stale(engine):
         idx = connection.execute(text("SELECT idx FROM sqlite_stat1 WHERE idx = 'ix_customer_probe'"))
         assert idx.scalar() == "ix_customer_probe"
     assert refresh_stale_statistics(engine) is False
+
+
+def test_analyze_reads_past_the_memory_map_and_gives_the_connection_its_map_back(tmp_path):
+    """refresh_statistics turns the connection's memory map off for the ANALYZE (each page it mapped stayed
+    resident) and restores the map afterwards, for the pool's next user."""
+    from funnel.core.db import make_engine, upgrade
+    from funnel.store.bulk import refresh_statistics
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'stats.db'}", create=True)
+    upgrade(engine)
+    _add_leads(engine, 0, 3)
+    with engine.begin() as connection:
+        mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar()
+        assert mapped and mapped > 0  # a small file is mapped (funnel.core.db.sqlite_read_settings)
+        refresh_statistics(connection, [])
+        assert connection.exec_driver_sql("PRAGMA mmap_size").scalar() == mapped
+    assert _recorded_customers(engine) == 3
+    engine.dispose()
